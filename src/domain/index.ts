@@ -1,0 +1,5 @@
+export * from './models.js';
+export * from './deployments.js';
+export * from './tenants.js';
+export * from './events.js';
+export * from './clock.js';

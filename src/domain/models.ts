@@ -1,0 +1,53 @@
+/** Models: custom (trained or imported, owned by one customer) and pre-trained (shared, by name). */
+
+export const ModelStates = {
+  TRAINING: 'TRAINING',
+  TRAINING_FAILED: 'TRAINING_FAILED',
+  AVAILABLE: 'AVAILABLE',
+  DELETING: 'DELETING',
+  DELETING_FAILED: 'DELETING_FAILED',
+} as const;
+export type ModelState = (typeof ModelStates)[keyof typeof ModelStates];
+
+export const ModelCategories = { PRETRAINED: 'pre-trained (shared)', CUSTOM: 'CUSTOM' } as const;
+
+export interface TrainingData {
+  catalog: string;
+  signals: string;
+}
+
+/** A custom model as the store keeps it. `artifactId` names its directory in the artifact store. */
+export interface ModelRecord {
+  id: string;
+  customerId: string;
+  name: string;
+  /** e.g. `imported`, `ecommerce-rnn`, `general-rnn`. */
+  modelType: string;
+  description: string | null;
+  region: string | null;
+  vectorSize: number | null;
+  state: ModelState;
+  errorMessage: string | null;
+  /** Content address of the model artifact (sha256 of its manifest), null until one exists. */
+  artifactId: string | null;
+  trainingData: TrainingData | null;
+  /** The training config as sent, unknown keys kept. */
+  config: Record<string, unknown> | null;
+  trainingStarted: string | null;
+  trainingCompleted: string | null;
+  trainingMetrics: Record<string, unknown> | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A pre-trained model found in the models directory; never stored, listed from disk. */
+export interface PretrainedModel {
+  id: string;
+  name: string;
+  modelType: string;
+  description: string;
+  vectorSize: number;
+  /** Absolute path of the artifact directory a runner loads. */
+  artifactDir: string;
+}

@@ -1,0 +1,2 @@
+export { ErrorCodes, type ErrorCode } from './codes.js';
+export { ModeldError, isModeldError, toHttpBody, invalidField, type ErrorBody, type ModeldErrorOptions } from './modeld-error.js';
