@@ -64,8 +64,6 @@ export const ConfigSchema = Type.Object(
       {
         tokenTtlSeconds: Type.Integer({ minimum: 60 }),
         audience: Type.String(),
-        /** Lucidworks revokes the previous predict token on issue; off by default (breaks other clients). */
-        revokePreviousPredictTokens: Type.Boolean(),
         externalOidc: Type.Optional(
           Type.Object(
             {

@@ -3,3 +3,4 @@ export * from './deployments.js';
 export * from './tenants.js';
 export * from './events.js';
 export * from './clock.js';
+export * from './endpoints.js';
