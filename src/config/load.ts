@@ -24,7 +24,7 @@ type Env = Record<string, string | undefined>;
  * validated against ConfigSchema and deep-frozen. Throws a ModeldError naming the bad key.
  * This is the only module that reads process.env (through the `env` argument).
  */
-export function loadConfig(flags: ConfigFlags = {}, env: Env = {}, cwd = process.cwd()): Readonly<Config> {
+export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env, cwd = process.cwd()): Readonly<Config> {
   let merged: Record<string, unknown> = defaultConfig() as unknown as Record<string, unknown>;
   const file = flags.configFile ?? env.MODELD_CONFIG;
   if (file) merged = deepMerge(merged, readJsonFile(path.resolve(cwd, file)));
