@@ -67,6 +67,11 @@ export interface Store {
   createClient(client: ClientRecord): Promise<void>;
   getClient(id: string): Promise<ClientRecord | null>;
   listClients(customerId: string): Promise<ClientRecord[]>;
+  /**
+   * Sets the client's disabledAt (its tokens and secret stop working). Idempotent: an already
+   * disabled client keeps its first disabledAt. Returns the record, null when there is no such client.
+   */
+  disableClient(id: string, at: string): Promise<ClientRecord | null>;
 
   createModel(model: ModelRecord): Promise<void>;
   /** Null when the model does not exist or belongs to another customer. */
