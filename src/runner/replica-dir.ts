@@ -1,0 +1,147 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { invalidField } from '../errors/index.js';
+
+/**
+ * The replica directory: the only channel between a runtime and a runner besides HTTP. The runtime
+ * writes `spec.json` before spawning and `pid` right after; the runner writes `status.json` at
+ * every phase change and its stdout/stderr go to `runner.log`. Everything a runtime reports about a
+ * replica after a server restart is re-derived from these files plus the live process.
+ */
+export const ReplicaFiles = {
+  spec: 'spec.json',
+  status: 'status.json',
+  log: 'runner.log',
+  pid: 'pid',
+} as const;
+
+/**
+ * Exit codes of the runner process, stable: a runtime reads them to tell a clean stop from a
+ * crash and a model that will never load from a transient failure.
+ */
+export const RunnerExitCodes = {
+  /** Drained and stopped: `/drain`, SIGTERM/SIGINT, or orphaned (no health probe for orphanTimeoutMs). */
+  stopped: 0,
+  /** Unexpected error after start (uncaught exception, listen failure). */
+  crashed: 1,
+  /** `spec.json` missing or invalid, or bad command line. */
+  badSpec: 2,
+  /** The model could not be loaded or the warm-up inference failed: restarting with the same artifact will not help. */
+  loadFailed: 3,
+} as const;
+export type RunnerExitCode = (typeof RunnerExitCodes)[keyof typeof RunnerExitCodes];
+
+/** Runner tuning the runtime passes along with the replica spec (config `runner.*`). */
+export interface RunnerSettings {
+  /** How long an idle engine waits for more requests to merge into one batch. */
+  batchWaitMs: number;
+  /** Most texts in one engine call (per dataType). */
+  maxBatchItems: number;
+  /** With no `/health` probe for this long the runner drains and exits (no orphans). */
+  orphanTimeoutMs: number;
+}
+
+export const DEFAULT_RUNNER_SETTINGS: Readonly<RunnerSettings> = Object.freeze({
+  batchWaitMs: 1,
+  maxBatchItems: 256,
+  orphanTimeoutMs: 300_000,
+});
+
+/**
+ * `spec.json`: the runtime port's ReplicaSpec (same fields, declared here so that the runner does
+ * not depend on runtimes/), the runner settings, and when the runtime created the replica.
+ */
+export interface RunnerSpec extends RunnerSettings {
+  replicaId: string;
+  deploymentId: string;
+  customerId: string;
+  generation: number;
+  modelId: string;
+  artifactDir: string;
+  config: Record<string, unknown>;
+  intraOpThreads: number;
+  createdAt: string;
+}
+
+/** Phases the runner writes; `stopped` and `failed` are written just before the process exits. */
+export type RunnerPhase = 'starting' | 'ready' | 'draining' | 'failed' | 'stopped';
+
+/** `status.json`, replaced atomically at each phase change. */
+export interface RunnerStatus {
+  pid: number;
+  /** Loopback port of the runner's HTTP server; null before it listens. */
+  port: number | null;
+  phase: RunnerPhase;
+  /** Why the runner failed (load failure, crash); null otherwise. */
+  error: string | null;
+  startedAt: string;
+  readyAt: string | null;
+  /** Set with the final phase: the exit code the process is about to exit with. */
+  exitCode: number | null;
+  /** Why a stopped runner stopped (`drain request`, `SIGTERM`, `orphaned`, ...). */
+  stopReason: string | null;
+}
+
+/** Writes JSON so that readers see the old or the new content, never a torn file. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+export function writeStatusFile(replicaDir: string, status: RunnerStatus): void {
+  writeJsonAtomic(path.join(replicaDir, ReplicaFiles.status), status);
+}
+
+/** The runner's last status, or null when it has not written one yet (or the file is unreadable). */
+export function readStatusFile(replicaDir: string): RunnerStatus | null {
+  const raw = readJsonOrNull(path.join(replicaDir, ReplicaFiles.status));
+  if (raw === null || typeof raw !== 'object') return null;
+  return raw as RunnerStatus;
+}
+
+/**
+ * Reads and validates `spec.json`. Throws a MODELD_ERR_VALIDATION ModeldError naming the field
+ * (or the file, when it is missing or not JSON).
+ */
+export function readRunnerSpec(replicaDir: string): RunnerSpec {
+  const file = path.join(replicaDir, ReplicaFiles.spec);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalidField(file, `cannot read (${(err as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw invalidField(file, `not valid JSON (${(err as Error).message})`);
+  }
+  return parseRunnerSpec(raw);
+}
+
+/** Validates a runner spec object; throws a MODELD_ERR_VALIDATION ModeldError naming the first bad field. */
+export function parseRunnerSpec(raw: unknown): RunnerSpec {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidField('spec', 'must be an object');
+  const o = raw as Record<string, unknown>;
+  for (const key of ['replicaId', 'deploymentId', 'customerId', 'modelId', 'artifactDir', 'createdAt'] as const) {
+    if (typeof o[key] !== 'string' || o[key] === '') throw invalidField(`spec.${key}`, 'must be a non-empty string');
+  }
+  if (!path.isAbsolute(o.artifactDir as string)) throw invalidField('spec.artifactDir', 'must be an absolute path');
+  if (!Number.isInteger(o.generation) || (o.generation as number) < 0) throw invalidField('spec.generation', 'must be an integer >= 0');
+  if (!Number.isInteger(o.intraOpThreads) || (o.intraOpThreads as number) < 1) throw invalidField('spec.intraOpThreads', 'must be an integer >= 1');
+  if (typeof o.config !== 'object' || o.config === null || Array.isArray(o.config)) throw invalidField('spec.config', 'must be an object');
+  if (typeof o.batchWaitMs !== 'number' || !(o.batchWaitMs >= 0)) throw invalidField('spec.batchWaitMs', 'must be a number >= 0');
+  if (!Number.isInteger(o.maxBatchItems) || (o.maxBatchItems as number) < 1) throw invalidField('spec.maxBatchItems', 'must be an integer >= 1');
+  if (!Number.isInteger(o.orphanTimeoutMs) || (o.orphanTimeoutMs as number) < 1) throw invalidField('spec.orphanTimeoutMs', 'must be an integer >= 1');
+  return o as unknown as RunnerSpec;
+}
+
+function readJsonOrNull(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,190 @@
+import http from 'node:http';
+import { isModeldError } from '../errors/index.js';
+import type { EmbedResult, TokenizeResult } from '../engines/index.js';
+import { EMBED_CONTENT_TYPE, encodeEmbedFrame, type EmbedRequest, type RunnerErrorBody, type RunnerHealth } from './protocol.js';
+
+/** Largest request body the runner reads; the gateway sends at most a few hundred texts. */
+export const MAX_RUNNER_BODY_BYTES = 16 * 1024 * 1024;
+
+/** What the HTTP layer asks of the runner; implemented by Runner (runner.ts). */
+export interface RunnerHost {
+  /** Current health; called for every `/health` probe, which also resets the orphan timer. */
+  probe(): RunnerHealth;
+  /** `GET /info`: the replica's identity, its deployment config and runtime facts. */
+  info(): Record<string, unknown>;
+  /**
+   * Admits one unit of work (`/embed`, `/tokenize`) or says why not. An admitted request counts as
+   * in flight until `release()` and is served even if a drain starts while its body arrives.
+   */
+  admit(): RunnerErrorBody | null;
+  release(): void;
+  embed(request: EmbedRequest): Promise<{ result: EmbedResult; dim: number }>;
+  tokenize(texts: string[]): TokenizeResult;
+  /** `POST /drain`: stop taking work, exit once in-flight work is done. */
+  drain(reason: string): void;
+}
+
+/** A rejected request: HTTP status and protocol error body. */
+class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The runner's HTTP server (protocol.ts) over node:http: no framework on the hot path. Bodies are
+ * parsed and validated here; a bad body is a 400 naming the field, an engine failure a 500
+ * `engine_error`, and work refused while starting or draining a 503 with the runner's code.
+ */
+export function createRunnerServer(host: RunnerHost): http.Server {
+  const server = http.createServer((req, res) => {
+    handle(host, req, res).catch((err: unknown) => {
+      // Only reached if writing the response itself failed (client gone): nothing left to tell anyone.
+      res.destroy(err instanceof Error ? err : undefined);
+    });
+  });
+  // The gateway keeps connections open between requests; outlive undici's default 4 s idle timeout.
+  server.keepAliveTimeout = 30_000;
+  server.headersTimeout = 35_000;
+  return server;
+}
+
+async function handle(host: RunnerHost, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const route = q === -1 ? url : url.slice(0, q);
+  const method = req.method ?? 'GET';
+
+  if (route === '/health') {
+    if (method !== 'GET') return methodNotAllowed(req, res, 'GET');
+    const health = host.probe();
+    return sendJson(res, health.phase === 'ready' ? 200 : 503, health);
+  }
+  if (route === '/info') {
+    if (method !== 'GET') return methodNotAllowed(req, res, 'GET');
+    return sendJson(res, 200, host.info());
+  }
+  if (route === '/drain') {
+    if (method !== 'POST') return methodNotAllowed(req, res, 'POST');
+    req.resume();
+    host.drain('drain request');
+    return sendJson(res, 202, { phase: host.probe().phase });
+  }
+  if (route !== '/embed' && route !== '/tokenize') {
+    req.resume();
+    return sendJson(res, 404, errorBody('not_found', `no route ${method} ${route}`));
+  }
+  if (method !== 'POST') return methodNotAllowed(req, res, 'POST');
+
+  const refusal = host.admit();
+  if (refusal !== null) {
+    req.resume();
+    return sendJson(res, 503, refusal);
+  }
+  try {
+    const body = await readJson(req);
+    if (route === '/embed') {
+      const request = parseEmbedRequest(body);
+      let embedded: { result: EmbedResult; dim: number };
+      try {
+        embedded = await host.embed(request);
+      } catch (err) {
+        throw asRequestError(err);
+      }
+      const frame = encodeEmbedFrame(embedded.result.vectors, embedded.dim, embedded.result.tokenCounts);
+      res.writeHead(200, { 'content-type': EMBED_CONTENT_TYPE, 'content-length': frame.byteLength });
+      res.end(frame);
+    } else {
+      const texts = parseTexts(body);
+      let result: TokenizeResult;
+      try {
+        result = host.tokenize(texts);
+      } catch (err) {
+        throw asRequestError(err);
+      }
+      sendJson(res, 200, result);
+    }
+  } catch (err) {
+    if (err instanceof RequestError) sendJson(res, err.status, errorBody(err.code, err.message));
+    else sendJson(res, 500, errorBody('engine_error', err instanceof Error ? err.message : String(err)));
+  } finally {
+    host.release();
+  }
+}
+
+/** Engine errors are 500 unless the engine said the input was wrong (a 4xx ModeldError). */
+function asRequestError(err: unknown): RequestError {
+  if (isModeldError(err) && err.status < 500) return new RequestError(400, 'bad_request', err.message);
+  return new RequestError(500, 'engine_error', err instanceof Error ? err.message : String(err));
+}
+
+function parseEmbedRequest(body: unknown): EmbedRequest {
+  const texts = parseTexts(body);
+  const dataType = (body as Record<string, unknown>).dataType;
+  if (dataType !== undefined && dataType !== null && dataType !== 'query' && dataType !== 'passage') {
+    throw new RequestError(400, 'bad_request', `dataType: must be "query" or "passage", got ${JSON.stringify(dataType)}`);
+  }
+  return dataType === 'query' || dataType === 'passage' ? { texts, dataType } : { texts };
+}
+
+function parseTexts(body: unknown): string[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RequestError(400, 'bad_request', 'body: must be a JSON object with a "texts" array');
+  }
+  const texts = (body as Record<string, unknown>).texts;
+  if (!Array.isArray(texts) || texts.length === 0) throw new RequestError(400, 'bad_request', 'texts: must be a non-empty array of strings');
+  for (let i = 0; i < texts.length; i++) {
+    if (typeof texts[i] !== 'string') throw new RequestError(400, 'bad_request', `texts[${i}]: must be a string`);
+  }
+  return texts as string[];
+}
+
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.byteLength;
+      if (size > MAX_RUNNER_BODY_BYTES) {
+        tooLarge = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) {
+        reject(new RequestError(413, 'bad_request', `body: larger than ${MAX_RUNNER_BODY_BYTES} bytes`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+      } catch (err) {
+        reject(new RequestError(400, 'bad_request', `body: not valid JSON (${(err as Error).message})`));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function methodNotAllowed(req: http.IncomingMessage, res: http.ServerResponse, allowed: string): void {
+  req.resume();
+  res.setHeader('allow', allowed);
+  sendJson(res, 405, errorBody('method_not_allowed', `${req.method} not allowed on ${req.url}; use ${allowed}`));
+}
+
+function errorBody(code: string, error: string): RunnerErrorBody {
+  return { error, code };
+}
+
+function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
