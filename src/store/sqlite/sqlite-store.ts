@@ -1,0 +1,397 @@
+import Database from 'better-sqlite3';
+import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent } from '../../domain/index.js';
+import { assignments, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type TrainingJobPatch } from '../columns.js';
+import { encodeJson } from '../json-values.js';
+import type { Migration } from '../migrations/types.js';
+import { sqliteMigrations } from '../migrations/sqlite.js';
+import {
+  clientFromRow,
+  customerFromRow,
+  deploymentFromRow,
+  eventFromRow,
+  eventPage,
+  modelFromRow,
+  trainingJobFromRow,
+  type Row,
+} from '../records.js';
+import { newerSchemaError, rethrowWrite, type Violation } from '../store-errors.js';
+import type { DeploymentSpecPatch, ModelPatch, StatusWrite, Store, TrainingJobRecord } from '../types.js';
+
+/** How long a writer waits for another connection's write lock before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+const decodeJson = (value: unknown): unknown => (value === null || value === undefined ? null : JSON.parse(value as string));
+
+function violation(err: unknown): Violation {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return 'unique';
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return 'foreign-key';
+  return null;
+}
+
+/**
+ * Opens (creating if needed) the SQLite database `file` (`':memory:'` for a private in-memory
+ * one) with WAL, busy_timeout, foreign keys and synchronous=NORMAL. Synchronous; call
+ * `await store.migrate()` before anything else. Throws the driver's error when the file cannot
+ * be opened.
+ */
+export function openSqliteStore(file: string): Store {
+  return new SqliteStore(new Database(file), sqliteMigrations);
+}
+
+/**
+ * The Store on one better-sqlite3 connection. Every method is one statement or one IMMEDIATE
+ * transaction, so it is atomic with respect to other connections (other processes on the same
+ * file) as well; within this process calls run one at a time because the driver is synchronous.
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #migrations: readonly Migration[];
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(db: Database.Database, migrations: readonly Migration[]) {
+    this.#db = db;
+    this.#migrations = migrations;
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+  }
+
+  /** Cached prepared statement (a statement can only be prepared once its tables exist). */
+  #sql(sql: string): Database.Statement {
+    let stmt = this.#statements.get(sql);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  #one(sql: string, ...params: unknown[]): Row | null {
+    return (this.#sql(sql).get(...params) as Row | undefined) ?? null;
+  }
+
+  #all(sql: string, ...params: unknown[]): Row[] {
+    return this.#sql(sql).all(...params) as Row[];
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.#db;
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY,
+      name TEXT NOT NULL,
+      applied_at TEXT NOT NULL
+    ) STRICT`);
+    const known = this.#migrations.at(-1)?.version ?? 0;
+    // Each migration checks and applies under the write lock (IMMEDIATE), so two processes
+    // migrating the same file at once apply it exactly once.
+    const apply = db.transaction((m: Migration) => {
+      const current = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+      if (current > known) throw newerSchemaError(current, known);
+      if (db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version)) return;
+      db.exec(m.sql);
+      db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`).run(
+        m.version,
+        m.name,
+      );
+    });
+    const current = (db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0;
+    if (current > known) throw newerSchemaError(current, known);
+    for (const m of this.#migrations) apply.immediate(m);
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  // Customers and clients
+
+  async createCustomer(c: Customer): Promise<void> {
+    try {
+      this.#sql('INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?)').run(c.id, c.name, c.createdAt);
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'customer', c.id);
+    }
+  }
+
+  async getCustomer(id: string): Promise<Customer | null> {
+    const r = this.#one('SELECT * FROM customers WHERE id = ?', id);
+    return r && customerFromRow(r);
+  }
+
+  async listCustomers(): Promise<Customer[]> {
+    return this.#all('SELECT * FROM customers ORDER BY created_at, rowid').map(customerFromRow);
+  }
+
+  async createClient(c: ClientRecord): Promise<void> {
+    try {
+      this.#sql('INSERT INTO clients (id, customer_id, secret_hash, scopes, created_at, disabled_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        c.id,
+        c.customerId,
+        c.secretHash,
+        encodeJson('scopes', c.scopes),
+        c.createdAt,
+        c.disabledAt,
+      );
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'client', c.id, {
+        code: 'MODELD_ERR_CUSTOMER_NOT_FOUND',
+        message: `customer ${c.customerId} does not exist`,
+      });
+    }
+  }
+
+  async getClient(id: string): Promise<ClientRecord | null> {
+    const r = this.#one('SELECT * FROM clients WHERE id = ?', id);
+    return r && clientFromRow(r, decodeJson);
+  }
+
+  async listClients(customerId: string): Promise<ClientRecord[]> {
+    return this.#all('SELECT * FROM clients WHERE customer_id = ? ORDER BY created_at, rowid', customerId).map((r) => clientFromRow(r, decodeJson));
+  }
+
+  async disableClient(id: string, at: string): Promise<ClientRecord | null> {
+    const r = this.#db
+      .transaction(
+        () =>
+          this.#one('UPDATE clients SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL RETURNING *', at, id) ??
+          this.#one('SELECT * FROM clients WHERE id = ?', id),
+      )
+      .immediate();
+    return r && clientFromRow(r, decodeJson);
+  }
+
+  // Models
+
+  async createModel(m: ModelRecord): Promise<void> {
+    try {
+      this.#sql(
+        `INSERT INTO models (id, customer_id, name, model_type, description, region, vector_size, state, error_message, artifact_id,
+           training_data, config, training_started, training_completed, training_metrics, created_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        m.id,
+        m.customerId,
+        m.name,
+        m.modelType,
+        m.description,
+        m.region,
+        m.vectorSize,
+        m.state,
+        m.errorMessage,
+        m.artifactId,
+        encodeJson('trainingData', m.trainingData),
+        encodeJson('config', m.config),
+        m.trainingStarted,
+        m.trainingCompleted,
+        encodeJson('trainingMetrics', m.trainingMetrics),
+        m.createdBy,
+        m.createdAt,
+        m.updatedAt,
+      );
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'model', m.id);
+    }
+  }
+
+  async getModel(customerId: string, id: string): Promise<ModelRecord | null> {
+    const r = this.#one('SELECT * FROM models WHERE id = ? AND customer_id = ?', id, customerId);
+    return r && modelFromRow(r, decodeJson);
+  }
+
+  async getModelById(id: string): Promise<ModelRecord | null> {
+    const r = this.#one('SELECT * FROM models WHERE id = ?', id);
+    return r && modelFromRow(r, decodeJson);
+  }
+
+  async listModels(customerId: string): Promise<ModelRecord[]> {
+    return this.#all('SELECT * FROM models WHERE customer_id = ? ORDER BY created_at, rowid', customerId).map((r) => modelFromRow(r, decodeJson));
+  }
+
+  async listModelsByState(state: ModelRecord['state']): Promise<ModelRecord[]> {
+    return this.#all('SELECT * FROM models WHERE state = ? ORDER BY created_at, rowid', state).map((r) => modelFromRow(r, decodeJson));
+  }
+
+  async updateModel(id: string, patch: ModelPatch, updatedAt: string): Promise<ModelRecord | null> {
+    const set = assignments(MODEL_PATCH_COLUMNS, patch, encodeJson);
+    const sql = `UPDATE models SET ${[...set.map((a) => `${a.column} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ? RETURNING *`;
+    const r = this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
+    return r && modelFromRow(r, decodeJson);
+  }
+
+  /** False only while a deployment references the model; deleting an absent model is true (idempotent). */
+  async deleteModel(id: string): Promise<boolean> {
+    const referenced = this.#db.transaction(() => {
+      if (this.#one('SELECT 1 FROM deployments WHERE model_id = ? LIMIT 1', id)) return true;
+      this.#sql('DELETE FROM models WHERE id = ?').run(id);
+      return false;
+    });
+    return !referenced.immediate();
+  }
+
+  // Deployments
+
+  async createDeployment(d: DeploymentRecord): Promise<void> {
+    try {
+      this.#sql(
+        `INSERT INTO deployments (id, customer_id, model_id, region, min_replicas, max_replicas, config, state, generation, status,
+           deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        d.id,
+        d.customerId,
+        d.modelId,
+        d.region,
+        d.minReplicas,
+        d.maxReplicas,
+        encodeJson('config', d.config),
+        d.state,
+        d.generation,
+        encodeJson('status', d.status),
+        d.deployedAt,
+        d.createdBy,
+        d.createdAt,
+        d.updatedAt,
+        d.lastUsedAt,
+        d.deletionRequestedAt,
+      );
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'deployment', d.id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${d.modelId} does not exist` });
+    }
+  }
+
+  async getDeployment(customerId: string, id: string): Promise<DeploymentRecord | null> {
+    const r = this.#one('SELECT * FROM deployments WHERE id = ? AND customer_id = ?', id, customerId);
+    return r && deploymentFromRow(r, decodeJson);
+  }
+
+  async getDeploymentById(id: string): Promise<DeploymentRecord | null> {
+    const r = this.#one('SELECT * FROM deployments WHERE id = ?', id);
+    return r && deploymentFromRow(r, decodeJson);
+  }
+
+  async listDeployments(customerId: string): Promise<DeploymentRecord[]> {
+    return this.#all('SELECT * FROM deployments WHERE customer_id = ? ORDER BY created_at, rowid', customerId).map((r) =>
+      deploymentFromRow(r, decodeJson),
+    );
+  }
+
+  async listDeploymentsByModel(modelId: string): Promise<DeploymentRecord[]> {
+    return this.#all('SELECT * FROM deployments WHERE model_id = ? ORDER BY created_at, rowid', modelId).map((r) =>
+      deploymentFromRow(r, decodeJson),
+    );
+  }
+
+  async listAllDeploymentIds(): Promise<string[]> {
+    return this.#all('SELECT id FROM deployments ORDER BY created_at, rowid').map((r) => r.id as string);
+  }
+
+  async updateDeploymentSpec(id: string, patch: DeploymentSpecPatch, updatedAt: string): Promise<DeploymentRecord | null> {
+    const set = assignments(DEPLOYMENT_SPEC_PATCH_COLUMNS, patch, encodeJson);
+    const sql = `UPDATE deployments SET ${[...set.map((a) => `${a.column} = ?`), 'generation = generation + 1', 'updated_at = ?'].join(', ')}
+      WHERE id = ? AND deletion_requested_at IS NULL RETURNING *`;
+    try {
+      const r = this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
+      return r && deploymentFromRow(r, decodeJson);
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'deployment', id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${String(patch.modelId)} does not exist` });
+    }
+  }
+
+  async requestDeploymentDeletion(id: string, at: string): Promise<DeploymentRecord | null> {
+    const r = this.#db
+      .transaction(
+        () =>
+          this.#one(
+            `UPDATE deployments SET deletion_requested_at = ?, state = 'DELETING', generation = generation + 1, updated_at = ?
+             WHERE id = ? AND deletion_requested_at IS NULL RETURNING *`,
+            at,
+            at,
+            id,
+          ) ?? this.#one('SELECT * FROM deployments WHERE id = ?', id),
+      )
+      .immediate();
+    return r && deploymentFromRow(r, decodeJson);
+  }
+
+  async writeDeploymentStatus(id: string, write: StatusWrite, expect: { generation: number; deleting: boolean }, updatedAt: string): Promise<boolean> {
+    const info = this.#sql(
+      `UPDATE deployments SET state = ?, status = ?, updated_at = ?
+       WHERE id = ? AND generation = ? AND (deletion_requested_at IS NOT NULL) = ?`,
+    ).run(write.state, encodeJson('status', write.status), updatedAt, id, expect.generation, expect.deleting ? 1 : 0);
+    return info.changes === 1;
+  }
+
+  async deleteDeployment(id: string): Promise<void> {
+    this.#sql('DELETE FROM deployments WHERE id = ?').run(id);
+  }
+
+  async touchDeployment(id: string, at: string): Promise<void> {
+    // Compared as instants, not as text, so that offsets and precisions other than toISOString's still order correctly.
+    this.#sql(
+      `UPDATE deployments SET last_used_at = ?
+       WHERE id = ? AND (last_used_at IS NULL OR unixepoch(last_used_at, 'subsec') < unixepoch(?, 'subsec'))`,
+    ).run(at, id, at);
+  }
+
+  // Events
+
+  async appendEvent(e: NewEvent): Promise<EventRecord> {
+    const r = this.#one(
+      `INSERT INTO events (object_kind, object_id, customer_id, type, reason, message, data, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      e.objectKind,
+      e.objectId,
+      e.customerId,
+      e.type,
+      e.reason,
+      e.message,
+      encodeJson('data', e.data),
+      e.at,
+    );
+    return eventFromRow(r as Row, decodeJson);
+  }
+
+  async listEvents(objectKind: EventRecord['objectKind'], objectId: string, options?: { afterId?: number; limit?: number }): Promise<EventRecord[]> {
+    const { afterId, limit } = eventPage(options);
+    return this.#all('SELECT * FROM events WHERE object_kind = ? AND object_id = ? AND id > ? ORDER BY id LIMIT ?', objectKind, objectId, afterId, limit).map(
+      (r) => eventFromRow(r, decodeJson),
+    );
+  }
+
+  // Training jobs
+
+  async createTrainingJob(j: TrainingJobRecord): Promise<void> {
+    try {
+      this.#sql(
+        `INSERT INTO training_jobs (id, model_id, customer_id, state, progress, checkpoint, attempts, error, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(j.id, j.modelId, j.customerId, j.state, encodeJson('progress', j.progress), j.checkpoint, j.attempts, j.error, j.createdAt, j.updatedAt);
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'training job', j.id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${j.modelId} does not exist` });
+    }
+  }
+
+  async getTrainingJob(id: string): Promise<TrainingJobRecord | null> {
+    const r = this.#one('SELECT * FROM training_jobs WHERE id = ?', id);
+    return r && trainingJobFromRow(r, decodeJson);
+  }
+
+  async getTrainingJobByModel(modelId: string): Promise<TrainingJobRecord | null> {
+    const r = this.#one('SELECT * FROM training_jobs WHERE model_id = ? ORDER BY created_at DESC, rowid DESC LIMIT 1', modelId);
+    return r && trainingJobFromRow(r, decodeJson);
+  }
+
+  async listTrainingJobs(states: TrainingJobRecord['state'][]): Promise<TrainingJobRecord[]> {
+    return this.#all('SELECT * FROM training_jobs WHERE state IN (SELECT value FROM json_each(?)) ORDER BY created_at, rowid', JSON.stringify(states)).map(
+      (r) => trainingJobFromRow(r, decodeJson),
+    );
+  }
+
+  async updateTrainingJob(id: string, patch: TrainingJobPatch, updatedAt: string): Promise<TrainingJobRecord | null> {
+    const set = assignments(TRAINING_JOB_PATCH_COLUMNS, patch, encodeJson);
+    const sql = `UPDATE training_jobs SET ${[...set.map((a) => `${a.column} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ? RETURNING *`;
+    const r = this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
+    return r && trainingJobFromRow(r, decodeJson);
+  }
+}
