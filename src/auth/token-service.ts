@@ -1,0 +1,239 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config/index.js';
+import type { ClientRecord, Clock, Principal } from '../domain/index.js';
+import { ModeldError } from '../errors/index.js';
+import type { Store } from '../store/types.js';
+import type { KeyRing, PublicJwk } from './keys.js';
+import { SIGNING_ALG } from './keys.js';
+import { OAuthErrors, oauthError } from './oauth.js';
+import { DUMMY_SECRET_HASH, verifySecret } from './secrets.js';
+import type { Authenticator } from './types.js';
+
+export interface TokenServiceOptions {
+  keys: KeyRing;
+  /** Looked up on every verification: a deleted or disabled client's tokens stop working at once. */
+  store: Pick<Store, 'getClient'>;
+  auth: Config['auth'];
+  /** `iss` of issued tokens and the only issuer accepted for them (see issuerFor). */
+  issuer: string;
+  clock: Clock;
+}
+
+/** A freshly signed access token, in the shape of the token endpoint's answer. */
+export interface IssuedToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until expiry (config auth.tokenTtlSeconds). */
+  expiresIn: number;
+  /** Granted scopes, space-separated. */
+  scope: string;
+  tokenId: string;
+}
+
+/** The claims of a modeld access token. */
+export interface AccessTokenClaims extends JWTPayload {
+  iss: string;
+  aud: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  cid: string;
+  sub: string;
+  scp: string[];
+  customerId: string;
+}
+
+/** Clock skew tolerated on an external issuer's tokens (theirs is not our clock). */
+const EXTERNAL_CLOCK_TOLERANCE_SECONDS = 30;
+
+/**
+ * `iss` for this server: config.publicUrl without a trailing slash, else `http://host:port`.
+ * Must be stable across restarts, or tokens issued before a restart stop verifying.
+ */
+export function issuerFor(config: Pick<Config, 'publicUrl' | 'host' | 'port'>): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
+/**
+ * Issues and verifies modeld's RS256 access tokens and authenticates OAuth clients. It is the
+ * server's Authenticator: `Bearer <jwt>` from our keys (iss, aud, exp checked against the
+ * injected clock, client still enabled), and, when config auth.externalOidc is set, tokens of
+ * that issuer verified through its JWKS URL with the customer and scopes read from the
+ * configured claims.
+ */
+export class TokenService implements Authenticator {
+  readonly #keys: KeyRing;
+  readonly #localJwks: JWTVerifyGetKey;
+  readonly #store: Pick<Store, 'getClient'>;
+  readonly #auth: Config['auth'];
+  readonly #issuer: string;
+  readonly #clock: Clock;
+  readonly #externalJwks: JWTVerifyGetKey | undefined;
+
+  constructor(options: TokenServiceOptions) {
+    this.#keys = options.keys;
+    this.#localJwks = createLocalJWKSet(options.keys.jwks());
+    this.#store = options.store;
+    this.#auth = options.auth;
+    this.#issuer = options.issuer;
+    this.#clock = options.clock;
+    const ext = options.auth.externalOidc;
+    this.#externalJwks = ext ? createRemoteJWKSet(new URL(ext.jwksUrl)) : undefined;
+  }
+
+  get issuer(): string {
+    return this.#issuer;
+  }
+
+  /** The public keys our tokens verify against, as a JWKS. */
+  jwks(): { keys: PublicJwk[] } {
+    return this.#keys.jwks();
+  }
+
+  /**
+   * Checks client credentials and returns the client. Unknown, disabled and wrong-secret all give
+   * the same 401 invalid_client and take the same time (a hash is checked in every case).
+   */
+  async authenticateClient(clientId: string, clientSecret: string): Promise<ClientRecord> {
+    const client = await this.#store.getClient(clientId);
+    const ok = await verifySecret(clientSecret, client?.secretHash ?? DUMMY_SECRET_HASH);
+    if (!client || !ok || client.disabledAt !== null) {
+      throw oauthError(OAuthErrors.INVALID_CLIENT, 'client authentication failed');
+    }
+    return client;
+  }
+
+  /** Signs a token for `client` with `scopes` (already checked against the client's). */
+  async issue(client: ClientRecord, scopes: readonly string[]): Promise<IssuedToken> {
+    const iat = Math.floor(this.#clock.now() / 1000);
+    const ttl = this.#auth.tokenTtlSeconds;
+    const jti = randomUUID();
+    const key = this.#keys.signingKey;
+    const accessToken = await new SignJWT({ cid: client.id, scp: [...scopes], customerId: client.customerId })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'JWT' })
+      .setIssuer(this.#issuer)
+      .setAudience(this.#auth.audience)
+      .setSubject(client.id)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttl)
+      .setJti(jti)
+      .sign(key.privateKey);
+    return { accessToken, tokenType: 'Bearer', expiresIn: ttl, scope: scopes.join(' '), tokenId: jti };
+  }
+
+  /** Authenticator: parses `Bearer <jwt>` (scheme case-insensitive) and verifies it. */
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    if (authorization === undefined || authorization.trim() === '') throw unauthenticated('missing Authorization header');
+    const match = /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(authorization.trim());
+    if (!match) throw unauthenticated("malformed Authorization header: expected 'Bearer <token>'");
+    return this.verify(match[1]!);
+  }
+
+  /**
+   * Verifies a compact JWT and returns its principal. Throws 401 MODELD_ERR_UNAUTHENTICATED
+   * saying why (malformed, expired, bad signature, unknown key, wrong issuer or audience,
+   * client gone or disabled), or 503 MODELD_ERR_UNAVAILABLE when an external issuer's JWKS
+   * cannot be fetched.
+   */
+  async verify(token: string): Promise<Principal> {
+    let unverified: JWTPayload;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      throw unauthenticated('malformed token');
+    }
+    const ext = this.#auth.externalOidc;
+    if (unverified.iss === this.#issuer) return this.#verifyLocal(token);
+    if (ext && unverified.iss === ext.issuer) return this.#verifyExternal(token, ext);
+    throw unauthenticated(`token issued by an unknown issuer ${JSON.stringify(unverified.iss ?? null)}`);
+  }
+
+  async #verifyLocal(token: string): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#localJwks, {
+        algorithms: [SIGNING_ALG],
+        issuer: this.#issuer,
+        audience: this.#auth.audience,
+        currentDate: new Date(this.#clock.now()),
+        requiredClaims: ['iat', 'exp', 'jti', 'sub'],
+      }));
+    } catch (err) {
+      throw fromJoseError(err, false);
+    }
+    const claims = payload as Partial<AccessTokenClaims>;
+    if (typeof claims.customerId !== 'string' || !isStringArray(claims.scp) || typeof claims.sub !== 'string') {
+      throw unauthenticated('token lacks the customerId, scp or sub claim');
+    }
+    const clientId = typeof claims.cid === 'string' ? claims.cid : claims.sub;
+    const client = await this.#store.getClient(clientId);
+    if (!client || client.customerId !== claims.customerId) throw unauthenticated('the token\'s client no longer exists');
+    if (client.disabledAt !== null) throw unauthenticated('the token\'s client is disabled');
+    return { clientId, customerId: claims.customerId, scopes: claims.scp, tokenId: claims.jti! };
+  }
+
+  async #verifyExternal(token: string, ext: NonNullable<Config['auth']['externalOidc']>): Promise<Principal> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#externalJwks!, {
+        issuer: ext.issuer,
+        audience: ext.audience,
+        currentDate: new Date(this.#clock.now()),
+        clockTolerance: EXTERNAL_CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['exp'],
+      }));
+    } catch (err) {
+      throw fromJoseError(err, true);
+    }
+    const customerId = payload[ext.customerIdClaim];
+    if (typeof customerId !== 'string' || customerId === '') throw unauthenticated(`token lacks the ${ext.customerIdClaim} claim`);
+    const rawScopes = payload[ext.scopesClaim];
+    let scopes: string[];
+    if (typeof rawScopes === 'string') scopes = rawScopes.split(' ').filter((s) => s !== '');
+    else if (isStringArray(rawScopes)) scopes = rawScopes;
+    else if (rawScopes === undefined) scopes = [];
+    else throw unauthenticated(`token claim ${ext.scopesClaim} must be a string or an array of strings`);
+    const clientId = [payload.cid, payload.azp, payload.client_id, payload.sub].find((v): v is string => typeof v === 'string') ?? 'external';
+    const tokenId = typeof payload.jti === 'string' ? payload.jti : '';
+    return { clientId, customerId, scopes, tokenId };
+  }
+}
+
+function unauthenticated(message: string): ModeldError {
+  return new ModeldError('MODELD_ERR_UNAUTHENTICATED', message);
+}
+
+/**
+ * Maps jose's verification failures to a 401 that says which check failed. For a remote JWKS,
+ * failing to fetch or read the key set is a 503 (not the caller's fault, may pass on retry);
+ * anything else unexpected is rethrown as is (a bug, reported as a 500).
+ */
+function fromJoseError(err: unknown, remote: boolean): ModeldError {
+  if (err instanceof joseErrors.JWTExpired) return unauthenticated('token expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return unauthenticated('token has the wrong audience');
+    if (err.claim === 'iss') return unauthenticated('token has the wrong issuer');
+    if (err.claim === 'nbf' || err.claim === 'iat') return unauthenticated(`token is not valid yet (${err.claim})`);
+    return unauthenticated(`token claim ${err.claim} is invalid (${err.reason})`);
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return unauthenticated('bad token signature');
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return unauthenticated('token signed by an unknown key');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) {
+    return unauthenticated('token signing algorithm not accepted');
+  }
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return unauthenticated('malformed token');
+  const fetchFailed =
+    err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || !(err instanceof joseErrors.JOSEError) || err.code === 'ERR_JOSE_GENERIC';
+  if (remote && fetchFailed) {
+    return new ModeldError('MODELD_ERR_UNAVAILABLE', "the token issuer's keys cannot be fetched", { cause: err });
+  }
+  if (!(err instanceof joseErrors.JOSEError)) throw err;
+  return unauthenticated(`token rejected (${err.code})`);
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
