@@ -25,21 +25,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
 /** Maps any thrown value to a ModeldError (exported for tests and for non-fastify callers). */
 export function translate(err: unknown): ModeldError {
   if (err instanceof ModeldError) return err;
-  const fe = err as Partial<FastifyError> & { validation?: Array<{ instancePath?: string; message?: string; params?: Record<string, unknown>; keyword?: string }> };
-  if (fe.validation && fe.validation.length > 0) {
-    const v = fe.validation[0]!;
-    const context = (fe as { validationContext?: string }).validationContext ?? 'body';
-    let field = (v.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
-    if (v.keyword === 'required' && typeof v.params?.missingProperty === 'string') {
-      field = field ? `${field}.${v.params.missingProperty}` : v.params.missingProperty;
-    }
-    if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
-      field = field ? `${field}.${v.params.additionalProperty}` : v.params.additionalProperty;
-      return new ModeldError('MODELD_ERR_VALIDATION', `${context}.${field}: unknown field`, { details: { field: `${context}.${field}` } });
-    }
-    const name = field ? `${context}.${field}` : context;
-    return new ModeldError('MODELD_ERR_VALIDATION', `${name}: ${v.message ?? 'invalid'}`, { details: { field: name } });
-  }
+  const fe = err as Partial<FastifyError> & { validation?: ValidationIssue[]; validationContext?: string };
+  if (fe.validation && fe.validation.length > 0) return fromValidation(fe.validation, fe.validationContext ?? 'body');
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ModeldError('MODELD_ERR_BODY_TOO_LARGE', 'request body is larger than the server accepts');
@@ -59,4 +46,62 @@ export function translate(err: unknown): ModeldError {
     return new ModeldError('MODELD_ERR_VALIDATION', fe.message ?? 'bad request', { status: fe.statusCode });
   }
   return new ModeldError('MODELD_ERR_INTERNAL', 'internal error', { cause: err });
+}
+
+/**
+ * One schema validation failure, as Ajv (`missingProperty`, `additionalProperty`) or TypeBox
+ * (`requiredProperties`, `additionalProperties`) reports it; both shapes are understood so that a
+ * route compiled by either names the field the same way.
+ */
+interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * Turns the validator's issues into one MODELD_ERR_VALIDATION naming the field as
+ * `<part>.<path>` (`body.minReplicas`, `querystring.limit`). Unknown fields are all named at once.
+ * TypeBox reports an unknown field twice (a `boolean` "schema is false" issue at the field, then
+ * `additionalProperties` at the object); the second one is preferred because it lists every field.
+ */
+function fromValidation(issues: ValidationIssue[], context: string): ModeldError {
+  const v = issues.find((i) => i.keyword !== 'boolean') ?? issues[0]!;
+  const at = pathOf(v.instancePath);
+  const join = (...parts: string[]) => [context, ...parts].filter((p) => p !== '').join('.');
+
+  if (v.keyword === 'additionalProperties' || v.keyword === 'boolean') {
+    const listed = v.params?.additionalProperties ?? v.params?.additionalProperty;
+    const names = v.keyword === 'boolean' ? [at] : Array.isArray(listed) ? listed.map(String) : typeof listed === 'string' ? [listed] : [];
+    const parent = v.keyword === 'boolean' ? '' : at;
+    const fields = names.map((n) => join(parent, n));
+    const message = fields.length === 1 ? `${fields[0]}: unknown field` : `${join(parent)}: unknown fields ${names.join(', ')}`;
+    return new ModeldError('MODELD_ERR_VALIDATION', message, { details: { field: fields[0] ?? join(parent), fields } });
+  }
+  if (v.keyword === 'required') {
+    const listed = v.params?.requiredProperties ?? v.params?.missingProperty;
+    const missing = Array.isArray(listed) ? listed.map(String) : typeof listed === 'string' ? [listed] : [];
+    const fields = missing.map((m) => join(at, m));
+    const field = fields[0] ?? join(at);
+    return new ModeldError('MODELD_ERR_VALIDATION', `${fields.length > 1 ? fields.join(', ') : field}: required`, { details: { field, fields } });
+  }
+  if (v.keyword === 'minProperties' && at === '') {
+    return new ModeldError('MODELD_ERR_VALIDATION', `${context}: must name at least one field to change`, { details: { field: context } });
+  }
+  if (v.keyword === 'type' && at === '' && context === 'body') {
+    return new ModeldError('MODELD_ERR_VALIDATION', `body: ${v.message ?? 'invalid'} (send a JSON object)`, { details: { field: 'body' } });
+  }
+  const field = join(at);
+  return new ModeldError('MODELD_ERR_VALIDATION', `${field}: ${v.message ?? 'invalid'}`, { details: { field } });
+}
+
+/** `/a/0/b` -> `a.0.b`, with JSON pointer escapes undone. */
+function pathOf(instancePath: string | undefined): string {
+  if (!instancePath) return '';
+  return instancePath
+    .replace(/^\//, '')
+    .split('/')
+    .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.');
 }

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Authenticator } from '../auth/types.js';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../domain/index.js';
+import { ModeldError } from '../errors/index.js';
+import type { Store } from '../store/index.js';
+import type { Metrics } from './metrics.js';
+import { makeGuard } from './plugins/auth.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { registerDeploymentRoutes, type DeploymentNotifier } from './routes/deployments.js';
+import { registerModelRoutes, type ModelArtifacts, type PretrainedCatalog } from './routes/models.js';
+import { registerOpsRoutes } from './routes/ops.js';
+import type { ModeldApp } from './routes/shared.js';
+
+/** Everything the HTTP API needs, built by the composition root (src/main.ts) or by a test. */
+export interface AppDeps {
+  config: Readonly<Config>;
+  store: Store;
+  /** Verifies bearer tokens (auth/'s TokenService, or an external OIDC verifier). */
+  authenticator: Authenticator;
+  /** Told after every write of a deployment's desired state. */
+  controller: DeploymentNotifier;
+  metrics: Metrics;
+  clock: Clock;
+  /** A pino logger; every request line carries `reqId`, no header is logged. */
+  logger: FastifyBaseLogger;
+  /** Import of artifact directories (M2 `imported`) and release of unused artifacts. */
+  artifacts: ModelArtifacts;
+  /** The pre-trained models listed by M1. */
+  pretrained: PretrainedCatalog;
+}
+
+/** Incoming `x-request-id` values kept as the request id; anything else gets a fresh UUID. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** The request id: the caller's `x-request-id` when it is sane (1-128 safe characters), else a UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/**
+ * Builds the fastify app with every route, without listening (`app.listen()` or `app.inject()`
+ * is the caller's). JSON bodies up to `config.limits.bodyLimitBytes` (413 beyond), validated by
+ * the routes' TypeBox schemas with no coercion of body types and no unknown field accepted;
+ * other content types are refused with 415; every error is `{message, code[, details]}`.
+ * Every response carries `x-request-id`. The OpenAPI 3 document, built from the same schemas, is
+ * served at `GET /openapi.json` and browsable at `/docs`.
+ */
+export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.config.limits.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    // Ids in paths are UUIDs or names; nothing legitimate needs longer parameters.
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Response schemas document the wire format; bodies are rendered explicitly (render.ts), so
+  // they are serialized as they are, never silently trimmed to a schema.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerErrorHandling(app as unknown as FastifyInstance);
+  registerJsonParser(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'modeld',
+        version: '1',
+        description:
+          'Self-hosted Lucidworks AI compatible Models, Prediction and Auth API. Errors are {message, code[, details]}; see docs/errors.md for the codes.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      tags: [
+        { name: 'Manage models', description: 'View, import and delete models (scope machinelearning.model).' },
+        { name: 'Manage deployments', description: 'Deploy custom models (scope machinelearning.model).' },
+        { name: 'Operations', description: 'Health, readiness and metrics (no token).' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const guard = makeGuard(deps.authenticator);
+  registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics });
+  registerModelRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, artifacts: deps.artifacts, pretrained: deps.pretrained });
+  registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller });
+  return app;
+}
+
+/**
+ * `application/json` only (fastify's text/plain parser is removed, so other types get 415).
+ * An empty body parses as no body (clients send `Content-Type: application/json` with DELETE);
+ * a route that needs one then says `body: must be object`. Bodies with `__proto__` or
+ * `constructor.prototype` keys are refused. A syntax error names where it is.
+ */
+function registerJsonParser(app: ModeldApp): void {
+  const strict = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    strict(request, text, (err, value) => {
+      if (!err) {
+        done(null, value);
+        return;
+      }
+      let why = 'forbidden key __proto__ or constructor.prototype';
+      try {
+        JSON.parse(text);
+      } catch (syntax) {
+        why = (syntax as Error).message;
+      }
+      done(new ModeldError('MODELD_ERR_MALFORMED_JSON', `body: malformed JSON (${why})`), undefined);
+    });
+  });
+}

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { newClient, type Authenticator } from '../../auth/index.js';
+import { ALL_SCOPES, isoAt, Scopes, type ClientRecord, type Clock, type Customer } from '../../domain/index.js';
+import { invalidField, ModeldError } from '../../errors/index.js';
+import type { Store } from '../../store/index.js';
+import { makeGuard } from '../plugins/auth.js';
+
+export interface AdminRoutesDeps {
+  store: Store;
+  authenticator: Authenticator;
+  clock: Clock;
+}
+
+const ErrorBody = Type.Object(
+  { message: Type.String(), code: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+  { additionalProperties: false },
+);
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
+
+const CustomerBody = Type.Object(
+  { id: Type.String({ format: 'uuid' }), name: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: 'date-time' }) },
+  { additionalProperties: false },
+);
+const CreateCustomerBody = Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false });
+
+const scopeList = Type.Array(Type.String({ description: `One of ${ALL_SCOPES.join(', ')}` }), { minItems: 1, maxItems: ALL_SCOPES.length * 4 });
+const CreateClientBody = Type.Object({ scopes: scopeList }, { additionalProperties: false });
+/** A client as listed: never its secret nor the secret's hash. */
+const ClientBody = Type.Object(
+  {
+    clientId: Type.String(),
+    customerId: Type.String(),
+    scopes: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    disabledAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+const CreatedClientBody = Type.Object(
+  {
+    clientId: Type.String(),
+    clientSecret: Type.String({ description: 'Shown only in this answer; store it now' }),
+    customerId: Type.String(),
+    scopes: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+
+const CustomerParams = Type.Object({ id: Type.String({ description: 'Customer id' }) });
+const ClientParams = Type.Object({ id: Type.String({ description: 'Customer id' }), clientId: Type.String() });
+
+function renderClient(c: ClientRecord) {
+  return { clientId: c.id, customerId: c.customerId, scopes: c.scopes, createdAt: c.createdAt, disabledAt: c.disabledAt };
+}
+
+/**
+ * The admin API (scope `modeld.admin`, any customer): customers and their OAuth clients. A
+ * client's secret is returned once, by the call that creates it; the store keeps only its hash.
+ * Deleting a client disables it: its secret and every token it holds stop working at once.
+ * Unknown customers and clients (or a client of another customer) are 404.
+ */
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  // Authentication runs first (onRequest), so an unauthenticated caller learns nothing from validation errors.
+  const admin = makeGuard(deps.authenticator)(Scopes.ADMIN);
+  const base = { tags: ['admin'], security: [{ bearerAuth: [] }] };
+
+  const customerOr404 = async (id: string): Promise<Customer> => {
+    const customer = await deps.store.getCustomer(id);
+    if (!customer) throw new ModeldError('MODELD_ERR_CUSTOMER_NOT_FOUND', `customer ${id} not found`);
+    return customer;
+  };
+
+  r.post(
+    '/admin/customers',
+    {
+      onRequest: admin,
+      // `{name?}` may be sent as no body at all.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
+      schema: { ...base, summary: 'Create a customer', body: CreateCustomerBody, response: { 200: CustomerBody, ...errors(400, 401, 403) } },
+    },
+    async (request) => {
+      const customer: Customer = { id: randomUUID(), name: request.body.name ?? null, createdAt: isoAt(deps.clock.now()) };
+      await deps.store.createCustomer(customer);
+      return customer;
+    },
+  );
+
+  r.get(
+    '/admin/customers',
+    { onRequest: admin, schema: { ...base, summary: 'List customers', response: { 200: Type.Array(CustomerBody), ...errors(401, 403) } } },
+    async () => deps.store.listCustomers(),
+  );
+
+  r.get(
+    '/admin/customers/:id',
+    { onRequest: admin, schema: { ...base, summary: 'Get a customer', params: CustomerParams, response: { 200: CustomerBody, ...errors(401, 403, 404) } } },
+    async (request) => customerOr404(request.params.id),
+  );
+
+  r.post(
+    '/admin/customers/:id/clients',
+    {
+      onRequest: admin,
+      schema: {
+        ...base,
+        summary: 'Create an OAuth client for a customer (the secret is shown only here)',
+        params: CustomerParams,
+        body: CreateClientBody,
+        response: { 200: CreatedClientBody, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const scopes = checkScopes(request.body.scopes);
+      const customer = await customerOr404(request.params.id);
+      const { client, clientSecret } = await newClient(customer.id, scopes, deps.clock);
+      await deps.store.createClient(client);
+      request.log.info({ clientId: client.id, customerId: customer.id, scopes }, 'client created');
+      return { clientId: client.id, clientSecret, customerId: customer.id, scopes: client.scopes, createdAt: client.createdAt };
+    },
+  );
+
+  r.get(
+    '/admin/customers/:id/clients',
+    {
+      onRequest: admin,
+      schema: { ...base, summary: "List a customer's clients (never their secrets)", params: CustomerParams, response: { 200: Type.Array(ClientBody), ...errors(401, 403, 404) } },
+    },
+    async (request) => {
+      const customer = await customerOr404(request.params.id);
+      return (await deps.store.listClients(customer.id)).map(renderClient);
+    },
+  );
+
+  r.delete(
+    '/admin/customers/:id/clients/:clientId',
+    {
+      onRequest: admin,
+      schema: {
+        ...base,
+        summary: 'Disable a client: its secret and tokens stop working (idempotent)',
+        params: ClientParams,
+        response: { 200: ClientBody, ...errors(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const customer = await customerOr404(request.params.id);
+      const existing = await deps.store.getClient(request.params.clientId);
+      if (!existing || existing.customerId !== customer.id) {
+        throw new ModeldError('MODELD_ERR_NOT_FOUND', `client ${request.params.clientId} not found for customer ${customer.id}`);
+      }
+      const disabled = await deps.store.disableClient(existing.id, isoAt(deps.clock.now()));
+      if (!disabled) throw new ModeldError('MODELD_ERR_NOT_FOUND', `client ${existing.id} not found for customer ${customer.id}`);
+      request.log.info({ clientId: disabled.id, customerId: customer.id }, 'client disabled');
+      return renderClient(disabled);
+    },
+  );
+}
+
+/** Each scope must be a known one; duplicates collapse. Throws 400 naming `body.scopes[i]`. */
+function checkScopes(scopes: readonly string[]): string[] {
+  scopes.forEach((s, i) => {
+    if (!ALL_SCOPES.includes(s)) throw invalidField(`body.scopes[${i}]`, `unknown scope ${JSON.stringify(s)}; known: ${ALL_SCOPES.join(', ')}`);
+  });
+  return [...new Set(scopes)];
+}

@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { buildApp, Metrics, type AppDeps, type ModeldApp, type ModelArtifacts, type PretrainedCatalog } from '../../src/api/index.js';
+import { TokenService, issuerFor, loadOrCreateKeys } from '../../src/auth/index.js';
+import { compileConfig, defaultConfig, type Config } from '../../src/config/index.js';
+import {
+  DeploymentStates,
+  ModelStates,
+  Scopes,
+  initialStatus,
+  isoAt,
+  systemClock,
+  type DeploymentRecord,
+  type ModelRecord,
+} from '../../src/domain/index.js';
+import { openSqliteStore, type Store } from '../../src/store/index.js';
+import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
+
+/**
+ * A real API over a real SQLite store (in memory) and real RS256 tokens from auth/'s
+ * TokenService, for the api-*.test.ts files. Each harness owns a temp dir (keys, artifacts)
+ * and removes it on close().
+ */
+export interface ApiHarness {
+  app: ModeldApp;
+  store: Store;
+  config: Readonly<Config>;
+  metrics: Metrics;
+  tmp: TempDir;
+  /** Every log line the app wrote, parsed. */
+  logs: Record<string, unknown>[];
+  /** A new customer with one client; `token()` signs a bearer token for it. */
+  tenant(): Promise<Tenant>;
+  close(): Promise<void>;
+}
+
+export interface Tenant {
+  customerId: string;
+  clientId: string;
+  /** `Bearer <jwt>` with the given scopes (default: machinelearning.model). */
+  auth(scopes?: string[]): Promise<string>;
+}
+
+export interface HarnessOptions {
+  /** Merged over the defaults before compiling (dataDir is the harness temp dir). */
+  config?: Partial<Record<keyof Config, unknown>>;
+  artifacts?: (config: Readonly<Config>, store: Store) => ModelArtifacts;
+  pretrained?: PretrainedCatalog;
+  controller?: AppDeps['controller'];
+}
+
+/** The artifact port of a harness whose tests never import: any call is a failed test. */
+const noImports: ModelArtifacts = {
+  importDir: async () => {
+    throw new Error('this harness does not import artifacts');
+  },
+  release: async () => {},
+};
+
+export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness> {
+  const tmp = await makeTempDir('modeld-api-');
+  const config = compileConfig({ ...defaultConfig(), dataDir: tmp.dir, logLevel: 'info', ...options.config });
+  const store = openSqliteStore(':memory:');
+  await store.migrate();
+  const keys = await loadOrCreateKeys(path.join(tmp.dir, 'keys'));
+  const tokens = new TokenService({ keys, store, auth: config.auth, issuer: issuerFor(config), clock: systemClock });
+  const metrics = new Metrics({ processMetrics: false });
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const app = await buildApp({
+    config,
+    store,
+    authenticator: tokens,
+    controller: options.controller ?? { notify: () => {} },
+    metrics,
+    clock: systemClock,
+    logger: pino({ level: 'info' }, sink),
+    artifacts: options.artifacts ? options.artifacts(config, store) : noImports,
+    pretrained: options.pretrained ?? { list: async () => [] },
+  });
+
+  async function tenant(): Promise<Tenant> {
+    const customerId = randomUUID();
+    const clientId = randomUUID();
+    const now = isoAt(Date.now());
+    await store.createCustomer({ id: customerId, name: null, createdAt: now });
+    const client = { id: clientId, customerId, secretHash: 'unused-in-these-tests', scopes: [Scopes.MODEL, Scopes.PREDICT], createdAt: now, disabledAt: null };
+    await store.createClient(client);
+    return {
+      customerId,
+      clientId,
+      auth: async (scopes = [Scopes.MODEL]) => `Bearer ${(await tokens.issue(client, scopes)).accessToken}`,
+    };
+  }
+
+  return {
+    app,
+    store,
+    config,
+    metrics,
+    tmp,
+    logs,
+    tenant,
+    close: async () => {
+      await app.close();
+      await store.close();
+      await tmp.cleanup();
+    },
+  };
+}
+
+/** Stores an AVAILABLE (or other state) custom model for `customerId`, as an import would leave it. */
+export async function seedModel(store: Store, customerId: string, overrides: Partial<ModelRecord> = {}): Promise<ModelRecord> {
+  const now = isoAt(Date.now());
+  const model: ModelRecord = {
+    id: randomUUID(),
+    customerId,
+    name: 'seeded',
+    modelType: 'imported',
+    description: null,
+    region: null,
+    vectorSize: 8,
+    state: ModelStates.AVAILABLE,
+    errorMessage: null,
+    artifactId: null,
+    trainingData: null,
+    config: null,
+    trainingStarted: null,
+    trainingCompleted: null,
+    trainingMetrics: null,
+    createdBy: 'seed',
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+  await store.createModel(model);
+  return model;
+}
+
+/** Stores a deployment record as D2 would have written it. */
+export async function seedDeployment(store: Store, model: ModelRecord, overrides: Partial<DeploymentRecord> = {}): Promise<DeploymentRecord> {
+  const now = isoAt(Date.now());
+  const d: DeploymentRecord = {
+    id: randomUUID(),
+    customerId: model.customerId,
+    modelId: model.id,
+    region: 'local',
+    minReplicas: 1,
+    maxReplicas: 1,
+    config: {},
+    state: DeploymentStates.DEPLOYING,
+    generation: 1,
+    status: initialStatus(1),
+    deployedAt: now,
+    createdBy: 'seed',
+    createdAt: now,
+    updatedAt: now,
+    lastUsedAt: null,
+    deletionRequestedAt: null,
+    ...overrides,
+  };
+  await store.createDeployment(d);
+  return d;
+}
+
+/** Everything the store holds for a customer, to compare before and after a refused request. */
+export async function snapshot(store: Store, customerId: string): Promise<string> {
+  const models = await store.listModels(customerId);
+  const deployments = await store.listDeployments(customerId);
+  const events = await Promise.all(
+    [...models.map((m) => ['model', m.id] as const), ...deployments.map((d) => ['deployment', d.id] as const)].map(([k, id]) => store.listEvents(k, id)),
+  );
+  return JSON.stringify({ models, deployments, events });
+}
