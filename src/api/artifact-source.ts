@@ -8,9 +8,9 @@ const FIELD = 'body.artifact.uri';
 /**
  * Resolves the `artifact.uri` of an import request (M2 with `modelType: "imported"`) to an
  * existing directory the server may read. Accepts `file:///abs/dir` and `file://localhost/abs/dir`.
- * When `importRoots` is not empty the directory, after symlinks are resolved, must be inside one
- * of them; that is checked before the path is looked at, so that a refused path tells nothing
- * about what exists outside the roots.
+ * When `importRoots` is not empty, both the path as written and its target (symlinks resolved)
+ * must be inside one of them; the written path is checked before anything is looked up on disk,
+ * so that a refused path tells nothing about what exists outside the roots.
  *
  * Throws a 400 ModeldError naming `body.artifact.uri`: MODELD_ERR_VALIDATION for a URI that is
  * not `file://`, a relative path, or a path that is missing or not a directory;
