@@ -1,0 +1,393 @@
+import { ClientErrorCodes, ModeldClientError, errorFromResponse, errorFromTransport } from './errors.js';
+import { decodeJwtPayload } from './jwt.js';
+import type {
+  ClassificationResponse,
+  ClassifyOptions,
+  ClientCredentials,
+  CreateDeploymentRequest,
+  Customer,
+  Deployment,
+  DeploymentEvent,
+  EmbedOptions,
+  EmbeddingResponse,
+  EventsQuery,
+  Model,
+  ModelDeploymentRef,
+  PatchDeploymentRequest,
+  TokenClaims,
+  TokenizationResponse,
+  TokenResponse,
+  TrainModelRequest,
+  UseCase,
+} from './types.js';
+import { pollDeployment, type WaitOptions } from './wait.js';
+
+export interface ModeldClientOptions {
+  /** Server base URL, e.g. `http://127.0.0.1:8080` (a trailing slash is ignored). */
+  baseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Customer of the `/customers/{C}/...` routes; default: the token's `customerId` claim. */
+  customerId?: string;
+  /** Scopes asked for when the client fetches its own token; default: none named (the server grants the client's scopes). */
+  scopes?: readonly string[];
+  /** Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** Per-request timeout. Default 30 000 ms. */
+  requestTimeoutMs?: number;
+  /**
+   * A cached token is replaced this long before it expires, so that no request leaves with a
+   * token about to expire in flight. Default 60 000 ms, capped at half the token's lifetime.
+   */
+  tokenRefreshMarginMs?: number;
+  /** Milliseconds since the epoch; injected by tests. Default Date.now. */
+  now?: () => number;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+interface CachedToken {
+  accessToken: string;
+  claims: TokenClaims | null;
+  /** When the client stops using it (expiry minus the refresh margin). */
+  refreshAtMs: number;
+}
+
+interface SendOptions extends RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** Default true: send the bearer token, re-authenticate once on 401. */
+  auth?: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_REFRESH_MARGIN_MS = 60_000;
+
+/**
+ * Typed client of the modeld HTTP API: the only way cli/ and web/ talk to the server.
+ *
+ * Authentication is OAuth2 client credentials. The token is fetched on first use, cached, and
+ * replaced shortly before it expires; concurrent calls share one token request. When the server
+ * answers 401 to a request (token revoked, server keys rotated), the client drops its token,
+ * fetches a new one and repeats the request once; a second 401 is thrown.
+ *
+ * Every method throws ModeldClientError (status 0 when no HTTP answer arrived).
+ */
+export class ModeldClient {
+  readonly baseUrl: string;
+  readonly #clientId: string;
+  readonly #clientSecret: string;
+  readonly #customerId: string | undefined;
+  readonly #scopes: readonly string[] | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #refreshMarginMs: number;
+  readonly #now: () => number;
+  #token: CachedToken | null = null;
+  #pendingToken: Promise<CachedToken> | null = null;
+
+  constructor(options: ModeldClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#clientId = options.clientId;
+    this.#clientSecret = options.clientSecret;
+    this.#customerId = options.customerId;
+    this.#scopes = options.scopes;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#refreshMarginMs = options.tokenRefreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  // ---- auth ------------------------------------------------------------------------------
+
+  /**
+   * Asks the token endpoint for a new token (never cached, never reused by this client).
+   * `scopes` default to the client's configured scopes, else none named.
+   */
+  async issueToken(scopes: readonly string[] | undefined = this.#scopes, options: RequestOptions = {}): Promise<TokenResponse> {
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (scopes && scopes.length > 0) form.set('scope', scopes.join(' '));
+    const basic = base64Utf8(`${this.#clientId}:${this.#clientSecret}`);
+    const url = `${this.baseUrl}/oauth2/token`;
+    const response = await this.#fetchOnce(url, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(),
+      signal: options.signal,
+    });
+    const body = await readBody<TokenResponse>(response, url);
+    if (typeof body?.access_token !== 'string' || typeof body.expires_in !== 'number') {
+      throw new ModeldClientError(response.status, ClientErrorCodes.BAD_RESPONSE, `token endpoint ${url} answered without access_token/expires_in`);
+    }
+    return body;
+  }
+
+  /** The cached access token, fetching or refreshing it when needed. */
+  async accessToken(options: RequestOptions = {}): Promise<string> {
+    return (await this.#validToken(options)).accessToken;
+  }
+
+  /** The customer the `/customers/{C}` routes use: the configured one, else the token's `customerId` claim. */
+  async customerId(options: RequestOptions = {}): Promise<string> {
+    if (this.#customerId) return this.#customerId;
+    const claim = (await this.#validToken(options)).claims?.customerId;
+    if (typeof claim !== 'string' || claim === '') {
+      throw new ModeldClientError(0, ClientErrorCodes.NO_CUSTOMER, 'the token has no customerId claim; pass customerId to the client');
+    }
+    return claim;
+  }
+
+  // ---- models ----------------------------------------------------------------------------
+
+  /** M1: pre-trained models first, then the customer's custom models. */
+  async listModels(options: RequestOptions = {}): Promise<Model[]> {
+    return this.#send('GET', await this.#customerPath('/models', options), options);
+  }
+
+  /** M3. With `metrics: true` the model carries `trainingMetrics`. */
+  async getModel(modelId: string, options: RequestOptions & { metrics?: boolean } = {}): Promise<Model> {
+    const query = options.metrics ? { metrics: true } : undefined;
+    return this.#send('GET', await this.#customerPath(`/models/${enc(modelId)}`, options), { ...options, query });
+  }
+
+  /** M4: the deployments of one model. */
+  async listModelDeployments(modelId: string, options: RequestOptions = {}): Promise<ModelDeploymentRef[]> {
+    return this.#send('GET', await this.#customerPath(`/models/${enc(modelId)}/deployments`, options), options);
+  }
+
+  /** M2: creates a model and starts training it; answers with `state: "TRAINING"`. */
+  async trainModel(request: TrainModelRequest, options: RequestOptions = {}): Promise<Model> {
+    return this.#send('POST', await this.#customerPath('/models', options), { ...options, body: request });
+  }
+
+  /**
+   * Imports an artifact directory the server can read (`uri` is a `file:///abs/dir` URI) as a
+   * custom model of type `imported`.
+   */
+  async importModel(request: { name: string; uri: string; description?: string }, options: RequestOptions = {}): Promise<Model> {
+    const body: Record<string, unknown> = { name: request.name, modelType: 'imported', artifact: { uri: request.uri } };
+    if (request.description !== undefined) body.description = request.description;
+    return this.#send('POST', await this.#customerPath('/models', options), { ...options, body });
+  }
+
+  /** Deletes a custom model; 409 MODELD_ERR_MODEL_HAS_DEPLOYMENTS while it is deployed. Null when the server answers without a body. */
+  async deleteModel(modelId: string, options: RequestOptions = {}): Promise<Model | null> {
+    return (await this.#send<Model | undefined>('DELETE', await this.#customerPath(`/models/${enc(modelId)}`, options), options)) ?? null;
+  }
+
+  // ---- deployments -----------------------------------------------------------------------
+
+  /** D1. */
+  async listDeployments(options: RequestOptions = {}): Promise<Deployment[]> {
+    return this.#send('GET', await this.#customerPath('/deployments', options), options);
+  }
+
+  async getDeployment(deploymentId: string, options: RequestOptions = {}): Promise<Deployment> {
+    return this.#send('GET', await this.#customerPath(`/deployments/${enc(deploymentId)}`, options), options);
+  }
+
+  /** D2: answers at once with `state: "DEPLOYING"`; see waitForDeployment. */
+  async createDeployment(request: CreateDeploymentRequest, options: RequestOptions = {}): Promise<Deployment> {
+    return this.#send('POST', await this.#customerPath('/deployments', options), { ...options, body: request });
+  }
+
+  /** Changes replicas, config or model; the server rolls replicas without dropping requests. */
+  async patchDeployment(deploymentId: string, patch: PatchDeploymentRequest, options: RequestOptions = {}): Promise<Deployment> {
+    return this.#send('PATCH', await this.#customerPath(`/deployments/${enc(deploymentId)}`, options), { ...options, body: patch });
+  }
+
+  /** D3: answers with `state: "DELETING"`; the record disappears once replicas are gone. */
+  async deleteDeployment(deploymentId: string, options: RequestOptions = {}): Promise<Deployment> {
+    return this.#send('DELETE', await this.#customerPath(`/deployments/${enc(deploymentId)}`, options), options);
+  }
+
+  /** Events of a deployment, oldest first; page with `afterId` (the last id seen). */
+  async listDeploymentEvents(deploymentId: string, query: EventsQuery = {}, options: RequestOptions = {}): Promise<DeploymentEvent[]> {
+    return this.#send('GET', await this.#customerPath(`/deployments/${enc(deploymentId)}/events`, options), {
+      ...options,
+      query: { afterId: query.afterId, limit: query.limit },
+    });
+  }
+
+  /**
+   * Polls a deployment until it is DEPLOYED (resolves with it) or DEPLOY_FAILED (rejects with
+   * MODELD_CLIENT_ERR_DEPLOY_FAILED, details `{reason, message}` from `status.failure`).
+   * Transient failures (no answer, 429, 5xx) are retried until the deadline, so that a server
+   * restart does not end the wait. Rejects with MODELD_CLIENT_ERR_TIMEOUT after `timeoutMs`
+   * (default 10 min), MODELD_CLIENT_ERR_ABORTED when `signal` fires, and with the server's 404
+   * when the deployment disappears. Calls `onProgress` with every deployment read.
+   */
+  async waitForDeployment(deploymentId: string, options: WaitOptions = {}): Promise<Deployment> {
+    return pollDeployment('deployed', deploymentId, (signal) => this.getDeployment(deploymentId, { signal }), options, this.#now);
+  }
+
+  /**
+   * Polls a deleted deployment until the server no longer knows it (resolves), or DELETE_FAILED
+   * (rejects with MODELD_CLIENT_ERR_DELETE_FAILED). Same timeout, abort and retry rules as
+   * waitForDeployment.
+   */
+  async waitForDeploymentDeleted(deploymentId: string, options: WaitOptions = {}): Promise<void> {
+    await pollDeployment('deleted', deploymentId, (signal) => this.getDeployment(deploymentId, { signal }), options, this.#now);
+  }
+
+  // ---- predictions -----------------------------------------------------------------------
+
+  /** One vector per text, in order. `modelId` is a pre-trained model name or a deployment id. */
+  async embed(modelId: string, texts: readonly string[], embedOptions: EmbedOptions = {}, options: RequestOptions = {}): Promise<EmbeddingResponse> {
+    const body: Record<string, unknown> = { batch: texts.map((text) => ({ text })) };
+    if (embedOptions.dataType !== undefined) body.useCaseConfig = { dataType: embedOptions.dataType };
+    const modelConfig: Record<string, unknown> = {};
+    if (embedOptions.quantize !== undefined) modelConfig.vectorQuantizationMethod = embedOptions.quantize;
+    if (embedOptions.dimReductionSize !== undefined) modelConfig.dimReductionSize = embedOptions.dimReductionSize;
+    if (Object.keys(modelConfig).length > 0) body.modelConfig = modelConfig;
+    return this.#send('POST', `/ai/prediction/embedding/${enc(modelId)}`, { ...options, body });
+  }
+
+  /** Ranks `labels` by similarity to each text. */
+  async classify(modelId: string, texts: readonly string[], classify: ClassifyOptions, options: RequestOptions = {}): Promise<ClassificationResponse> {
+    const useCaseConfig: Record<string, unknown> = { labels: classify.labels };
+    if (classify.topK !== undefined) useCaseConfig.topK = classify.topK;
+    if (classify.similarityCutoff !== undefined) useCaseConfig.similarityCutoff = classify.similarityCutoff;
+    return this.#send('POST', `/ai/prediction/classification/${enc(modelId)}`, {
+      ...options,
+      body: { batch: texts.map((text) => ({ text })), useCaseConfig },
+    });
+  }
+
+  /** The tokens the model's tokenizer produces for each text. */
+  async tokenize(modelId: string, texts: readonly string[], options: RequestOptions = {}): Promise<TokenizationResponse> {
+    return this.#send('POST', `/ai/tokenization/${enc(modelId)}`, { ...options, body: { batch: texts.map((text) => ({ text })) } });
+  }
+
+  /** Use cases and the models (custom ones by deployment id) that serve them. */
+  async listUseCases(options: RequestOptions = {}): Promise<UseCase[]> {
+    return this.#send('GET', '/ai/usecase', options);
+  }
+
+  /** `GET /v2/health/ready` (no token): true on 200, false on any other answer; throws only when no answer arrives. */
+  async isReady(options: RequestOptions = {}): Promise<boolean> {
+    const url = `${this.baseUrl}/v2/health/ready`;
+    const response = await this.#fetchOnce(url, { method: 'GET', signal: options.signal });
+    await response.arrayBuffer();
+    return response.status === 200;
+  }
+
+  // ---- admin (scope modeld.admin) --------------------------------------------------------
+
+  async createCustomer(name: string, options: RequestOptions = {}): Promise<Customer> {
+    return this.#send('POST', '/admin/customers', { ...options, body: { name } });
+  }
+
+  /** Creates an API client of a customer; the secret in the answer is never shown again. */
+  async createClient(customerId: string, scopes: readonly string[], options: RequestOptions = {}): Promise<ClientCredentials> {
+    return this.#send('POST', `/admin/customers/${enc(customerId)}/clients`, { ...options, body: { scopes } });
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------
+
+  async #customerPath(rest: string, options: RequestOptions): Promise<string> {
+    return `/customers/${enc(await this.customerId(options))}/ai${rest}`;
+  }
+
+  async #validToken(options: RequestOptions): Promise<CachedToken> {
+    if (this.#token && this.#now() < this.#token.refreshAtMs) return this.#token;
+    // One token request at a time; concurrent callers share it. The signal of the caller that
+    // started it is not passed on: aborting one call must not fail the others waiting on it.
+    if (!this.#pendingToken) {
+      const issuedAtMs = this.#now();
+      this.#pendingToken = this.issueToken()
+        .then((t) => {
+          const lifetimeMs = t.expires_in * 1000;
+          const margin = Math.min(this.#refreshMarginMs, lifetimeMs / 2);
+          const cached: CachedToken = { accessToken: t.access_token, claims: decodeJwtPayload(t.access_token), refreshAtMs: issuedAtMs + lifetimeMs - margin };
+          this.#token = cached;
+          return cached;
+        })
+        .finally(() => {
+          this.#pendingToken = null;
+        });
+    }
+    return abortable(this.#pendingToken, options.signal);
+  }
+
+  async #send<T>(method: string, path: string, options: SendOptions = {}): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const auth = options.auth ?? true;
+
+    for (let attempt = 0; ; attempt++) {
+      let token: CachedToken | null = null;
+      if (auth) {
+        token = await this.#validToken(options);
+        headers.authorization = `Bearer ${token.accessToken}`;
+      }
+      const response = await this.#fetchOnce(url.href, { method, headers, body, signal: options.signal });
+      if (response.status === 401 && auth && attempt === 0) {
+        // The token was refused (revoked, keys rotated, clock skew): drop it unless another call
+        // already replaced it, then repeat the request once with a fresh one.
+        await response.arrayBuffer();
+        if (this.#token === token) this.#token = null;
+        continue;
+      }
+      return readBody<T>(response, url.href);
+    }
+  }
+
+  async #fetchOnce(url: string, init: RequestInit & { signal?: AbortSignal | undefined }): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    try {
+      return await this.#fetch(url, { ...init, signal });
+    } catch (err) {
+      throw errorFromTransport(err, this.baseUrl);
+    }
+  }
+}
+
+/** Reads a 2xx JSON body (undefined when empty) or throws the error the body describes. */
+async function readBody<T>(response: Response, url: string): Promise<T> {
+  const text = await response.text();
+  if (!response.ok) throw errorFromResponse(response.status, response.statusText, text);
+  if (text === '') return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ModeldClientError(response.status, ClientErrorCodes.BAD_RESPONSE, `${url} answered ${response.status} with a body that is not JSON`);
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+function base64Utf8(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** Lets one caller stop waiting on a shared promise without cancelling it for the others. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new ModeldClientError(0, ClientErrorCodes.ABORTED, 'aborted', { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ModeldClientError(0, ClientErrorCodes.ABORTED, 'aborted', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,241 @@
+/**
+ * The wire shapes the modeld HTTP API sends and accepts (docs: /work/shared/API.md plus the
+ * modeld extensions). These are what crosses the socket, not the store's records: fields the
+ * server omits when they do not apply are optional here. The client has no runtime dependency on
+ * the server's folders, so that web/ can bundle it for the browser.
+ */
+
+/** Scopes a client may hold; the token endpoint grants a subset. */
+export const ClientScopes = {
+  MODEL: 'machinelearning.model',
+  PREDICT: 'machinelearning.predict',
+  ADMIN: 'modeld.admin',
+} as const;
+
+/** `POST /oauth2/token` 200 body. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  /** Lifetime in seconds from issuance. */
+  expires_in: number;
+  /** Space-separated granted scopes. */
+  scope: string;
+}
+
+/** The claims the client reads from a modeld token (it never verifies the signature). */
+export interface TokenClaims {
+  sub?: string;
+  cid?: string;
+  customerId?: string;
+  scp?: string[];
+  exp?: number;
+  iat?: number;
+  [claim: string]: unknown;
+}
+
+export const ModelStates = {
+  TRAINING: 'TRAINING',
+  TRAINING_FAILED: 'TRAINING_FAILED',
+  AVAILABLE: 'AVAILABLE',
+  DELETING: 'DELETING',
+  DELETING_FAILED: 'DELETING_FAILED',
+} as const;
+export type ModelState = (typeof ModelStates)[keyof typeof ModelStates];
+
+/** A deployment as listed inside a model (`Model.deployments`). */
+export interface ModelDeploymentRef {
+  id: string;
+  region: string;
+  state: DeploymentState;
+  deployedAt: string;
+}
+
+/** A model: pre-trained (id is its name) or custom (id is a UUID). */
+export interface Model {
+  id: string;
+  name: string;
+  /** `"pre-trained (shared)"` or `"CUSTOM"`. */
+  category: string;
+  modelType: string;
+  description?: string | null;
+  region?: string | null;
+  vectorSize?: number | null;
+  trainingData?: { catalog: string; signals: string } | null;
+  config?: Record<string, unknown> | null;
+  state: ModelState;
+  trainingStarted?: string | null;
+  trainingCompleted?: string | null;
+  createdBy?: string;
+  /** Only with `getModel(id, {metrics: true})`. */
+  trainingMetrics?: Record<string, unknown> | null;
+  /** Only when deployed. */
+  deployments?: ModelDeploymentRef[];
+  /** Set when `TRAINING_FAILED`. */
+  errorMessage?: string | null;
+}
+
+/** M2 body: create a model and start training it. */
+export interface TrainModelRequest {
+  name: string;
+  modelType: string;
+  region?: string;
+  trainingData: { catalog: string; signals: string };
+  trainingDataCredentials?: Record<string, unknown>;
+  config: Record<string, unknown>;
+}
+
+/** Import body: an existing artifact directory becomes a custom model. */
+export interface ImportModelRequest {
+  name: string;
+  modelType: 'imported';
+  description?: string;
+  artifact: { uri: string };
+}
+
+export const DeploymentStates = {
+  DEPLOYING: 'DEPLOYING',
+  DEPLOYED: 'DEPLOYED',
+  DEPLOY_FAILED: 'DEPLOY_FAILED',
+  DELETING: 'DELETING',
+  DELETE_FAILED: 'DELETE_FAILED',
+} as const;
+export type DeploymentState = (typeof DeploymentStates)[keyof typeof DeploymentStates];
+
+export interface DeploymentCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+/** Why a deployment failed; `reason` is a stable CamelCase code such as `CrashLoopBackOff`. */
+export interface DeploymentFailure {
+  reason: string;
+  message: string;
+  at: string;
+}
+
+/** Observed state, written by the server's controller only. */
+export interface DeploymentStatus {
+  replicas: number;
+  readyReplicas: number;
+  desiredReplicas: number;
+  conditions: DeploymentCondition[];
+  failure: DeploymentFailure | null;
+}
+
+export interface Deployment {
+  /** Deployment UUID; also the MODEL_ID used for predictions. */
+  id: string;
+  modelId: string;
+  region: string;
+  config: Record<string, unknown>;
+  minReplicas: number;
+  maxReplicas: number;
+  state: DeploymentState;
+  deployedAt: string;
+  createdBy: string;
+  status?: DeploymentStatus;
+  updatedAt?: string;
+  lastUsedAt?: string | null;
+}
+
+/** D2 body. The server defaults min/max replicas to 1 and config to `{}`. */
+export interface CreateDeploymentRequest {
+  modelId: string;
+  region: string;
+  minReplicas?: number;
+  maxReplicas?: number;
+  config?: Record<string, unknown>;
+}
+
+/** PATCH body: only the fields given change. */
+export interface PatchDeploymentRequest {
+  minReplicas?: number;
+  maxReplicas?: number;
+  config?: Record<string, unknown>;
+  modelId?: string;
+}
+
+/** One event of a deployment (what the server did and why). Ids grow; page with `afterId`. */
+export interface DeploymentEvent {
+  id: number;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  data: Record<string, unknown> | null;
+  at: string;
+}
+
+export interface EventsQuery {
+  /** Only events with a larger id. */
+  afterId?: number;
+  limit?: number;
+}
+
+export const DataTypes = { QUERY: 'query', PASSAGE: 'passage' } as const;
+export type DataType = (typeof DataTypes)[keyof typeof DataTypes];
+
+export const QuantizationMethods = { MIN_MAX: 'min-max', MAX_SCALE: 'max-scale' } as const;
+export type QuantizationMethod = (typeof QuantizationMethods)[keyof typeof QuantizationMethods];
+
+export interface EmbedOptions {
+  dataType?: DataType;
+  /** `min-max` -> 0..255, `max-scale` -> -127..127. */
+  quantize?: QuantizationMethod;
+  /** Matryoshka truncation; must not exceed the model's vector size. */
+  dimReductionSize?: number;
+}
+
+export interface EmbeddingPrediction {
+  tokensUsed: { inputTokens: number };
+  vector: number[];
+  /** Present when the model was not trained for the requested reduction size. */
+  warning?: string;
+}
+
+export interface EmbeddingResponse {
+  predictions: EmbeddingPrediction[];
+}
+
+export interface ClassifyOptions {
+  labels: string[];
+  topK?: number;
+  similarityCutoff?: number;
+}
+
+export interface ClassificationPrediction {
+  tokensUsed: { inputTokens: number; labelsTokens?: number };
+  /** Label -> score, ranked by similarity. */
+  labels: Record<string, number>;
+}
+
+export interface ClassificationResponse {
+  predictions: ClassificationPrediction[];
+}
+
+export interface TokenizationResponse {
+  generatedTokens: Array<{ tokens: string[] }>;
+  tokensUsed: Record<string, number>;
+}
+
+export interface UseCase {
+  useCase: string;
+  models: Array<{ id: string; name: string; modelType: string; vectorSize: number }>;
+}
+
+/** `POST /admin/customers` 200 body. */
+export interface Customer {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+/** `POST /admin/customers/{id}/clients` 200 body; the secret is shown this once. */
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+  customerId: string;
+  scopes: string[];
+}
