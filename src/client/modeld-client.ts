@@ -109,7 +109,7 @@ export class ModeldClient {
   async issueToken(scopes: readonly string[] | undefined = this.#scopes, options: RequestOptions = {}): Promise<TokenResponse> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (scopes && scopes.length > 0) form.set('scope', scopes.join(' '));
-    const basic = base64Utf8(`${this.#clientId}:${this.#clientSecret}`);
+    const basic = base64Utf8(`${formEncode(this.#clientId)}:${formEncode(this.#clientSecret)}`);
     const url = `${this.baseUrl}/oauth2/token`;
     const response = await this.#fetchOnce(url, {
       method: 'POST',
@@ -363,6 +363,11 @@ async function readBody<T>(response: Response, url: string): Promise<T> {
 
 function enc(segment: string): string {
   return encodeURIComponent(segment);
+}
+
+/** RFC 6749 2.3.1: id and secret are form-urlencoded before they are joined for HTTP Basic. */
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replaceAll('%20', '+');
 }
 
 function base64Utf8(text: string): string {

@@ -44,7 +44,7 @@ export interface TestServer {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const clientId = options.clientId ?? 'client-1';
-  const clientSecret = options.clientSecret ?? 's3cret';
+  const clientSecret = options.clientSecret ?? 's3:cr+et %x';
   const customerId = options.customerId ?? '11111111-1111-4111-8111-111111111111';
   const expiresIn = options.expiresInSeconds ?? 3600;
   const valid = new Set<string>();
@@ -62,7 +62,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const header = request.headers.authorization ?? '';
     const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
     const sep = decoded.indexOf(':');
-    if (decoded.slice(0, sep) !== clientId || decoded.slice(sep + 1) !== clientSecret) {
+    const formDecode = (v: string) => decodeURIComponent(v.replaceAll('+', ' '));
+    if (sep < 0 || formDecode(decoded.slice(0, sep)) !== clientId || formDecode(decoded.slice(sep + 1)) !== clientSecret) {
       return reply.status(401).send({ error: 'invalid_client', error_description: 'client authentication failed' });
     }
     const form = (request.body ?? {}) as Record<string, string>;

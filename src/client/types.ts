@@ -62,7 +62,8 @@ export interface Model {
   vectorSize?: number | null;
   trainingData?: { catalog: string; signals: string } | null;
   config?: Record<string, unknown> | null;
-  state: ModelState;
+  /** Absent on pre-trained models (they are always usable). */
+  state?: ModelState;
   trainingStarted?: string | null;
   trainingCompleted?: string | null;
   createdBy?: string;
@@ -228,7 +229,7 @@ export interface UseCase {
 /** `POST /admin/customers` 200 body. */
 export interface Customer {
   id: string;
-  name: string;
+  name: string | null;
   createdAt: string;
 }
 
@@ -238,4 +239,5 @@ export interface ClientCredentials {
   clientSecret: string;
   customerId: string;
   scopes: string[];
+  createdAt?: string;
 }
