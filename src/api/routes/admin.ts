@@ -7,6 +7,7 @@ import { ALL_SCOPES, isoAt, Scopes, type ClientRecord, type Clock, type Customer
 import { invalidField, ModeldError } from '../../errors/index.js';
 import type { Store } from '../../store/index.js';
 import { makeGuard } from '../plugins/auth.js';
+import { requireJsonBody } from './shared.js';
 
 export interface AdminRoutesDeps {
   store: Store;
@@ -53,6 +54,11 @@ const CreatedClientBody = Type.Object(
 const CustomerParams = Type.Object({ id: Type.String({ description: 'Customer id' }) });
 const ClientParams = Type.Object({ id: Type.String({ description: 'Customer id' }), clientId: Type.String() });
 
+function renderCustomer(c: Customer) {
+  return { id: c.id, name: c.name, createdAt: c.createdAt };
+}
+
+/** The wire form of a client: never its secret nor the secret's hash. */
 function renderClient(c: ClientRecord) {
   return { clientId: c.id, customerId: c.customerId, scopes: c.scopes, createdAt: c.createdAt, disabledAt: c.disabledAt };
 }
@@ -67,7 +73,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   // Authentication runs first (onRequest), so an unauthenticated caller learns nothing from validation errors.
   const admin = makeGuard(deps.authenticator)(Scopes.ADMIN);
-  const base = { tags: ['admin'], security: [{ bearerAuth: [] }] };
+  const base = { tags: ['Admin'], security: [{ bearerAuth: [] }] };
 
   const customerOr404 = async (id: string): Promise<Customer> => {
     const customer = await deps.store.getCustomer(id);
@@ -78,7 +84,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
   r.post(
     '/admin/customers',
     {
-      onRequest: admin,
+      onRequest: [admin, requireJsonBody],
       // `{name?}` may be sent as no body at all.
       preValidation: async (request) => {
         if (request.body === undefined || request.body === null) request.body = {};
@@ -88,26 +94,26 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     async (request) => {
       const customer: Customer = { id: randomUUID(), name: request.body.name ?? null, createdAt: isoAt(deps.clock.now()) };
       await deps.store.createCustomer(customer);
-      return customer;
+      return renderCustomer(customer);
     },
   );
 
   r.get(
     '/admin/customers',
     { onRequest: admin, schema: { ...base, summary: 'List customers', response: { 200: Type.Array(CustomerBody), ...errors(401, 403) } } },
-    async () => deps.store.listCustomers(),
+    async () => (await deps.store.listCustomers()).map(renderCustomer),
   );
 
   r.get(
     '/admin/customers/:id',
     { onRequest: admin, schema: { ...base, summary: 'Get a customer', params: CustomerParams, response: { 200: CustomerBody, ...errors(401, 403, 404) } } },
-    async (request) => customerOr404(request.params.id),
+    async (request) => renderCustomer(await customerOr404(request.params.id)),
   );
 
   r.post(
     '/admin/customers/:id/clients',
     {
-      onRequest: admin,
+      onRequest: [admin, requireJsonBody],
       schema: {
         ...base,
         summary: 'Create an OAuth client for a customer (the secret is shown only here)',

@@ -90,7 +90,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
     });
 
     const schema = {
-      tags: ['auth'],
+      tags: ['Auth'],
       summary: 'Issue an access token (OAuth 2.0 client credentials)',
       description:
         'Client authentication by HTTP Basic `client_id:client_secret` (each form-urlencoded) or the client_id/client_secret body parameters. ' +
@@ -116,7 +116,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
     scope.post('/oauth2/token', { schema }, issueToken);
   });
 
-  const jwksSchema = { tags: ['auth'], summary: 'Public keys that verify access tokens (JWKS)', response: { 200: Jwks } };
+  const jwksSchema = { tags: ['Auth'], summary: 'Public keys that verify access tokens (JWKS)', response: { 200: Jwks } };
   const serveJwks = async (_request: FastifyRequest, reply: FastifyReply) => {
     void reply.header('cache-control', JWKS_CACHE_CONTROL);
     return deps.tokens.jwks();
@@ -126,7 +126,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
 
   app.get(
     '/.well-known/openid-configuration',
-    { schema: { tags: ['auth'], summary: 'Discovery document: issuer, token endpoint, JWKS URL', response: { 200: OpenIdConfiguration } } },
+    { schema: { tags: ['Auth'], summary: 'Discovery document: issuer, token endpoint, JWKS URL', response: { 200: OpenIdConfiguration } } },
     async () => {
       const issuer = deps.tokens.issuer;
       return {
