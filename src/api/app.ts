@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Authenticator } from '../auth/types.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../domain/index.js';
@@ -66,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   // Response schemas document the wire format; bodies are rendered explicitly (render.ts), so
   // they are serialized as they are, never silently trimmed to a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
-  registerErrorHandling(app as unknown as FastifyInstance);
+  registerErrorHandling(app);
   registerJsonParser(app);
 
   app.addHook('onRequest', async (request, reply) => {
