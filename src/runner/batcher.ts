@@ -49,8 +49,9 @@ interface Slice {
  * Dynamic batching in front of one engine. At most one engine call runs at a time; requests that
  * arrive while it runs, or within `batchWaitMs` of the first request reaching an idle engine, are
  * merged into the next call: oldest first, only requests of the same dataType, at most
- * `maxBatchItems` texts. When a call returns, the next one starts at once (its requests already
- * waited). A full batch does not wait for the timer. Each request gets back exactly its own rows.
+ * `maxBatchItems` texts. When a call returns, the next one starts one event-loop turn later,
+ * without waiting for the timer (its requests already waited). A full batch does not wait for
+ * the timer. Each request gets back exactly its own rows.
  * If an engine call fails, every request with texts in it is rejected with that error.
  */
 export class Batcher {
@@ -138,8 +139,13 @@ export class Batcher {
       (result) => this.#deliver(slices, result, texts.length),
       (err: unknown) => this.#fail(slices, err),
     ).finally(() => {
-      this.#running = false;
-      if (this.#queue.length > 0) this.#flush();
+      // Next batch on the next turn of the event loop, after its I/O phase: an engine that runs on
+      // the JS thread (onnxruntime-node) blocks the loop, so requests that arrived meanwhile are
+      // still unread sockets now; one turn later they are queued and join the batch.
+      setImmediate(() => {
+        this.#running = false;
+        if (this.#queue.length > 0) this.#flush();
+      });
     });
   }
 

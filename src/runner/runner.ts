@@ -159,15 +159,23 @@ export class Runner implements RunnerHost {
 
   /**
    * Stops at once, abandoning work in flight (a second SIGTERM while draining): writes the final
-   * status and returns the exit code for the caller to exit with right away.
+   * status, cuts every connection and returns the exit code for the caller to exit with right away
+   * (`done` also resolves, once the engine is released).
    */
   stopNow(reason: string): number {
+    if (this.#finished) return RunnerExitCodes.stopped;
     this.#finished = true;
     this.#clearOrphanTimer();
     this.#phase = 'stopped';
     this.#stopReason = this.#inflight > 0 ? `${reason} (${this.#inflight} requests abandoned)` : reason;
     this.#writeStatus(RunnerExitCodes.stopped);
     this.#log('warn', 'stopped without finishing in-flight work', { reason, inflight: this.#inflight });
+    this.#server.closeAllConnections();
+    this.#server.close();
+    const engine = this.#engine;
+    void (engine === null ? Promise.resolve() : engine.close().catch(() => {})).then(() =>
+      this.#resolveDone({ exitCode: RunnerExitCodes.stopped, phase: 'stopped', reason: this.#stopReason!, error: null }),
+    );
     return RunnerExitCodes.stopped;
   }
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import {
   initialStatus,
   type ClientRecord,
@@ -549,8 +550,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.deepEqual(results, [true, true]);
         const final = await ctx.store.getDeploymentById(d.id);
         assert.ok(
-          (final?.state === 'DEPLOYING' && JSON.stringify(final.status) === JSON.stringify(a)) ||
-            (final?.state === 'DEPLOYED' && JSON.stringify(final.status) === JSON.stringify(b)),
+          (final?.state === 'DEPLOYING' && isDeepStrictEqual(final.status, a)) || (final?.state === 'DEPLOYED' && isDeepStrictEqual(final.status, b)),
           'the final status is one of the two writes, whole',
         );
       });
