@@ -223,7 +223,7 @@ export interface TokenizationResponse {
 
 export interface UseCase {
   useCase: string;
-  models: Array<{ id: string; name: string; modelType: string; vectorSize: number }>;
+  models: Array<{ id: string; name: string; modelType: string; vectorSize: number | null }>;
 }
 
 /** `POST /admin/customers` 200 body. */

@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { CliError, CliErrorCodes } from '../cli-error.js';
+import type { CliIo } from '../io.js';
+import { port } from '../parse.js';
+
+/** The flags `runServer` takes (ConfigFlags in src/config/load.ts; restated so cli/ imports no server folder). */
+interface ServeFlags {
+  configFile?: string;
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  logLevel?: string;
+}
+
+interface ServerModule {
+  runServer(flags: ServeFlags): Promise<{ url: string; close(): Promise<void> }>;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * `modeld serve`: the one command that is not an API client. It loads the composition root
+ * (src/main.ts) on demand, so that every other command starts without loading the server, and
+ * runs it until SIGINT/SIGTERM, which close it (in-flight requests finish, replicas are left
+ * to be adopted by the next start). A second signal while closing has the default effect (exit).
+ */
+export function registerServe(program: Command, io: CliIo): void {
+  program
+    .command('serve')
+    .description('run the modeld server in the foreground (Ctrl-C stops it)')
+    .option('--port <port>', 'listen port (default 8080, env MODELD_PORT)', port)
+    .option('--host <host>', 'listen address (default 127.0.0.1, env MODELD_HOST)')
+    .option('--data-dir <dir>', 'where the database, keys, models and replicas live (default ./data, env MODELD_DATA_DIR)')
+    .option('--config <file>', 'JSON config file (env MODELD_CONFIG)')
+    .addOption(new Option('--log-level <level>', 'log level (default info, env MODELD_LOG_LEVEL)').choices(LOG_LEVELS))
+    .action(async (opts: { port?: number; host?: string; dataDir?: string; config?: string; logLevel?: string }) => {
+      const flags: ServeFlags = {};
+      if (opts.port !== undefined) flags.port = opts.port;
+      if (opts.host !== undefined) flags.host = opts.host;
+      if (opts.dataDir !== undefined) flags.dataDir = path.resolve(io.cwd, opts.dataDir);
+      if (opts.config !== undefined) flags.configFile = path.resolve(io.cwd, opts.config);
+      if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
+
+      let server: ServerModule;
+      try {
+        // A computed specifier: the composition root is loaded only by this command.
+        const specifier = '../../main.js';
+        server = (await import(specifier)) as ServerModule;
+      } catch (err) {
+        throw new CliError(CliErrorCodes.SERVE_FAILED, `cannot load the server (src/main.ts): ${(err as Error).message}`, { cause: err });
+      }
+      if (typeof server.runServer !== 'function') throw new CliError(CliErrorCodes.SERVE_FAILED, 'src/main.ts does not export runServer');
+
+      let stopRequested: (signal: string) => void = () => {};
+      const stopped = new Promise<string>((resolve) => {
+        stopRequested = resolve;
+      });
+      // Registered before starting, so that a Ctrl-C during start-up still closes cleanly.
+      const unregister = io.onStopSignal((signal) => {
+        unregister();
+        stopRequested(signal);
+      });
+      let running: Awaited<ReturnType<ServerModule['runServer']>>;
+      try {
+        running = await server.runServer(flags);
+      } catch (err) {
+        unregister();
+        throw err;
+      }
+      io.stdout.write(`modeld serving on ${running.url}\n`);
+      const signal = await stopped;
+      io.stderr.write(`${signal}: stopping modeld (again to force)\n`);
+      await running.close();
+      io.stderr.write('modeld stopped\n');
+    });
+}
