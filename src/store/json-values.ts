@@ -23,3 +23,13 @@ export function encodeJson(field: string, value: unknown): string | null {
   }
   return text;
 }
+
+/**
+ * Checks that `value` names an instant (ISO-8601 as toISOString() writes it, or with an offset).
+ * Throws MODELD_ERR_VALIDATION naming `field` otherwise, so both stores refuse the same inputs.
+ */
+export function checkInstant(field: string, value: string): void {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new ModeldError('MODELD_ERR_VALIDATION', `${field}: not an ISO-8601 instant: ${JSON.stringify(value)}`, { details: { field } });
+  }
+}

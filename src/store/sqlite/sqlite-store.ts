@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent } from '../../domain/index.js';
 import { assignments, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type TrainingJobPatch } from '../columns.js';
-import { encodeJson } from '../json-values.js';
+import { checkInstant, encodeJson } from '../json-values.js';
 import type { Migration } from '../migrations/types.js';
 import { sqliteMigrations } from '../migrations/sqlite.js';
 import {
@@ -328,6 +328,7 @@ export class SqliteStore implements Store {
   }
 
   async touchDeployment(id: string, at: string): Promise<void> {
+    checkInstant('at', at);
     // Compared as instants, not as text, so that offsets and precisions other than toISOString's still order correctly.
     this.#sql(
       `UPDATE deployments SET last_used_at = ?

@@ -1,0 +1,1 @@
+export { openPostgresStore, PostgresStore } from './postgres-store.js';
