@@ -82,7 +82,10 @@ export interface Store {
   listModelsByState(state: ModelRecord['state']): Promise<ModelRecord[]>;
   /** Applies the patch and sets updatedAt; returns the new record, null if it is gone. */
   updateModel(id: string, patch: ModelPatch, updatedAt: string): Promise<ModelRecord | null>;
-  /** Deletes the model unless a deployment (deleting or not) still references it; returns false then. */
+  /**
+   * Deletes the model (and its training jobs) unless a deployment (deleting or not) still
+   * references it; returns false then. Deleting an absent model returns true.
+   */
   deleteModel(id: string): Promise<boolean>;
 
   createDeployment(deployment: DeploymentRecord): Promise<void>;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { openSqliteStore, sqliteMigrations } from '../../src/store/index.js';
+import { openSqliteStore, openStore, sqliteMigrations } from '../../src/store/index.js';
 import { makeTempDir } from '../fixtures/tmp.js';
 import { storeContract } from './store.contract.js';
 
@@ -49,6 +49,24 @@ describe('sqlite store specifics', () => {
       } finally {
         db.close();
       }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  it('openStore opens the configured SQLite file, and refuses postgres without a URL', async () => {
+    const tmp = await makeTempDir('modeld-store-sqlite');
+    try {
+      const file = path.join(tmp.dir, 'configured.sqlite');
+      const store = openStore({ store: { kind: 'sqlite', sqliteFile: file } });
+      await store.migrate();
+      await store.createCustomer({ id: 'c1', name: null, createdAt: '2025-01-01T00:00:00.000Z' });
+      await store.close();
+      const again = openSqliteStore(file);
+      await again.migrate();
+      assert.equal((await again.getCustomer('c1'))?.id, 'c1');
+      await again.close();
+      assert.throws(() => openStore({ store: { kind: 'postgres', sqliteFile: file } }), (err: { code?: string }) => err.code === 'MODELD_ERR_VALIDATION');
     } finally {
       await tmp.cleanup();
     }

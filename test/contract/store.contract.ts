@@ -602,6 +602,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         await ctx.store.touchDeployment(d.id, '2025-01-01T09:00:00.000+10:00');
         assert.equal((await ctx.store.getDeploymentById(d.id))?.lastUsedAt, '2025-01-01T00:03:20.001Z');
         await ctx.store.touchDeployment(randomUUID(), t(300));
+        await assert.rejects(ctx.store.touchDeployment(d.id, 'yesterday'), rejectsWith('MODELD_ERR_VALIDATION', 'at'));
         // Nothing but lastUsedAt moves.
         const after = await ctx.store.getDeploymentById(d.id);
         assert.deepEqual(after, { ...d, lastUsedAt: '2025-01-01T00:03:20.001Z' });
