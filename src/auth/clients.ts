@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ALL_SCOPES, isoAt, type ClientRecord, type Clock, type Customer } from '../domain/index.js';
-import type { Store } from '../store/types.js';
+import type { Store } from '../store/index.js';
 import { writeFileAtomic } from './keys.js';
 import { hashSecret, newSecret } from './secrets.js';
 

@@ -3,7 +3,7 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors,
 import type { Config } from '../config/index.js';
 import type { ClientRecord, Clock, Principal } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
-import type { Store } from '../store/types.js';
+import type { Store } from '../store/index.js';
 import type { KeyRing, PublicJwk } from './keys.js';
 import { SIGNING_ALG } from './keys.js';
 import { OAuthErrors, oauthError } from './oauth.js';

@@ -130,6 +130,14 @@ describe('customers', () => {
     const extra = await app.inject({ method: 'POST', url: '/admin/customers', headers: adminAuth, payload: { name: 'x', plan: 'gold' } });
     assert.equal(extra.statusCode, 400);
     assert.match(extra.json().message, /body\.plan/);
+    const form = await app.inject({
+      method: 'POST',
+      url: '/admin/customers',
+      headers: { ...adminAuth, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'name=acme',
+    });
+    assert.equal(form.statusCode, 415);
+    assert.equal(form.json().code, 'MODELD_ERR_UNSUPPORTED_MEDIA_TYPE');
     const empty = await app.inject({ method: 'POST', url: '/admin/customers', headers: adminAuth, payload: { name: '' } });
     assert.equal(empty.statusCode, 400);
     assert.match(empty.json().message, /body\.name/);

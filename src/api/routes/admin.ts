@@ -7,6 +7,7 @@ import { ALL_SCOPES, isoAt, Scopes, type ClientRecord, type Clock, type Customer
 import { invalidField, ModeldError } from '../../errors/index.js';
 import type { Store } from '../../store/index.js';
 import { makeGuard } from '../plugins/auth.js';
+import { errorResponses } from '../schemas.js';
 import { requireJsonBody } from './shared.js';
 
 export interface AdminRoutesDeps {
@@ -15,11 +16,6 @@ export interface AdminRoutesDeps {
   clock: Clock;
 }
 
-const ErrorBody = Type.Object(
-  { message: Type.String(), code: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
-  { additionalProperties: false },
-);
-const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, ErrorBody]));
 
 const CustomerBody = Type.Object(
   { id: Type.String({ format: 'uuid' }), name: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: 'date-time' }) },
@@ -89,7 +85,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       preValidation: async (request) => {
         if (request.body === undefined || request.body === null) request.body = {};
       },
-      schema: { ...base, summary: 'Create a customer', body: CreateCustomerBody, response: { 200: CustomerBody, ...errors(400, 401, 403) } },
+      schema: { ...base, summary: 'Create a customer', body: CreateCustomerBody, response: { 200: CustomerBody, ...errorResponses(400, 401, 403) } },
     },
     async (request) => {
       const customer: Customer = { id: randomUUID(), name: request.body.name ?? null, createdAt: isoAt(deps.clock.now()) };
@@ -100,13 +96,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
 
   r.get(
     '/admin/customers',
-    { onRequest: admin, schema: { ...base, summary: 'List customers', response: { 200: Type.Array(CustomerBody), ...errors(401, 403) } } },
+    { onRequest: admin, schema: { ...base, summary: 'List customers', response: { 200: Type.Array(CustomerBody), ...errorResponses(401, 403) } } },
     async () => (await deps.store.listCustomers()).map(renderCustomer),
   );
 
   r.get(
     '/admin/customers/:id',
-    { onRequest: admin, schema: { ...base, summary: 'Get a customer', params: CustomerParams, response: { 200: CustomerBody, ...errors(401, 403, 404) } } },
+    { onRequest: admin, schema: { ...base, summary: 'Get a customer', params: CustomerParams, response: { 200: CustomerBody, ...errorResponses(401, 403, 404) } } },
     async (request) => renderCustomer(await customerOr404(request.params.id)),
   );
 
@@ -119,7 +115,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
         summary: 'Create an OAuth client for a customer (the secret is shown only here)',
         params: CustomerParams,
         body: CreateClientBody,
-        response: { 200: CreatedClientBody, ...errors(400, 401, 403, 404) },
+        response: { 200: CreatedClientBody, ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -136,7 +132,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     '/admin/customers/:id/clients',
     {
       onRequest: admin,
-      schema: { ...base, summary: "List a customer's clients (never their secrets)", params: CustomerParams, response: { 200: Type.Array(ClientBody), ...errors(401, 403, 404) } },
+      schema: { ...base, summary: "List a customer's clients (never their secrets)", params: CustomerParams, response: { 200: Type.Array(ClientBody), ...errorResponses(401, 403, 404) } },
     },
     async (request) => {
       const customer = await customerOr404(request.params.id);
@@ -152,7 +148,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
         ...base,
         summary: 'Disable a client: its secret and tokens stop working (idempotent)',
         params: ClientParams,
-        response: { 200: ClientBody, ...errors(401, 403, 404) },
+        response: { 200: ClientBody, ...errorResponses(401, 403, 404) },
       },
     },
     async (request) => {
