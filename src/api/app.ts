@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import type { Authenticator } from '../auth/types.js';
+import type { Authenticator, TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
@@ -12,6 +12,8 @@ import type { Store } from '../store/index.js';
 import type { Metrics } from './metrics.js';
 import { makeGuard } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerAuthRoutes } from './routes/auth.js';
 import { registerDeploymentRoutes, type DeploymentNotifier } from './routes/deployments.js';
 import { registerModelRoutes, type ModelArtifacts, type PretrainedCatalog } from './routes/models.js';
 import { registerOpsRoutes } from './routes/ops.js';
@@ -21,8 +23,10 @@ import type { ModeldApp } from './routes/shared.js';
 export interface AppDeps {
   config: Readonly<Config>;
   store: Store;
-  /** Verifies bearer tokens (auth/'s TokenService, or an external OIDC verifier). */
+  /** Verifies bearer tokens on every guarded route (usually `tokens` itself). */
   authenticator: Authenticator;
+  /** Issues tokens (token endpoint) and serves the JWKS. */
+  tokens: TokenService;
   /** Told after every write of a deployment's desired state. */
   controller: DeploymentNotifier;
   metrics: Metrics;
@@ -89,6 +93,8 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
       tags: [
         { name: 'Manage models', description: 'View, import and delete models (scope machinelearning.model).' },
         { name: 'Manage deployments', description: 'Deploy custom models (scope machinelearning.model).' },
+        { name: 'Auth', description: 'OAuth 2.0 client credentials tokens and the keys that verify them.' },
+        { name: 'Admin', description: 'Customers and their API clients (scope modeld.admin).' },
         { name: 'Operations', description: 'Health, readiness and metrics (no token).' },
       ],
     },
@@ -98,6 +104,8 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
 
   const guard = makeGuard(deps.authenticator);
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics });
+  registerAuthRoutes(app, { tokens: deps.tokens });
+  registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
   registerModelRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, artifacts: deps.artifacts, pretrained: deps.pretrained });
   registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller });
   return app;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AddressInfo } from 'node:net';
+import { newClient } from '../../src/auth/index.js';
+import { systemClock } from '../../src/domain/index.js';
 import { seedModel, snapshot, startApi, type ApiHarness, type Tenant } from './api-harness.js';
 
 /** What buildApp adds around the routes: ids, logs, body handling, OpenAPI, metrics, health. */
@@ -186,6 +188,34 @@ describe('operability', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('auth wiring', () => {
+  test('a token from the token endpoint opens the models API; the form parser does not reach JSON routes', async () => {
+    const { client, clientSecret } = await newClient(alice.customerId, ['machinelearning.model'], systemClock);
+    await h.store.createClient(client);
+    const basic = `Basic ${Buffer.from(`${client.id}:${clientSecret}`).toString('base64')}`;
+    const issued = await h.app.inject({
+      method: 'POST',
+      url: '/oauth2/default/v1/token',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'grant_type=client_credentials&scope=machinelearning.model',
+    });
+    assert.equal(issued.statusCode, 200, issued.body);
+    const token = issued.json().access_token as string;
+    const models = await h.app.inject({ method: 'GET', url: `/customers/${alice.customerId}/ai/models`, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(models.statusCode, 200);
+
+    const form = await h.app.inject({
+      method: 'POST',
+      url: deployments(),
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'modelId=x&region=local',
+    });
+    assert.equal(form.statusCode, 415);
+    const doc = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.ok(doc.paths['/oauth2/token']?.post, 'token route documented');
   });
 });
 

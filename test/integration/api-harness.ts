@@ -78,6 +78,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     config,
     store,
     authenticator: tokens,
+    tokens,
     controller: options.controller ?? { notify: () => {} },
     metrics,
     clock: systemClock,
