@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadEngine } from '../engines/index.js';
@@ -112,6 +114,20 @@ describe('Runner lifecycle (in process, real engine)', () => {
     assert.equal(status.stopReason, 'SIGTERM while draining (1 requests abandoned)');
     await assert.rejects(held.response, /socket hang up|ECONNRESET/);
     assert.equal((await r.done).reason, 'SIGTERM while draining (1 requests abandoned)');
+  });
+
+  test('a client that disconnects in the middle of its body is no longer counted in flight, so a drain completes', async () => {
+    const { runner: r } = await runner(tiny);
+    await r.start();
+    const endpoint = `http://127.0.0.1:${r.port}`;
+    const socket = net.connect(r.port!, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /embed HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"texts": [');
+    await eventually('the request to be admitted', async () => ((await healthOf(endpoint)).health.inflight === 1 ? true : undefined));
+    socket.destroy();
+    await eventually('the request to be released', async () => ((await healthOf(endpoint)).health.inflight === 0 ? true : undefined), 5_000);
+    r.drain('test');
+    assert.equal((await r.done).exitCode, RunnerExitCodes.stopped);
   });
 
   test('/info carries the ids, the deployment config and the batching counters', async () => {

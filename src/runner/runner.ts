@@ -137,7 +137,10 @@ export class Runner implements RunnerHost {
     this.#phase = 'ready';
     this.#readyAt = new Date().toISOString();
     this.#writeStatus(null);
-    this.#log('info', 'ready', { startupMs: Math.round(Date.parse(this.#readyAt) - Date.parse(this.#startedAt)) });
+    this.#log('info', 'ready', {
+      startupMs: Math.round(Date.parse(this.#readyAt) - Date.parse(this.#startedAt)),
+      processUptimeMs: Math.round(process.uptime() * 1000),
+    });
   }
 
   /** Stops taking work and stops once in-flight work is done. Idempotent; `reason` ends up in status.json. */

@@ -170,6 +170,10 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
       }
     });
     req.on('error', reject);
+    // A client that goes away mid-body must not stay counted in flight (it would hold up a drain).
+    req.on('close', () => {
+      if (!req.complete) reject(new RequestError(400, 'bad_request', 'body: the client closed the connection before sending it whole'));
+    });
   });
 }
 
