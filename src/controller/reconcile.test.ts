@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isoAt, type DeploymentRecord } from '../domain/index.js';
-import type { ObservedReplica } from '../runtimes/types.js';
+import type { ObservedReplica } from '../runtimes/index.js';
 import { findCondition } from './conditions.js';
 import { READINESS_POLL_MS, reconcile, restartBackoffMs } from './reconcile.js';
 import { T0, afterPlan, deployment, input, replica, testSettings } from './testing/builders.js';

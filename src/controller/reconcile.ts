@@ -9,7 +9,7 @@ import {
   type FailureReason,
   type ServingEndpoint,
 } from '../domain/index.js';
-import type { ObservedReplica, ReplicaSpec } from '../runtimes/types.js';
+import type { ObservedReplica, ReplicaSpec } from '../runtimes/index.js';
 import { ConditionTypes, condition, findCondition } from './conditions.js';
 import {
   RemovalReasons,

@@ -8,7 +8,7 @@ import type {
   ServingEndpoint,
   ServingModelInfo,
 } from '../domain/index.js';
-import type { ObservedReplica, ReplicaSpec } from '../runtimes/types.js';
+import type { ObservedReplica, ReplicaSpec } from '../runtimes/index.js';
 
 /** The controller's knobs, exactly `config.controller` (deadlines, backoff, workers). */
 export type ControllerSettings = Readonly<Config['controller']>;

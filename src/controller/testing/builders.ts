@@ -4,7 +4,7 @@
  */
 import { defaultConfig } from '../../config/index.js';
 import { initialStatus, isoAt, type DeploymentRecord, type ServingModelInfo } from '../../domain/index.js';
-import type { ObservedReplica, ReplicaPhase } from '../../runtimes/types.js';
+import type { ObservedReplica, ReplicaPhase } from '../../runtimes/index.js';
 import type { ArtifactInput, ControllerSettings, Plan, ReconcileInput } from '../types.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
