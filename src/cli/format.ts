@@ -70,7 +70,9 @@ export function shortTime(iso: string | null | undefined): string {
  */
 export function embeddingSummary(text: string, p: EmbeddingPrediction, shown = 4): string {
   const quoted = JSON.stringify(text.length > 40 ? `${text.slice(0, 39)}…` : text);
-  const head = p.vector.slice(0, shown).map((v) => (Number.isInteger(v) ? String(v) : v.toFixed(4)));
+  // Quantized vectors are all integers and print as such; float vectors print 4 decimals.
+  const integers = p.vector.every((v) => Number.isInteger(v));
+  const head = p.vector.slice(0, shown).map((v) => (integers ? String(v) : v.toFixed(4)));
   const more = p.vector.length > shown ? ', …' : '';
   const warning = p.warning ? `  warning: ${p.warning}` : '';
   return `${quoted}  ${p.tokensUsed.inputTokens} tokens  ${p.vector.length}-d  [${head.join(', ')}${more}]${warning}`;

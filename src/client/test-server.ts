@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { Deployment, DeploymentState } from './types.js';
+import type { Deployment, DeploymentEvent, DeploymentState } from './types.js';
 
 /**
  * A small real HTTP server on 127.0.0.1 speaking the parts of the modeld wire contract the
  * client's own behaviour depends on: the token endpoint (Basic auth, expiring JWT-shaped
  * tokens, revocation), the two error shapes, customer checks, deployments whose state advances
- * one step per read, and an embedding route that validates its body. Used by the client and CLI
+ * one step per read (with events), admin creation routes, and an embedding route that validates
+ * its body. Used by the client and CLI
  * tests to reach states (revoked tokens, scripted failures, 5xx) the real server cannot be made
  * to produce on demand. Not exported from index.ts.
  */
@@ -39,6 +41,10 @@ export interface TestServer {
   refuseAllTokens: boolean;
   /** A deployment whose reads walk through `steps` (the last one repeats). */
   script(id: string, steps: ScriptedStep[]): void;
+  /** Steps of the next deployment POST creates (default: DEPLOYED with minReplicas ready at once). */
+  nextDeploymentSteps: ScriptedStep[] | null;
+  /** Appends an event to a deployment's history. */
+  addEvent(id: string, reason: string, message: string): void;
   close(): Promise<void>;
 }
 
@@ -49,7 +55,55 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const expiresIn = options.expiresInSeconds ?? 3600;
   const valid = new Set<string>();
   const issued: Array<{ token: string; scope: string | null }> = [];
-  const scripts = new Map<string, { steps: ScriptedStep[]; reads: number; createdAt: string }>();
+  interface Scripted {
+    steps: ScriptedStep[];
+    reads: number;
+    createdAt: string;
+    modelId: string;
+    minReplicas: number;
+    maxReplicas: number;
+    config: Record<string, unknown>;
+    events: DeploymentEvent[];
+  }
+  const scripts = new Map<string, Scripted>();
+  let nextDeploymentSteps: ScriptedStep[] | null = null;
+  let eventSeq = 0;
+  const newScript = (steps: ScriptedStep[], spec: Partial<Pick<Scripted, 'modelId' | 'minReplicas' | 'maxReplicas' | 'config'>> = {}): Scripted => ({
+    steps,
+    reads: 0,
+    createdAt: new Date().toISOString(),
+    modelId: spec.modelId ?? 'custom-model-1',
+    minReplicas: spec.minReplicas ?? steps[0]?.desired ?? 1,
+    maxReplicas: spec.maxReplicas ?? steps[0]?.desired ?? 1,
+    config: spec.config ?? {},
+    events: [],
+  });
+  const addEvent = (id: string, reason: string, message: string) => {
+    scripts.get(id)?.events.push({ id: ++eventSeq, type: 'Normal', reason, message, data: null, at: new Date().toISOString() });
+  };
+  const notFound = (id: string) => ({ message: `deployment ${id} not found`, code: 'MODELD_ERR_DEPLOYMENT_NOT_FOUND', details: { deploymentId: id } });
+  /** The deployment a scripted step shows (steps with httpStatus are answered before this). */
+  const render = (id: string, s: Scripted, step: ScriptedStep): Deployment => {
+    const desired = step.desired ?? s.minReplicas;
+    return {
+      id,
+      modelId: s.modelId,
+      region: 'local',
+      config: s.config,
+      minReplicas: s.minReplicas,
+      maxReplicas: s.maxReplicas,
+      state: step.state,
+      deployedAt: s.createdAt,
+      createdBy: clientId,
+      status: {
+        replicas: step.ready ?? 0,
+        readyReplicas: step.ready ?? 0,
+        desiredReplicas: desired,
+        conditions: [],
+        failure: step.failure ? { ...step.failure, at: new Date().toISOString() } : null,
+      },
+    };
+  };
   const app: FastifyInstance = Fastify({ logger: false });
   let refuseAllTokens = false;
   let seq = 0;
@@ -103,35 +157,73 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const { id } = request.params as { id: string };
     return reply.status(404).send({ message: `model ${id} not found`, code: 'MODELD_ERR_MODEL_NOT_FOUND', details: { modelId: id } });
   });
+  app.get('/customers/:C/ai/deployments', async () =>
+    [...scripts.entries()]
+      .filter(([, s]) => s.steps[Math.min(s.reads, s.steps.length - 1)]!.httpStatus === undefined)
+      .map(([id, s]) => render(id, s, s.steps[Math.min(s.reads, s.steps.length - 1)]!)),
+  );
+  app.post('/customers/:C/ai/deployments', async (request, reply) => {
+    const body = request.body as { modelId?: string; region?: string; minReplicas?: number; maxReplicas?: number; config?: Record<string, unknown> };
+    if (body.modelId !== 'custom-model-1') {
+      return reply.status(404).send({ message: `body.modelId: model ${body.modelId} not found`, code: 'MODELD_ERR_MODEL_NOT_FOUND' });
+    }
+    const min = body.minReplicas ?? 1;
+    const max = body.maxReplicas ?? 1;
+    if (min > max) return reply.status(400).send({ message: `body.minReplicas: must be <= maxReplicas (${max}), got ${min}`, code: 'MODELD_ERR_VALIDATION' });
+    const id = randomUUID();
+    const steps = nextDeploymentSteps ?? [{ state: 'DEPLOYED', ready: min, desired: min }];
+    nextDeploymentSteps = null;
+    const s = newScript(steps, { modelId: body.modelId, minReplicas: min, maxReplicas: max, config: body.config ?? {} });
+    scripts.set(id, s);
+    addEvent(id, 'Created', `deploy model ${body.modelId} in ${body.region} with ${min}..${max} replicas`);
+    return render(id, s, { state: 'DEPLOYING', ready: 0, desired: min });
+  });
   app.get('/customers/:C/ai/deployments/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
     const s = scripts.get(id);
-    if (!s) return reply.status(404).send({ message: `deployment ${id} not found`, code: 'MODELD_ERR_DEPLOYMENT_NOT_FOUND' });
+    if (!s) return reply.status(404).send(notFound(id));
     const step = s.steps[Math.min(s.reads, s.steps.length - 1)]!;
     s.reads++;
-    if (step.httpStatus === 404) return reply.status(404).send({ message: `deployment ${id} not found`, code: 'MODELD_ERR_DEPLOYMENT_NOT_FOUND' });
+    if (step.httpStatus === 404) return reply.status(404).send(notFound(id));
     if (step.httpStatus !== undefined) return reply.status(step.httpStatus).send({ message: 'temporarily unavailable', code: 'MODELD_ERR_UNAVAILABLE' });
-    const desired = step.desired ?? 1;
-    const deployment: Deployment = {
-      id,
-      modelId: 'text-encoder',
-      region: 'local',
-      config: {},
-      minReplicas: desired,
-      maxReplicas: desired,
-      state: step.state,
-      deployedAt: s.createdAt,
-      createdBy: clientId,
-      status: {
-        replicas: step.ready ?? 0,
-        readyReplicas: step.ready ?? 0,
-        desiredReplicas: desired,
-        conditions: [],
-        failure: step.failure ? { ...step.failure, at: new Date().toISOString() } : null,
-      },
-    };
-    return deployment;
+    return render(id, s, step);
   });
+  app.patch('/customers/:C/ai/deployments/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const s = scripts.get(id);
+    if (!s) return reply.status(404).send(notFound(id));
+    const body = request.body as { minReplicas?: number; maxReplicas?: number };
+    s.minReplicas = body.minReplicas ?? s.minReplicas;
+    s.maxReplicas = body.maxReplicas ?? s.maxReplicas;
+    addEvent(id, 'SpecChanged', `spec changed: ${Object.keys(body).join(', ')}`);
+    return render(id, s, { state: 'DEPLOYING', ready: 0, desired: s.minReplicas });
+  });
+  app.delete('/customers/:C/ai/deployments/:id', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const s = scripts.get(id);
+    if (!s) return reply.status(404).send(notFound(id));
+    const ready = s.minReplicas;
+    s.steps = [{ state: 'DELETING', ready }, { state: 'DELETING', ready: 0 }, { state: 'DELETING', httpStatus: 404 }];
+    s.reads = 0;
+    addEvent(id, 'DeletionRequested', 'deletion requested');
+    return render(id, s, s.steps[0]!);
+  });
+  app.get('/customers/:C/ai/deployments/:id/events', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const s = scripts.get(id);
+    if (!s || s.steps[Math.min(s.reads, s.steps.length - 1)]!.httpStatus === 404) return reply.status(404).send(notFound(id));
+    const q = request.query as { afterId?: string; limit?: string };
+    const afterId = Number(q.afterId ?? 0);
+    return s.events.filter((e) => e.id > afterId).slice(0, Number(q.limit ?? 100));
+  });
+  app.post('/admin/customers', async (request) => ({ id: randomUUID(), name: (request.body as { name?: string }).name ?? null, createdAt: new Date().toISOString() }));
+  app.post('/admin/customers/:id/clients', async (request) => ({
+    clientId: randomUUID(),
+    clientSecret: 'generated-secret',
+    customerId: (request.params as { id: string }).id,
+    scopes: (request.body as { scopes: string[] }).scopes,
+    createdAt: new Date().toISOString(),
+  }));
   app.post('/ai/prediction/embedding/:id', async (request, reply) => {
     const body = request.body as { batch?: Array<{ text?: unknown }>; modelConfig?: { dimReductionSize?: number; vectorQuantizationMethod?: string } };
     if (!Array.isArray(body?.batch) || body.batch.some((b) => typeof b.text !== 'string')) {
@@ -169,7 +261,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     set refuseAllTokens(v: boolean) {
       refuseAllTokens = v;
     },
-    script: (id, steps) => scripts.set(id, { steps, reads: 0, createdAt: new Date().toISOString() }),
+    script: (id, steps) => void scripts.set(id, newScript(steps)),
+    get nextDeploymentSteps() {
+      return nextDeploymentSteps;
+    },
+    set nextDeploymentSteps(v: ScriptedStep[] | null) {
+      nextDeploymentSteps = v;
+    },
+    addEvent,
     close: () => app.close(),
   };
 }
