@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ServingEndpoint, ServingModelInfo } from '../domain/index.js';
+import { ModeldError } from '../errors/index.js';
+import { Balancer, type Lease } from './balancer.js';
+import { EndpointRegistry } from './endpoint-registry.js';
+
+const MODEL: ServingModelInfo = { modelId: 'm', name: 'm', modelType: 'imported', vectorSize: 8, matryoshkaDims: null };
+const DEP = 'd1';
+
+function endpoints(n: number): ServingEndpoint[] {
+  return Array.from({ length: n }, (_, i) => ({ replicaId: `r${i}`, url: `http://127.0.0.1:${40000 + i}`, generation: 1 }));
+}
+
+function setup(options: { replicas?: number; cap?: number; queue?: number; readyWaitMs?: number; now?: () => number } = {}) {
+  const clock = { now: options.now ?? (() => Date.now()) };
+  const registry = new EndpointRegistry({ clock });
+  const balancer = new Balancer(registry, {
+    maxInflightPerReplica: options.cap ?? 2,
+    maxQueuePerDeployment: options.queue ?? 4,
+    readyWaitMs: options.readyWaitMs ?? 5_000,
+  });
+  if (options.replicas !== 0) registry.publish(DEP, MODEL, endpoints(options.replicas ?? 2));
+  return { registry, balancer };
+}
+
+function code(err: unknown): string {
+  return err instanceof ModeldError ? err.code : `not a ModeldError: ${String(err)}`;
+}
+
+/** Settles to 'pending' when the promise has not settled after pending I/O callbacks ran. */
+async function state(p: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pending'> {
+  return Promise.race([p.then(() => 'resolved' as const, () => 'rejected' as const), new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
+}
+
+describe('Balancer', () => {
+  it('sends each request to the replica with the fewest in flight, ties broken round-robin', async () => {
+    const { balancer } = setup({ replicas: 3, cap: 10 });
+    const first = await Promise.all([1, 2, 3].map(() => balancer.acquire(DEP)));
+    assert.deepEqual(first.map((l) => l.endpoint.replicaId).sort(), ['r0', 'r1', 'r2']);
+    // r1 finishes first: it now has the fewest in flight (0 against 1 and 1), twice in a row it wins.
+    first.find((l) => l.endpoint.replicaId === 'r1')!.release(2);
+    const next = await balancer.acquire(DEP);
+    assert.equal(next.endpoint.replicaId, 'r1');
+    const third = await balancer.acquire(DEP);
+    assert.notEqual(third.endpoint.replicaId, 'r1', 'with every replica at 1 in flight, the rotation moves past r1');
+    // Equal load everywhere: successive picks rotate over all replicas.
+    const { balancer: fresh } = setup({ replicas: 3, cap: 100 });
+    const picks: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const l = await fresh.acquire(DEP);
+      picks.push(l.endpoint.replicaId);
+      l.release(1);
+    }
+    assert.deepEqual(
+      [0, 1, 2].map((k) => new Set(picks.slice(k * 3, k * 3 + 3)).size),
+      [3, 3, 3],
+    );
+  });
+
+  it('never puts more than maxInflightPerReplica on a replica; the overflow waits in FIFO order', async () => {
+    const { balancer, registry } = setup({ replicas: 2, cap: 1, queue: 3 });
+    const a = await balancer.acquire(DEP);
+    const b = await balancer.acquire(DEP);
+    assert.notEqual(a.endpoint.replicaId, b.endpoint.replicaId);
+    const order: string[] = [];
+    const waiting = ['w1', 'w2', 'w3'].map((name) =>
+      balancer.acquire(DEP).then((lease) => {
+        order.push(name);
+        return lease;
+      }),
+    );
+    assert.equal(await state(waiting[0]!), 'pending');
+    assert.deepEqual(registry.loadOf(DEP) && { inflight: registry.loadOf(DEP)!.inflight, queued: registry.loadOf(DEP)!.queued }, { inflight: 2, queued: 3 });
+    a.release(5);
+    const w1 = await waiting[0]!;
+    assert.equal(w1.endpoint.replicaId, a.endpoint.replicaId);
+    b.release(5);
+    w1.release(5);
+    const rest = await Promise.all(waiting.slice(1));
+    assert.deepEqual(order, ['w1', 'w2', 'w3']);
+    for (const l of rest) l.release(5);
+    assert.deepEqual({ inflight: registry.loadOf(DEP)!.inflight, queued: registry.loadOf(DEP)!.queued }, { inflight: 0, queued: 0 });
+  });
+
+  it('sheds with 429 MODELD_ERR_OVERLOADED and a Retry-After estimate once the queue is full', async () => {
+    const shed: string[] = [];
+    const registry = new EndpointRegistry();
+    const balancer = new Balancer(registry, { maxInflightPerReplica: 1, maxQueuePerDeployment: 2, readyWaitMs: 5_000, onShed: (d) => shed.push(d) });
+    registry.publish(DEP, MODEL, endpoints(1));
+    const held = await balancer.acquire(DEP);
+    const queued = [balancer.acquire(DEP), balancer.acquire(DEP)];
+    await assert.rejects(balancer.acquire(DEP), (err: unknown) => {
+      assert.equal(code(err), 'MODELD_ERR_OVERLOADED');
+      const e = err as ModeldError;
+      assert.equal(e.status, 429);
+      const retryAfter = e.details?.retryAfterSeconds;
+      assert.ok(typeof retryAfter === 'number' && Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `retryAfterSeconds ${retryAfter}`);
+      return true;
+    });
+    assert.deepEqual(shed, [DEP]);
+    assert.equal(registry.loadOf(DEP)!.shed, 1);
+    // A retry of an admitted request is never shed: it goes to the head of the queue.
+    const retry = balancer.acquire(DEP, { admitted: true });
+    held.release(3);
+    const first = await Promise.race([retry.then(() => 'retry'), ...queued.map((q) => q.then(() => 'queued'))]);
+    assert.equal(first, 'retry');
+    (await retry).release();
+    for (const q of queued) (await q).release();
+  });
+
+  it('a request whose client went away leaves the queue at once, and its turn goes to the next one', async () => {
+    const { balancer, registry } = setup({ replicas: 1, cap: 1, queue: 4 });
+    const held = await balancer.acquire(DEP);
+    const gone = new AbortController();
+    const abandoned = balancer.acquire(DEP, { signal: gone.signal });
+    const patient = balancer.acquire(DEP);
+    assert.equal(registry.loadOf(DEP)!.queued, 2);
+    gone.abort(new Error('client closed the connection'));
+    await assert.rejects(abandoned, /client closed the connection/);
+    assert.equal(balancer.queuedOf(DEP), 1);
+    assert.equal(registry.loadOf(DEP)!.queued, 1);
+    held.release();
+    const lease = await patient;
+    assert.equal(lease.endpoint.inflight, 1);
+    lease.release();
+    assert.equal(registry.loadOf(DEP)!.inflight, 0);
+    // An already aborted signal never enters the queue.
+    await assert.rejects(balancer.acquire(DEP, { signal: AbortSignal.abort(new Error('gone')) }), /gone/);
+  });
+
+  it('waits for a deployment with no ready replica, served as soon as one is published', async () => {
+    const { balancer, registry } = setup({ replicas: 0, readyWaitMs: 10_000 });
+    const waiting = balancer.acquire(DEP);
+    assert.equal(await state(waiting), 'pending');
+    assert.equal(registry.loadOf(DEP)!.queued, 1);
+    registry.publish(DEP, MODEL, endpoints(1));
+    const lease = await waiting;
+    assert.equal(lease.endpoint.replicaId, 'r0');
+    assert.equal(lease.model.vectorSize, 8);
+    lease.release();
+  });
+
+  it('gives up with 503 MODELD_ERR_NO_READY_REPLICA after readyWaitMs when none comes', async () => {
+    const { balancer, registry } = setup({ replicas: 0, readyWaitMs: 30 });
+    await assert.rejects(balancer.acquire(DEP), (err: unknown) => code(err) === 'MODELD_ERR_NO_READY_REPLICA' && (err as ModeldError).status === 503);
+    // Nothing is left behind for a deployment that was never published.
+    assert.equal(registry.loadOf(DEP), null);
+  });
+
+  it('skips a replica marked failed until the deployment is published again', async () => {
+    const { balancer, registry } = setup({ replicas: 2, cap: 10 });
+    registry.markFailed(DEP, 'r0');
+    for (let i = 0; i < 4; i++) {
+      const l = await balancer.acquire(DEP);
+      assert.equal(l.endpoint.replicaId, 'r1');
+      l.release();
+    }
+    assert.equal(registry.readyCount(DEP), 1);
+    registry.publish(DEP, MODEL, endpoints(2));
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const l = await balancer.acquire(DEP);
+      seen.add(l.endpoint.replicaId);
+      l.release();
+    }
+    assert.deepEqual([...seen].sort(), ['r0', 'r1']);
+  });
+
+  it('never hands a request a replica it already failed on', async () => {
+    const { balancer } = setup({ replicas: 2, cap: 10, readyWaitMs: 30 });
+    const l = await balancer.acquire(DEP, { exclude: new Set(['r1']) });
+    assert.equal(l.endpoint.replicaId, 'r0');
+    await assert.rejects(balancer.acquire(DEP, { exclude: new Set(['r0', 'r1']) }), (err: unknown) => code(err) === 'MODELD_ERR_NO_READY_REPLICA');
+    l.release();
+  });
+
+  it('keeps in-flight counts across a publish and rejects waiters when the deployment is removed', async () => {
+    const { balancer, registry } = setup({ replicas: 1, cap: 1, queue: 2 });
+    const held: Lease = await balancer.acquire(DEP);
+    registry.publish(DEP, MODEL, endpoints(1));
+    assert.equal(registry.get(DEP)!.endpoints[0]!.inflight, 1);
+    const waiting = balancer.acquire(DEP);
+    registry.remove(DEP);
+    await assert.rejects(waiting, (err: unknown) => code(err) === 'MODELD_ERR_DEPLOYMENT_NOT_FOUND');
+    held.release();
+    assert.equal(registry.loadOf(DEP), null);
+  });
+});
+
+describe('EndpointRegistry.loadOf', () => {
+  it('reports the time-weighted mean and the peak of inflight + queued over the window', async () => {
+    let now = 1_000_000;
+    const { balancer, registry } = setup({ replicas: 1, cap: 2, queue: 10, now: () => now });
+    now += 1000;
+    const a = await balancer.acquire(DEP); // concurrency 1 for 1 s
+    now += 1000;
+    const b = await balancer.acquire(DEP); // 2 for 1 s
+    now += 1000;
+    const c = balancer.acquire(DEP); // 3 (one queued) for 1 s
+    now += 1000;
+    a.release();
+    b.release();
+    (await c).release(); // 0 afterwards
+    const load = registry.loadOf(DEP)!;
+    assert.equal(load.inflight, 0);
+    assert.equal(load.queued, 0);
+    assert.equal(load.peakConcurrency, 3);
+    assert.equal(load.windowMs, 4000);
+    assert.ok(Math.abs(load.meanConcurrency - (0 + 1 + 2 + 3) / 4) < 1e-9, `mean ${load.meanConcurrency}`);
+    // Ten idle seconds later the window holds only idleness.
+    now += 11_000;
+    const idle = registry.loadOf(DEP)!;
+    assert.equal(idle.meanConcurrency, 0);
+    assert.equal(idle.peakConcurrency, 0);
+    assert.equal(idle.windowMs, 10_000);
+  });
+});

@@ -1,0 +1,267 @@
+import type { ServingModelInfo } from '../domain/index.js';
+import { ModeldError } from '../errors/index.js';
+import type { DeploymentSlots, EndpointRegistry, EndpointState } from './endpoint-registry.js';
+
+export interface BalancerOptions {
+  /** Requests one replica may have in flight (`gateway.maxInflightPerReplica`). */
+  maxInflightPerReplica: number;
+  /** Requests that may wait for a slot per deployment (`gateway.maxQueuePerDeployment`); beyond it 429. */
+  maxQueuePerDeployment: number;
+  /**
+   * How long a request waits when its deployment has no usable replica at all (scaling up from
+   * nothing, a pre-trained model starting on first use, every replica just failed) before 503
+   * MODELD_ERR_NO_READY_REPLICA.
+   */
+  readyWaitMs: number;
+  /** Called for every request shed with 429 (metrics). */
+  onShed?: (deploymentId: string) => void;
+}
+
+export interface AcquireOptions {
+  /** Replica ids this request already failed on: never picked again for it. */
+  exclude?: ReadonlySet<string>;
+  /** Aborting removes the request from the queue and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** A retry of a request already admitted: never shed, and served before new arrivals. */
+  admitted?: boolean;
+}
+
+/** A slot on one replica, held for the duration of one call. */
+export interface Lease {
+  readonly deploymentId: string;
+  readonly endpoint: EndpointState;
+  readonly model: ServingModelInfo;
+  /** Frees the slot and hands it to the next waiting request. `latencyMs` (of a completed call) feeds Retry-After. Idempotent. */
+  release(latencyMs?: number): void;
+}
+
+interface Waiter {
+  readonly exclude: ReadonlySet<string> | undefined;
+  readonly resolve: (lease: Lease) => void;
+  readonly reject: (err: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+  timer: NodeJS.Timeout | null;
+}
+
+const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
+
+/**
+ * Chooses the replica for each request: the ready endpoint with the fewest requests in flight,
+ * ties broken round-robin, at most `maxInflightPerReplica` per replica. When every replica is
+ * full a request waits in a bounded FIFO queue per deployment; when that is full it is shed with
+ * 429 MODELD_ERR_OVERLOADED and a Retry-After estimate, instead of queueing forever.
+ */
+export class Balancer {
+  readonly #registry: EndpointRegistry;
+  readonly #options: BalancerOptions;
+  readonly #queues = new Map<string, Waiter[]>();
+  readonly #unsubscribe: () => void;
+
+  constructor(registry: EndpointRegistry, options: BalancerOptions) {
+    this.#registry = registry;
+    this.#options = options;
+    this.#unsubscribe = registry.subscribe((change) => {
+      if (change.kind === 'published') this.#drain(change.deploymentId);
+      else if (change.kind === 'removed') this.#rejectAll(change.deploymentId);
+    });
+  }
+
+  /**
+   * Resolves with a slot on a replica of the deployment. Rejects with 429 MODELD_ERR_OVERLOADED
+   * (queue full, details.retryAfterSeconds), 503 MODELD_ERR_NO_READY_REPLICA (no usable replica
+   * within readyWaitMs), 404 MODELD_ERR_DEPLOYMENT_NOT_FOUND (removed while waiting), or the
+   * signal's reason when aborted.
+   */
+  acquire(deploymentId: string, options: AcquireOptions = {}): Promise<Lease> {
+    const { signal, admitted = false } = options;
+    const exclude = options.exclude ?? NO_EXCLUSIONS;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const slots = this.#registry.ensure(deploymentId);
+    const queue = this.#queue(deploymentId);
+    if (queue.length === 0 || admitted) {
+      const endpoint = this.#pick(slots, exclude);
+      if (endpoint) return Promise.resolve(this.#lease(slots, endpoint));
+    }
+    if (!admitted && queue.length >= this.#options.maxQueuePerDeployment) {
+      this.#registry.noteShed(slots);
+      this.#options.onShed?.(deploymentId);
+      const retryAfterSeconds = this.#retryAfterSeconds(slots, queue.length);
+      this.#cleanup(deploymentId);
+      return Promise.reject(
+        new ModeldError('MODELD_ERR_OVERLOADED', `too many requests for deployment ${deploymentId}: ${queue.length} already waiting; retry in ${retryAfterSeconds} s`, {
+          details: { retryAfterSeconds, queued: queue.length },
+        }),
+      );
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = { exclude, resolve, reject, signal, onAbort: null, timer: null };
+      if (admitted) queue.unshift(waiter);
+      else queue.push(waiter);
+      slots.queued++;
+      this.#registry.noteConcurrency(slots);
+      if (signal) {
+        waiter.onAbort = () => {
+          this.#dequeue(deploymentId, waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#armTimer(deploymentId, waiter);
+    });
+  }
+
+  /** Requests waiting for a slot on the deployment. */
+  queuedOf(deploymentId: string): number {
+    return this.#queues.get(deploymentId)?.length ?? 0;
+  }
+
+  /** Rejects every waiting request (server shutdown). */
+  close(): void {
+    this.#unsubscribe();
+    for (const id of [...this.#queues.keys()]) {
+      this.#rejectAll(id, new ModeldError('MODELD_ERR_UNAVAILABLE', 'the server is shutting down'));
+    }
+  }
+
+  #queue(deploymentId: string): Waiter[] {
+    let q = this.#queues.get(deploymentId);
+    if (!q) {
+      q = [];
+      this.#queues.set(deploymentId, q);
+    }
+    return q;
+  }
+
+  /** Least in flight among usable endpoints with room; ties go to the first at or after the cursor. */
+  #pick(slots: DeploymentSlots, exclude: ReadonlySet<string>): EndpointState | null {
+    const eps = slots.endpoints;
+    const n = eps.length;
+    let best: EndpointState | null = null;
+    let bestIndex = -1;
+    for (let k = 0; k < n; k++) {
+      const i = (slots.cursor + k) % n;
+      const e = eps[i]!;
+      if (e.failed || e.inflight >= this.#options.maxInflightPerReplica || exclude.has(e.replicaId)) continue;
+      if (best === null || e.inflight < best.inflight) {
+        best = e;
+        bestIndex = i;
+      }
+    }
+    if (best) slots.cursor = (bestIndex + 1) % n;
+    return best;
+  }
+
+  /** True when some endpoint could serve this waiter once it has room. */
+  #hasUsable(slots: DeploymentSlots, exclude: ReadonlySet<string>): boolean {
+    return slots.endpoints.some((e) => !e.failed && !exclude.has(e.replicaId));
+  }
+
+  #lease(slots: DeploymentSlots, endpoint: EndpointState): Lease {
+    endpoint.inflight++;
+    slots.inflight++;
+    this.#registry.noteConcurrency(slots);
+    let released = false;
+    // A published endpoint implies a published model.
+    const model = slots.model!;
+    return {
+      deploymentId: slots.deploymentId,
+      endpoint,
+      model,
+      release: (latencyMs?: number) => {
+        if (released) return;
+        released = true;
+        endpoint.inflight--;
+        slots.inflight--;
+        if (latencyMs !== undefined) slots.meanLatencyMs = slots.meanLatencyMs === 0 ? latencyMs : slots.meanLatencyMs * 0.9 + latencyMs * 0.1;
+        this.#registry.noteConcurrency(slots);
+        this.#drain(slots.deploymentId);
+        this.#cleanup(slots.deploymentId);
+      },
+    };
+  }
+
+  /** Hands free slots to waiting requests, in queue order (a waiter no free endpoint suits is skipped). */
+  #drain(deploymentId: string): void {
+    const queue = this.#queues.get(deploymentId);
+    const slots = this.#registry.get(deploymentId);
+    if (!queue || !slots) return;
+    for (let i = 0; i < queue.length; ) {
+      if (!this.#hasRoom(slots)) return;
+      const waiter = queue[i]!;
+      const endpoint = this.#pick(slots, waiter.exclude ?? NO_EXCLUSIONS);
+      if (!endpoint) {
+        i++;
+        continue;
+      }
+      this.#dequeue(deploymentId, waiter);
+      waiter.resolve(this.#lease(slots, endpoint));
+    }
+  }
+
+  #hasRoom(slots: DeploymentSlots): boolean {
+    return slots.endpoints.some((e) => !e.failed && e.inflight < this.#options.maxInflightPerReplica);
+  }
+
+  /**
+   * While a waiter has no usable endpoint at all, it gives up after readyWaitMs (503). While
+   * usable endpoints exist but are busy, it keeps its place: the caller's signal bounds the wait.
+   */
+  #armTimer(deploymentId: string, waiter: Waiter): void {
+    waiter.timer = setTimeout(() => {
+      waiter.timer = null;
+      const slots = this.#registry.get(deploymentId);
+      if (slots && this.#hasUsable(slots, waiter.exclude ?? NO_EXCLUSIONS)) {
+        this.#armTimer(deploymentId, waiter);
+        return;
+      }
+      this.#dequeue(deploymentId, waiter);
+      const known = slots?.model !== null && slots?.model !== undefined;
+      waiter.reject(
+        new ModeldError(
+          'MODELD_ERR_NO_READY_REPLICA',
+          `deployment ${deploymentId} has no ready replica${known ? '' : ' yet'} (waited ${this.#options.readyWaitMs} ms); retry shortly`,
+          { details: { deploymentId, waitedMs: this.#options.readyWaitMs } },
+        ),
+      );
+    }, this.#options.readyWaitMs);
+  }
+
+  #dequeue(deploymentId: string, waiter: Waiter): void {
+    const queue = this.#queues.get(deploymentId);
+    const i = queue ? queue.indexOf(waiter) : -1;
+    if (i < 0) return;
+    queue!.splice(i, 1);
+    if (waiter.timer) clearTimeout(waiter.timer);
+    waiter.timer = null;
+    if (waiter.onAbort && waiter.signal) waiter.signal.removeEventListener('abort', waiter.onAbort);
+    const slots = this.#registry.get(deploymentId);
+    if (slots) {
+      slots.queued--;
+      this.#registry.noteConcurrency(slots);
+    }
+    this.#cleanup(deploymentId);
+  }
+
+  #rejectAll(deploymentId: string, error?: ModeldError): void {
+    const queue = this.#queues.get(deploymentId);
+    if (!queue) return;
+    for (const waiter of [...queue]) {
+      this.#dequeue(deploymentId, waiter);
+      waiter.reject(error ?? new ModeldError('MODELD_ERR_DEPLOYMENT_NOT_FOUND', `deployment ${deploymentId} was removed`));
+    }
+    this.#queues.delete(deploymentId);
+  }
+
+  #cleanup(deploymentId: string): void {
+    if (this.#queues.get(deploymentId)?.length === 0) this.#queues.delete(deploymentId);
+    this.#registry.forgetIfIdle(deploymentId);
+  }
+
+  /** Time for the queue ahead to drain at the observed call latency, in whole seconds (1..60). */
+  #retryAfterSeconds(slots: DeploymentSlots, queued: number): number {
+    const capacity = Math.max(1, slots.endpoints.filter((e) => !e.failed).length) * this.#options.maxInflightPerReplica;
+    const latency = Math.max(slots.meanLatencyMs, 10);
+    return Math.min(60, Math.max(1, Math.ceil(((queued + slots.inflight) * latency) / capacity / 1000)));
+  }
+}
