@@ -1,5 +1,25 @@
+/**
+ * Model engines, tokenizers and artifacts: what a runner loads (`loadEngine`), how the API brings
+ * a model in (`importArtifact`, `checkArtifactIsolated`), and the pre-trained catalog
+ * (`ensureShippedPretrained`, `listPretrained`).
+ */
 export * from './types.js';
 export { loadEngine } from './load-engine.js';
-export { readManifest, verifyArtifact, writeManifest, artifactIdOf, hashFile, MANIFEST_FILE, type ManifestDraft } from './manifest.js';
+export {
+  readManifest,
+  verifyArtifact,
+  writeManifest,
+  buildManifest,
+  saveManifest,
+  artifactIdOf,
+  hashFile,
+  MANIFEST_FILE,
+  type ManifestDraft,
+} from './manifest.js';
+export { importArtifact, type ImportedArtifact } from './import-artifact.js';
+export { checkArtifactIsolated, type CheckOptions } from './check-isolated.js';
+export { ensureShippedPretrained, SHIPPED_USE_ID } from './shipped-use.js';
+export { listPretrained, type PretrainedListing, type SkippedPretrained } from './pretrained.js';
+export { measureEngineThroughput, measureTokenizeThroughput } from './throughput.js';
 export { HfTokenizer, type TextTokenizer, type Encoded } from './tokenizer.js';
 export { l2NormalizeRows, poolTokens, type Pooling } from './pooling.js';

@@ -163,21 +163,32 @@ export async function checkArtifactFilesPresent(dir: string, manifest: ArtifactM
 
 export type ManifestDraft = Omit<ArtifactManifest, 'formatVersion' | 'files' | 'createdAt'> & { createdAt?: string };
 
+/** Hashes `files` (paths relative to `dir`) and returns the checked manifest, without writing it. */
+export async function buildManifest(dir: string, draft: ManifestDraft, files: string[]): Promise<ArtifactManifest> {
+  const entries: Record<string, ManifestFile> = {};
+  for (const name of [...files].sort()) entries[name] = await hashFile(path.join(dir, name));
+  return checkManifest(
+    { formatVersion: ARTIFACT_FORMAT_VERSION, ...draft, files: entries, createdAt: draft.createdAt ?? new Date().toISOString() },
+    path.join(dir, MANIFEST_FILE),
+  );
+}
+
 /**
  * Hashes `files` (paths relative to `dir`), writes `<dir>/manifest.json` atomically (temp file +
  * rename) and returns the manifest. The draft is checked against the schema before writing.
  */
 export async function writeManifest(dir: string, draft: ManifestDraft, files: string[]): Promise<ArtifactManifest> {
-  const entries: Record<string, ManifestFile> = {};
-  for (const name of [...files].sort()) entries[name] = await hashFile(path.join(dir, name));
-  const manifest = checkManifest(
-    { formatVersion: ARTIFACT_FORMAT_VERSION, ...draft, files: entries, createdAt: draft.createdAt ?? new Date().toISOString() },
-    path.join(dir, MANIFEST_FILE),
-  );
-  const tmp = path.join(dir, `.${MANIFEST_FILE}.${process.pid}.${Date.now()}.tmp`);
+  const manifest = await buildManifest(dir, draft, files);
+  await saveManifest(dir, manifest);
+  return manifest;
+}
+
+/** Writes an already-built manifest to `<dir>/manifest.json` atomically (temp file + rename), without re-hashing. */
+export async function saveManifest(dir: string, manifest: ArtifactManifest): Promise<void> {
+  checkManifest(manifest, path.join(dir, MANIFEST_FILE));
+  const tmp = path.join(dir, `.${MANIFEST_FILE}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
   await writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
   await rename(tmp, path.join(dir, MANIFEST_FILE));
-  return manifest;
 }
 
 function canonicalJson(value: unknown): string {
