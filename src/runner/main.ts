@@ -5,7 +5,10 @@
  * (the runtime points them at `<replicaDir>/runner.log`) and to `status.json`.
  */
 import path from 'node:path';
-import { loadEngine } from '../engines/index.js';
+// Deliberately not '../engines/index.js': the index also exports the import, catalog and USE
+// features, whose modules (tfjs, protobufjs) cost about a second of CPU at every replica start
+// and are never used by a runner. load-engine.js pulls only the manifest check and the engines.
+import { loadEngine } from '../engines/load-engine.js';
 import { RunnerExitCodes, readRunnerSpec, writeStatusFile } from './replica-dir.js';
 import { Runner, type RunnerLog } from './runner.js';
 
