@@ -31,7 +31,10 @@ export interface Lease {
   readonly deploymentId: string;
   readonly endpoint: EndpointState;
   readonly model: ServingModelInfo;
-  /** Frees the slot and hands it to the next waiting request. `latencyMs` (of a completed call) feeds Retry-After. Idempotent. */
+  /**
+   * Frees the slot and hands it to the next waiting request. `latencyMs` is given for a call the
+   * replica answered: it counts in the endpoint's `served` and feeds Retry-After. Idempotent.
+   */
   release(latencyMs?: number): void;
 }
 
@@ -173,6 +176,7 @@ export class Balancer {
         released = true;
         endpoint.inflight--;
         slots.inflight--;
+        if (latencyMs !== undefined) endpoint.served++;
         if (latencyMs !== undefined) slots.meanLatencyMs = slots.meanLatencyMs === 0 ? latencyMs : slots.meanLatencyMs * 0.9 + latencyMs * 0.1;
         this.#registry.noteConcurrency(slots);
         this.#drain(slots.deploymentId);

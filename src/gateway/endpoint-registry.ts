@@ -8,6 +8,8 @@ export interface EndpointState {
   readonly generation: number;
   /** Requests sent to it and not yet answered. */
   inflight: number;
+  /** Requests it answered since it was first published (kept across publishes). */
+  served: number;
   /**
    * It refused a connection, reset one, or said it is draining / not ready: no new work goes to
    * it until the controller publishes the deployment again (which clears the mark).
@@ -61,7 +63,7 @@ export class EndpointRegistry implements EndpointSink, LoadSource {
   }
 
   /**
-   * Replaces the endpoints of a deployment. In-flight counts carry over for replicas that stay
+   * Replaces the endpoints of a deployment. In-flight and served counts carry over for replicas that stay
    * (same replica id and URL); every failure mark is cleared, since the controller has just
    * observed these replicas as ready.
    */
@@ -71,7 +73,7 @@ export class EndpointRegistry implements EndpointSink, LoadSource {
     slots.model = { ...model, matryoshkaDims: model.matryoshkaDims ? [...model.matryoshkaDims] : null };
     slots.endpoints = endpoints.map((e) => {
       const kept = previous.get(`${e.replicaId} ${e.url}`);
-      return { replicaId: e.replicaId, url: e.url, generation: e.generation, inflight: kept?.inflight ?? 0, failed: false };
+      return { replicaId: e.replicaId, url: e.url, generation: e.generation, inflight: kept?.inflight ?? 0, served: kept?.served ?? 0, failed: false };
     });
     this.#emit({ kind: 'published', deploymentId });
     this.#emitGone(previous.values());

@@ -1,0 +1,192 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type TSchema } from 'typebox';
+import { Scopes } from '../../domain/index.js';
+import {
+  classificationBodySchema,
+  embeddingBodySchema,
+  encodeClassificationResult,
+  encodeEmbeddingResult,
+  tokenizationBodySchema,
+  type Gateway,
+} from '../../gateway/index.js';
+import { principalOf, type Guard } from '../plugins/auth.js';
+import { translate } from '../plugins/errors.js';
+import { errorResponses } from '../schemas.js';
+import { requireJsonBody, type ModeldApp } from './shared.js';
+
+export interface PredictionRouteDeps {
+  gateway: Gateway;
+  guard: Guard;
+}
+
+const TAGS = ['Predictions'];
+const SECURITY = [{ bearerAuth: [] }];
+/** The Lucidworks hosts put the application in the sub-domain; modeld also accepts it in the path. */
+const PREFIXES = ['', '/applications/:APPLICATION_ID'] as const;
+
+const ModelIdParam = Type.String({ description: 'A pre-trained model name, or a custom model’s deployment id (UUID)' });
+const ApplicationIdParam = Type.String({ description: 'The application id (accepted, not checked: the token names the customer)' });
+
+function paramsSchema(prefix: string, withModel: boolean): TSchema {
+  const props: Record<string, TSchema> = {};
+  if (prefix !== '') props.APPLICATION_ID = ApplicationIdParam;
+  if (withModel) props.MODEL_ID = ModelIdParam;
+  return Type.Object(props);
+}
+
+const TokensUsed = Type.Object({ inputTokens: Type.Integer() });
+const EmbeddingResponse = Type.Object({
+  predictions: Type.Array(
+    Type.Object({
+      tokensUsed: TokensUsed,
+      vector: Type.Array(Type.Number(), { description: 'L2-normalized floats, or integers when quantized (min-max 0..255, max-scale -127..127)' }),
+      warning: Type.Optional(Type.String({ description: 'Set when dimReductionSize is not a size the model was trained for' })),
+    }),
+  ),
+});
+const ClassificationResponse = Type.Object({
+  predictions: Type.Array(
+    Type.Object({
+      tokensUsed: Type.Object({ inputTokens: Type.Integer(), labelsTokens: Type.Integer() }),
+      labels: Type.Record(Type.String(), Type.Number(), { description: 'label -> cosine similarity, best first' }),
+    }),
+  ),
+});
+const TokenizationResponse = Type.Object({
+  generatedTokens: Type.Array(Type.Object({ tokens: Type.Array(Type.String()) })),
+  tokensUsed: TokensUsed,
+});
+const UseCaseResponse = Type.Array(
+  Type.Object({
+    useCase: Type.String(),
+    models: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), modelType: Type.String(), vectorSize: Type.Union([Type.Integer(), Type.Null()]) })),
+  }),
+);
+
+const PREDICTION_ERRORS = errorResponses(400, 401, 403, 404, 413, 415, 429, 503);
+
+/**
+ * An AbortSignal that fires when the client goes away before its answer is sent: the gateway
+ * then drops the request from its queue or cancels the replica call. (A ServerResponse emits
+ * `close` both after a complete answer and when the connection drops; only the latter aborts.)
+ */
+export function clientGoneSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+/**
+ * Sends bytes the gateway's JSON writer produced, as they are: a Buffer payload never goes
+ * through fastify's serializer (the route's response schema only documents the format).
+ */
+export function sendJsonBytes(reply: FastifyReply, bytes: Buffer): FastifyReply {
+  return reply.type('application/json').send(bytes);
+}
+
+/**
+ * The gateway's parser is the authority on bodies (its messages name the field in API.md's
+ * words); the route schema documents the body and still rejects what the parser would let
+ * through, if they ever disagree.
+ */
+function checkSchemaAgreement(request: FastifyRequest): void {
+  if (request.validationError) throw translate(request.validationError);
+}
+
+/**
+ * The Prediction, Tokenization and Use Case routes of the Lucidworks AI API, at `/ai/...` and
+ * `/applications/:APPLICATION_ID/ai/...`, scope `machinelearning.predict`. Bodies are parsed by
+ * the gateway; vectors are written by the gateway's JSON writer (shortest round-tripping float32
+ * decimals) and sent as they are, bypassing fastify's serializer.
+ */
+export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDeps): void {
+  const { gateway } = deps;
+  const guard = deps.guard(Scopes.PREDICT);
+  const max = gateway.maxBatchItems;
+
+  for (const prefix of PREFIXES) {
+    const where = prefix === '' ? '' : ' (application in the path)';
+    app.post(
+      `${prefix}/ai/prediction/embedding/:MODEL_ID`,
+      {
+        onRequest: [guard, requireJsonBody],
+        attachValidation: true,
+        schema: {
+          tags: TAGS,
+          security: SECURITY,
+          summary: `Embedding: one vector per input, in order${where}`,
+          params: paramsSchema(prefix, true),
+          body: embeddingBodySchema(max),
+          response: { 200: EmbeddingResponse, ...PREDICTION_ERRORS },
+        },
+      },
+      async (request, reply) => {
+        const { MODEL_ID } = request.params as { MODEL_ID: string };
+        const result = await gateway.embed(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
+        checkSchemaAgreement(request);
+        return sendJsonBytes(reply, encodeEmbeddingResult(result));
+      },
+    );
+
+    app.post(
+      `${prefix}/ai/prediction/classification/:MODEL_ID`,
+      {
+        onRequest: [guard, requireJsonBody],
+        attachValidation: true,
+        schema: {
+          tags: TAGS,
+          security: SECURITY,
+          summary: `Classification: labels ranked by cosine similarity to each input${where}`,
+          params: paramsSchema(prefix, true),
+          body: classificationBodySchema(max),
+          response: { 200: ClassificationResponse, ...PREDICTION_ERRORS },
+        },
+      },
+      async (request, reply) => {
+        const { MODEL_ID } = request.params as { MODEL_ID: string };
+        const result = await gateway.classify(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
+        checkSchemaAgreement(request);
+        return sendJsonBytes(reply, encodeClassificationResult(result));
+      },
+    );
+
+    app.post(
+      `${prefix}/ai/tokenization/:MODEL_ID`,
+      {
+        onRequest: [guard, requireJsonBody],
+        attachValidation: true,
+        schema: {
+          tags: TAGS,
+          security: SECURITY,
+          summary: `Tokenization: the tokens of each input after truncation${where}`,
+          params: paramsSchema(prefix, true),
+          body: tokenizationBodySchema(max),
+          response: { 200: TokenizationResponse, ...PREDICTION_ERRORS },
+        },
+      },
+      async (request, reply) => {
+        const { MODEL_ID } = request.params as { MODEL_ID: string };
+        const result = await gateway.tokenize(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
+        checkSchemaAgreement(request);
+        return result;
+      },
+    );
+
+    app.get(
+      `${prefix}/ai/usecase`,
+      {
+        onRequest: guard,
+        schema: {
+          tags: TAGS,
+          security: SECURITY,
+          summary: `Use cases and the models serving them (custom models by deployment id)${where}`,
+          params: paramsSchema(prefix, false),
+          response: { 200: UseCaseResponse, ...errorResponses(401, 403) },
+        },
+      },
+      async (request) => gateway.usecases(principalOf(request).customerId),
+    );
+  }
+}
