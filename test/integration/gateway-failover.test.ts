@@ -1,0 +1,102 @@
+/**
+ * A replica dies (SIGKILL) while requests are in flight on it: the gateway retries each of them
+ * on the other replica, so that every client request still succeeds. Real runner processes,
+ * real sockets, HTTP clients on loopback.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Pool } from 'undici';
+import { loadEngine } from '../../src/engines/index.js';
+import { startCluster, texts, type Cluster } from './gateway-cluster.js';
+
+const REQUESTS = 200;
+const CONCURRENCY = 16;
+const KILL_AFTER = 40;
+
+describe('gateway failover', () => {
+  let c: Cluster;
+  let client: Pool;
+
+  before(async () => {
+    c = await startCluster({ replicas: 2, gateway: { maxInflightPerReplica: 8, maxQueuePerDeployment: 64, retries: 2 } });
+    await c.app.listen({ host: '127.0.0.1', port: 0 });
+    const address = c.app.server.address();
+    assert.ok(address && typeof address === 'object');
+    client = new Pool(`http://127.0.0.1:${address.port}`, { connections: CONCURRENCY });
+  });
+  after(async () => {
+    await client?.close();
+    await c?.close();
+  });
+
+  it(`SIGKILL of one replica while ${REQUESTS} requests run at concurrency ${CONCURRENCY}: every request succeeds`, async () => {
+    const auth = await c.auth();
+    const engine = await loadEngine(c.artifactDir);
+    const batch = texts(4, 'failover');
+    const expected = await engine.embed(batch);
+    await engine.close();
+    const [victim, survivor] = c.replicas;
+    assert.ok(victim?.pid && survivor);
+
+    let next = 0;
+    let completed = 0;
+    let killedAt = -1;
+    let inflightOnVictimAtKill = 0;
+    const failures: string[] = [];
+    const killWhenLoaded = () => {
+      if (killedAt >= 0 || completed < KILL_AFTER) return;
+      const onVictim = c.registry.get(c.deployment.id)!.endpoints.find((e) => e.replicaId === victim.replicaId)!;
+      if (onVictim.inflight === 0) return; // wait for a moment when it has work to lose
+      inflightOnVictimAtKill = onVictim.inflight;
+      killedAt = completed;
+      process.kill(victim.pid!, 'SIGKILL');
+    };
+    const worker = async () => {
+      while (next < REQUESTS) {
+        const i = next++;
+        try {
+          const res = await client.request({
+            method: 'POST',
+            path: `/ai/prediction/embedding/${c.deployment.id}`,
+            headers: { authorization: auth, 'content-type': 'application/json' },
+            body: JSON.stringify({ batch: batch.map((text) => ({ text })) }),
+          });
+          const text = await res.body.text();
+          if (res.statusCode !== 200) {
+            failures.push(`request ${i}: ${res.statusCode} ${text}`);
+          } else {
+            const body = JSON.parse(text) as { predictions: Array<{ vector: number[] }> };
+            body.predictions.forEach((p, k) => {
+              for (let d = 0; d < 32; d++) {
+                if (Math.abs(p.vector[d]! - expected.vectors[k * 32 + d]!) > 1e-5) throw new Error(`request ${i}: wrong vector ${k}`);
+              }
+            });
+          }
+        } catch (err) {
+          failures.push(`request ${i}: ${(err as Error).message}`);
+        }
+        completed++;
+        killWhenLoaded();
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+
+    const retries = await c.metrics.registry.getSingleMetric('modeld_gateway_retries_total')!.get();
+    const retried = retries.values.reduce((n, v) => n + v.value, 0);
+    const byReason = Object.fromEntries(retries.values.map((v) => [String(v.labels.reason), v.value]));
+    const endpoints = c.registry.get(c.deployment.id)!.endpoints;
+    console.log(
+      `failover: ${REQUESTS} requests, concurrency ${CONCURRENCY}, replica killed after ${killedAt} completed with ${inflightOnVictimAtKill} in flight on it; ` +
+        `failed requests: ${failures.length}; calls retried on the other replica: ${retried} ${JSON.stringify(byReason)}; ` +
+        `served: ${endpoints.map((e) => `${e.replicaId.slice(-1)}=${e.served}${e.failed ? ' (marked failed)' : ''}`).join(', ')}`,
+    );
+    assert.ok(killedAt >= 0, 'the victim was killed while it had requests in flight');
+    assert.deepEqual(failures, []);
+    assert.ok(retried >= 1, 'at least the calls in flight on the killed replica were retried');
+    assert.equal(endpoints.find((e) => e.replicaId === victim.replicaId)!.failed, true, 'the dead replica is skipped until the next publish');
+    // After the kill every request went to the survivor.
+    const load = c.registry.loadOf(c.deployment.id)!;
+    assert.equal(load.inflight, 0);
+    assert.equal(load.queued, 0);
+  });
+});
