@@ -7,3 +7,4 @@ export { renderModel, renderPretrained, renderDeployment, renderEvent, type Mode
 export type { ModeldApp } from './routes/shared.js';
 export type { ModelArtifacts, PretrainedCatalog } from './routes/models.js';
 export type { DeploymentNotifier } from './routes/deployments.js';
+export { engineArtifacts, pretrainedCatalog } from './engine-ports.js';

@@ -46,8 +46,9 @@ export interface Tenant {
 export interface HarnessOptions {
   /** Merged over the defaults before compiling (dataDir is the harness temp dir). */
   config?: Partial<Record<keyof Config, unknown>>;
+  /** The artifact port; default: one that refuses every import (for tests that never import). */
   artifacts?: (config: Readonly<Config>, store: Store) => ModelArtifacts;
-  pretrained?: PretrainedCatalog;
+  pretrained?: (config: Readonly<Config>) => PretrainedCatalog;
   controller?: AppDeps['controller'];
 }
 
@@ -84,7 +85,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     clock: systemClock,
     logger: pino({ level: 'info' }, sink),
     artifacts: options.artifacts ? options.artifacts(config, store) : noImports,
-    pretrained: options.pretrained ?? { list: async () => [] },
+    pretrained: options.pretrained ? options.pretrained(config) : { list: async () => [] },
   });
 
   async function tenant(): Promise<Tenant> {
