@@ -90,6 +90,16 @@ describe('JsonWriter', () => {
     );
   });
 
+  it('writes every safe integer exactly (quantized vectors, token counts)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.maxSafeInteger(), fc.maxSafeNat().map((n) => -n)), (n) => {
+        assert.equal(new JsonWriter(8).int(n).toString(), String(n));
+      }),
+      { numRuns: 20_000 },
+    );
+    assert.equal(new JsonWriter().intArray([0, 100, 2 ** 31 - 1, 2 ** 31, -(2 ** 53 - 1)]).toString(), `[0,100,${2 ** 31 - 1},${2 ** 31},${-(2 ** 53 - 1)}]`);
+  });
+
   it('writes a slice of a vector buffer', () => {
     const v = Float32Array.from([1, 2, 3, 4, 5]);
     assert.equal(new JsonWriter().float32Array(v, 1, 3).toString(), '[2,3]');

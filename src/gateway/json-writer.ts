@@ -257,7 +257,9 @@ function writeDigits(buf: Uint8Array, pos: number, value: number, n: number): nu
   if (v < 2147483648) {
     let i = pos + n - 1;
     for (; i > pos; i -= 2) {
-      const q = (v / 100) | 0;
+      // 0.01 as a double is slightly above 1/100, so v * 0.01 never rounds below the true
+      // quotient, and for v < 2^31 never reaches the next integer: this is floor(v / 100).
+      const q = (v * 0.01) | 0;
       const pair = (v - q * 100) * 2;
       buf[i] = PAIRS[pair + 1]!;
       buf[i - 1] = PAIRS[pair]!;
