@@ -88,9 +88,22 @@ export function checkManifest(raw: unknown, where: string): ArtifactManifest {
   if (!Value.Check(ManifestSchema, raw)) {
     const errors = [...Value.Errors(ManifestSchema, raw)];
     const first = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'boolean') ?? errors[0];
-    const field = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : '(root)';
-    const extra = first?.keyword === 'additionalProperties' ? ` ${JSON.stringify(first.params)}` : '';
-    throw invalid(`${where}: field ${field}: ${first?.message ?? 'invalid'}${extra}`, { field });
+    const pathOf = (p: string) => (p ? p.slice(1).replaceAll('/', '.') : '');
+    let field = pathOf(first?.instancePath ?? '') || '(root)';
+    let message = first?.message ?? 'invalid';
+    if (first?.keyword === 'required') {
+      const missing = (first.params as { requiredProperties?: string[] }).requiredProperties ?? [];
+      field = [pathOf(first.instancePath), missing[0]].filter(Boolean).join('.');
+      message = 'required';
+    } else if (first?.keyword === 'const') {
+      const allowed = errors
+        .filter((e) => e.keyword === 'const' && e.instancePath === first.instancePath)
+        .map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
+      message = `must be ${allowed.length > 1 ? `one of ${allowed.join(', ')}` : allowed[0]}`;
+    } else if (first?.keyword === 'additionalProperties') {
+      message = `${message} ${JSON.stringify(first.params)}`;
+    }
+    throw invalid(`${where}: field ${field}: ${message}`, { field });
   }
   const m = raw as ArtifactManifest;
   if (m.engine === 'onnx' && !m.onnx) throw invalid(`${where}: field onnx: required when engine is "onnx"`, { field: 'onnx' });

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { tokenizerJson, type TokenizerKind } from '../../test/fixtures/models.js';
+import { sampleSentences } from '../../test/fixtures/text.js';
+import { HfTokenizer } from './tokenizer.js';
+
+function load(kind: TokenizerKind, maxTokens = 512): HfTokenizer {
+  return HfTokenizer.fromJson(JSON.parse(tokenizerJson(kind)), null, maxTokens);
+}
+
+test('WordPiece: lower-cases, splits unknown words into ## pieces, wraps in [CLS] ... [SEP]', () => {
+  const tok = load('wordpiece');
+  const { tokens, ids } = tok.encode('The Software, zqx!');
+  assert.equal(tokens[0], '[CLS]');
+  assert.equal(tokens.at(-1), '[SEP]');
+  assert.deepEqual(tokens.slice(1, 4), ['the', 'software', ',']);
+  assert.deepEqual(tokens.slice(4, 7), ['z', '##q', '##x']);
+  assert.equal(ids[0], 2);
+  assert.equal(ids.at(-1), 3);
+  assert.equal(tok.specialTokenCount, 2);
+});
+
+test('WordLevel: known words get their id, unknown words the [UNK] id and token, no special tokens', () => {
+  const tok = load('wordlevel');
+  const json = JSON.parse(tokenizerJson('wordlevel')) as { model: { vocab: Record<string, number> } };
+  const { tokens, ids } = tok.encode('License granted qqqzzzxx .');
+  assert.deepEqual(tokens, ['license', 'granted', '[UNK]', '.']);
+  assert.deepEqual(ids, [json.model.vocab.license, json.model.vocab.granted, 1, json.model.vocab['.']]);
+  assert.equal(tok.specialTokenCount, 0);
+});
+
+test('BPE: applies the learned merges; every id maps back to its token', () => {
+  const tok = load('bpe');
+  const vocab = (JSON.parse(tokenizerJson('bpe')) as { model: { vocab: Record<string, number> } }).model.vocab;
+  const { tokens, ids } = tok.encode('the license permits redistribution');
+  assert.equal(tokens[0], '<s>');
+  assert.equal(tokens.at(-1), '</s>');
+  assert.ok(tokens.includes('the') && tokens.includes('license'), `frequent words are single merges: ${tokens.join(' ')}`);
+  assert.equal(tokens.slice(1, -1).join(''), 'thelicensepermitsredistribution');
+  tokens.forEach((t, i) => assert.equal(vocab[t], ids[i]));
+});
+
+test('Unigram: metaspace pieces, best segmentation, </s> appended', () => {
+  const tok = load('unigram');
+  const { tokens } = tok.encode('The license');
+  assert.deepEqual(tokens, ['\u2581the', '\u2581license', '</s>']);
+  const odd = tok.encode('qzxv').tokens;
+  assert.equal(odd.at(-1), '</s>');
+  assert.equal(odd.slice(0, -1).join('').replace('\u2581', ''), 'qzxv');
+});
+
+for (const kind of ['wordpiece', 'wordlevel', 'bpe', 'unigram'] as const) {
+  test(`${kind}: truncation keeps the special tokens and never exceeds maxTokens`, () => {
+    const full = load(kind, 512);
+    const cut = load(kind, 8);
+    for (const text of sampleSentences(20, { seed: 11, minWords: 12, maxWords: 30 })) {
+      const a = full.encode(text);
+      const b = cut.encode(text);
+      assert.ok(a.ids.length > 8, `sentence long enough: ${text}`);
+      assert.equal(b.ids.length, 8);
+      const sp = cut.specialTokenCount;
+      const head = kind === 'wordpiece' || kind === 'bpe' ? 1 : 0;
+      // The first content tokens are kept, in order; the end specials are still there.
+      assert.deepEqual(b.tokens.slice(head, 8 - (sp - head)), a.tokens.slice(head, 8 - (sp - head)));
+      if (sp > head) assert.equal(b.tokens.at(-1), a.tokens.at(-1));
+    }
+  });
+}
+
+test('an empty text gives only the special tokens', () => {
+  assert.deepEqual(load('wordpiece').encode('').tokens, ['[CLS]', '[SEP]']);
+  assert.deepEqual(load('wordlevel').encode('').ids, []);
+});
+
+test('a tokenizer.json that is not one is refused with a clear error', () => {
+  assert.throws(() => HfTokenizer.fromJson({ hello: 1 }, null, 16, '/x/tokenizer.json'), {
+    code: 'MODELD_ERR_ARTIFACT_INVALID',
+    message: /\/x\/tokenizer\.json: not a Hugging Face tokenizer\.json/,
+  });
+  assert.throws(() => HfTokenizer.fromJson({ model: { type: 'Nope' } }, null, 16), { code: 'MODELD_ERR_ARTIFACT_INVALID', message: /cannot load the tokenizer/ });
+  assert.throws(() => HfTokenizer.fromJson(JSON.parse(tokenizerJson('wordpiece')), null, 2), { message: /leaves no room/ });
+});
