@@ -165,7 +165,8 @@ describe('process runtime specifics', () => {
   });
 
   test('the replica dir holds spec, pid, status and log; status follows the phases', async () => {
-    const { runtime, replicasDir } = await fresh();
+    // config.runner passed whole: its intraOpThreads (0 = auto) must not override the replica's own.
+    const { runtime, replicasDir } = await fresh({ runner: { intraOpThreads: 0, orphanTimeoutMs: 60_000, batchWaitMs: 2, maxBatchItems: 64 } as ProcessRuntimeOptions['runner'] });
     const spec = replicaSpec(artifacts.tiny);
     await runtime.createReplica(spec);
     const ready = await waitReady(runtime, spec.replicaId);
@@ -173,7 +174,10 @@ describe('process runtime specifics', () => {
     assert.deepEqual((await readdir(dir)).sort(), [ReplicaFiles.pid, ReplicaFiles.log, ReplicaFiles.spec, ReplicaFiles.status].sort());
     const written = JSON.parse(await readFile(path.join(dir, ReplicaFiles.spec), 'utf8')) as Record<string, unknown>;
     assert.equal(written.artifactDir, artifacts.tiny);
-    assert.equal(written.maxBatchItems, 256);
+    assert.equal(written.maxBatchItems, 64);
+    assert.equal(written.batchWaitMs, 2);
+    assert.equal(written.orphanTimeoutMs, 60_000);
+    assert.equal(written.intraOpThreads, 1);
     const status = readStatusFile(dir)!;
     assert.equal(status.phase, 'ready');
     assert.equal(status.pid, ready.pid);

@@ -39,7 +39,7 @@ export interface ProcessRuntimeOptions {
   execPath?: string;
   /** Timeout of each health, drain probe (default 1000 ms). */
   probeTimeoutMs?: number;
-  /** Batching and orphan settings handed to every runner (config `runner.*`); defaults DEFAULT_RUNNER_SETTINGS. */
+  /** Batching and orphan settings handed to every runner (`config.runner` may be passed whole); defaults DEFAULT_RUNNER_SETTINGS. */
   runner?: Partial<RunnerSettings>;
   /**
    * Environment of runner processes, besides MODEL_CONFIG_JSON and PREDICTIVE_UNIT_PARAMETERS
@@ -104,7 +104,13 @@ export class ProcessRuntime implements Runtime {
     this.#runnerArgs = options.runnerArgs ?? defaultRunnerArgs();
     this.#execPath = options.execPath ?? process.execPath;
     this.#probeTimeoutMs = options.probeTimeoutMs ?? 1_000;
-    this.#settings = { ...DEFAULT_RUNNER_SETTINGS, ...options.runner };
+    // Picked key by key: callers may pass config.runner whole, whose other keys are not runner settings.
+    const r = options.runner ?? {};
+    this.#settings = {
+      batchWaitMs: r.batchWaitMs ?? DEFAULT_RUNNER_SETTINGS.batchWaitMs,
+      maxBatchItems: r.maxBatchItems ?? DEFAULT_RUNNER_SETTINGS.maxBatchItems,
+      orphanTimeoutMs: r.orphanTimeoutMs ?? DEFAULT_RUNNER_SETTINGS.orphanTimeoutMs,
+    };
     this.#env = { ...options.env };
     this.#killGraceMs = options.killGraceMs ?? 2_000;
     this.#stopGraceMs = options.stopGraceMs ?? 30_000;
