@@ -8,6 +8,7 @@ import type { Authenticator, TokenService } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
+import type { Gateway } from '../gateway/index.js';
 import type { Store } from '../store/index.js';
 import type { Metrics } from './metrics.js';
 import { makeGuard } from './plugins/auth.js';
@@ -16,7 +17,9 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerDeploymentRoutes, type DeploymentNotifier } from './routes/deployments.js';
 import { registerModelRoutes, type ModelArtifacts, type PretrainedCatalog } from './routes/models.js';
+import { registerOipRoutes } from './routes/oip.js';
 import { registerOpsRoutes } from './routes/ops.js';
+import { registerPredictionRoutes } from './routes/predictions.js';
 import type { ModeldApp } from './routes/shared.js';
 
 /** Everything the HTTP API needs, built by the composition root (src/main.ts) or by a test. */
@@ -37,6 +40,11 @@ export interface AppDeps {
   artifacts: ModelArtifacts;
   /** The pre-trained models listed by M1. */
   pretrained: PretrainedCatalog;
+  /**
+   * The prediction path. When given, the Prediction API (`/ai/...`) and the Open Inference
+   * Protocol routes (`/v2/...`) are registered on it; a test of other routes may leave it out.
+   */
+  gateway?: Gateway;
 }
 
 /** Incoming `x-request-id` values kept as the request id; anything else gets a fresh UUID. */
@@ -94,6 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
         { name: 'Manage models', description: 'View, import and delete models (scope machinelearning.model).' },
         { name: 'Manage deployments', description: 'Deploy custom models (scope machinelearning.model).' },
         { name: 'Auth', description: 'OAuth 2.0 client credentials tokens and the keys that verify them.' },
+        { name: 'Predictions', description: 'Embeddings, classification, tokenization and use cases (scope machinelearning.predict).' },
+        { name: 'Open Inference Protocol v2', description: 'The KServe / Triton REST surface over the same models (scope machinelearning.predict).' },
         { name: 'Admin', description: 'Customers and their API clients (scope modeld.admin).' },
         { name: 'Operations', description: 'Health, readiness and metrics (no token).' },
       ],
@@ -108,6 +118,10 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
   registerModelRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, artifacts: deps.artifacts, pretrained: deps.pretrained });
   registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller });
+  if (deps.gateway) {
+    registerPredictionRoutes(app, { gateway: deps.gateway, guard });
+    registerOipRoutes(app, { gateway: deps.gateway, guard });
+  }
   return app;
 }
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { newClient } from '../../src/auth/index.js';
-import { systemClock } from '../../src/domain/index.js';
+import { Scopes, systemClock } from '../../src/domain/index.js';
+import { EndpointRegistry, Gateway } from '../../src/gateway/index.js';
 import { seedModel, snapshot, startApi, type ApiHarness, type Tenant } from './api-harness.js';
 
 /** What buildApp adds around the routes: ids, logs, body handling, OpenAPI, metrics, health. */
@@ -216,6 +217,37 @@ describe('auth wiring', () => {
     assert.equal(form.statusCode, 415);
     const doc = (await h.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.ok(doc.paths['/oauth2/token']?.post, 'token route documented');
+  });
+});
+
+describe('prediction wiring', () => {
+  test('with a gateway, the Prediction and OIP routes are served and documented', async () => {
+    const withGateway = await startApi({
+      gateway: (config, store) => new Gateway({ config, store, registry: new EndpointRegistry(), resolvePretrained: async () => null, listPretrained: () => [] }),
+    });
+    try {
+      const t = await withGateway.tenant();
+      const predict = await t.auth([Scopes.PREDICT]);
+      const usecases = await withGateway.app.inject({ method: 'GET', url: '/ai/usecase', headers: { authorization: predict } });
+      assert.equal(usecases.statusCode, 200, usecases.body);
+      assert.ok(Array.isArray(usecases.json()));
+      const unknown = await withGateway.app.inject({
+        method: 'POST',
+        url: '/ai/prediction/embedding/no-such-model',
+        headers: { authorization: predict },
+        payload: { batch: [{ text: 'hello' }] },
+      });
+      assert.equal(unknown.statusCode, 404, unknown.body);
+      const live = await withGateway.app.inject({ method: 'GET', url: '/v2/health/live' });
+      assert.equal(live.statusCode, 200);
+      const paths = Object.keys((await withGateway.app.inject({ method: 'GET', url: '/openapi.json' })).json().paths);
+      assert.ok(paths.includes('/ai/prediction/embedding/{MODEL_ID}'), paths.join(' '));
+      assert.ok(paths.some((p) => p.startsWith('/v2/models/')));
+    } finally {
+      await withGateway.close();
+    }
+    const without = await h.app.inject({ method: 'GET', url: '/ai/usecase', headers: { authorization: await alice.auth([Scopes.PREDICT]) } });
+    assert.equal(without.statusCode, 404, 'no gateway, no prediction routes');
   });
 });
 

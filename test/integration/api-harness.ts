@@ -15,6 +15,7 @@ import {
   type DeploymentRecord,
   type ModelRecord,
 } from '../../src/domain/index.js';
+import type { Gateway } from '../../src/gateway/index.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
 
@@ -50,6 +51,8 @@ export interface HarnessOptions {
   artifacts?: (config: Readonly<Config>, store: Store) => ModelArtifacts;
   pretrained?: (config: Readonly<Config>) => PretrainedCatalog;
   controller?: AppDeps['controller'];
+  /** A prediction gateway to serve the /ai and /v2 routes with; closed by close(). */
+  gateway?: (config: Readonly<Config>, store: Store) => Gateway;
 }
 
 /** The artifact port of a harness whose tests never import: any call is a failed test. */
@@ -75,6 +78,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
       done();
     },
   });
+  const gateway = options.gateway?.(config, store);
   const app = await buildApp({
     config,
     store,
@@ -86,6 +90,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     logger: pino({ level: 'info' }, sink),
     artifacts: options.artifacts ? options.artifacts(config, store) : noImports,
     pretrained: options.pretrained ? options.pretrained(config) : { list: async () => [] },
+    ...(gateway && { gateway }),
   });
 
   async function tenant(): Promise<Tenant> {
@@ -112,6 +117,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     tenant,
     close: async () => {
       await app.close();
+      await gateway?.close();
       await store.close();
       await tmp.cleanup();
     },
