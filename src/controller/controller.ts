@@ -47,8 +47,11 @@ export interface ControllerOptions {
   /** The artifact a deployment's replicas load. Throws for transient errors (retried); answers ok:false when it is definitely unusable. */
   resolveArtifact: (deployment: DeploymentRecord) => Promise<ArtifactInput>;
   endpoints: EndpointSink;
-  /** Desired replica count from the observed load (clamped by reconcile). Default: minReplicas. */
-  autoscaler?: (deployment: DeploymentRecord, load: DeploymentLoad | null) => number;
+  /**
+   * Desired replica count from the observed load (clamped by reconcile), alone or with the reason
+   * recorded in the ScaledUp / ScaledDown event (Autoscaler.decide fits). Default: minReplicas.
+   */
+  autoscaler?: AutoscalerFn;
   load?: LoadSource;
   settings: ControllerSettings;
   clock: Clock;
@@ -63,6 +66,12 @@ export interface ControllerOptions {
   /** Cores of this machine (default os.availableParallelism()). */
   cores?: number;
 }
+
+/** The controller's autoscaler: a count, or a count with the reason and figures behind it. */
+export type AutoscalerFn = (
+  deployment: DeploymentRecord,
+  load: DeploymentLoad | null,
+) => number | { desired: number; reason: string; inputs: Record<string, unknown> };
 
 /** Errors on a key back off from this delay, doubling, up to ERROR_BACKOFF_MAX_MS. */
 const ERROR_BACKOFF_BASE_MS = 100;
@@ -99,7 +108,7 @@ export class Controller {
   readonly #regions: readonly string[];
   readonly #resolveArtifact: (deployment: DeploymentRecord) => Promise<ArtifactInput>;
   readonly #endpoints: EndpointSink;
-  readonly #autoscaler: ((deployment: DeploymentRecord, load: DeploymentLoad | null) => number) | undefined;
+  readonly #autoscaler: AutoscalerFn | undefined;
   readonly #load: LoadSource | undefined;
   readonly #settings: ControllerSettings;
   readonly #clock: Clock;
@@ -310,7 +319,8 @@ export class Controller {
     this.#pruneLeaving(id, observed);
     const replicas = observed.map((r) => (this.#leaving.has(r.replicaId) ? { ...r, phase: 'draining' as const } : r));
     const load = this.#load?.loadOf(id) ?? null;
-    const desiredReplicas = this.#autoscaler ? this.#autoscaler(dep, load) : dep.minReplicas;
+    const wish = this.#autoscaler ? this.#autoscaler(dep, load) : dep.minReplicas;
+    const desiredReplicas = typeof wish === 'number' ? wish : wish.desired;
     const plan = reconcile({
       deployment: dep,
       replicas,
@@ -320,6 +330,7 @@ export class Controller {
       settings: this.#settings,
       idSeed: randomBytes(3).toString('hex'),
       intraOpThreads: this.#intraOpThreads > 0 ? this.#intraOpThreads : Math.max(1, Math.floor(this.#cores / dep.maxReplicas)),
+      ...(typeof wish === 'number' ? {} : { scaleReason: { reason: wish.reason, inputs: wish.inputs } }),
     });
 
     // 1. Endpoints first, so the gateway stops choosing a leaving replica before it drains.

@@ -170,10 +170,12 @@ function reconcileDeployment(input: ReconcileInput, replicas: ObservedReplica[])
   }
   if (!initial && desired !== prev.desiredReplicas) {
     const up = desired > prev.desiredReplicas;
+    const why = input.scaleReason;
     events.push(
-      deploymentEvent('Normal', up ? 'ScaledUp' : 'ScaledDown', `desired replicas ${prev.desiredReplicas} -> ${desired}`, {
+      deploymentEvent('Normal', up ? 'ScaledUp' : 'ScaledDown', `desired replicas ${prev.desiredReplicas} -> ${desired}${why ? ` (${why.reason})` : ''}`, {
         from: prev.desiredReplicas,
         to: desired,
+        ...(why ? { reason: why.reason, inputs: why.inputs } : {}),
       }),
     );
   }

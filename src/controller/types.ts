@@ -95,4 +95,6 @@ export interface ReconcileInput {
   idSeed?: string;
   /** onnxruntime intra-op threads for new replicas (default 1). */
   intraOpThreads?: number;
+  /** Why the autoscaler wants `desiredReplicas`, recorded with the ScaledUp / ScaledDown event. */
+  scaleReason?: { reason: string; inputs: Record<string, unknown> };
 }

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/index.js';
-import { Controller, type ControllerSettings } from '../../src/controller/index.js';
-import { initialStatus, isoAt, type DeploymentRecord, type EventRecord, type ServingModelInfo } from '../../src/domain/index.js';
+import { Autoscaler, Controller, type ControllerOptions, type ControllerSettings } from '../../src/controller/index.js';
+import { initialStatus, isoAt, type DeploymentLoad, type DeploymentRecord, type EventRecord, type ServingModelInfo } from '../../src/domain/index.js';
 import { EndpointRegistry } from '../../src/gateway/index.js';
 import { FakeRuntime, FakeWorld, ManualClock, type FakeBehaviour } from '../../src/runtimes/fake/index.js';
 import type { ReplicaSpec } from '../../src/runtimes/index.js';
@@ -77,7 +77,13 @@ async function makeStore(): Promise<Store> {
 
 /** A controller over `store` and a fake runtime on `world` (new ones unless given: a restart reuses them). */
 async function harness(
-  options: { behaviour?: (spec: ReplicaSpec) => FakeBehaviour; store?: Store; world?: FakeWorld; clock?: ManualClock } = {},
+  options: {
+    behaviour?: (spec: ReplicaSpec) => FakeBehaviour;
+    store?: Store;
+    world?: FakeWorld;
+    clock?: ManualClock;
+    extra?: (clock: ManualClock) => Partial<ControllerOptions>;
+  } = {},
 ): Promise<Harness> {
   const clock = options.clock ?? new ManualClock(T0);
   const store = options.store ?? (await makeStore());
@@ -95,6 +101,7 @@ async function harness(
     clock,
     timers: clock,
     onEvent: (e) => events.push(e),
+    ...options.extra?.(clock),
   });
   await controller.start();
   open.push(() => controller.stop());
@@ -367,6 +374,34 @@ describe('controller with the fake runtime and the SQLite store', () => {
     const d = await stateOf(h, id);
     assert.equal(d.status.failure?.reason, 'RuntimeError');
     assert.match(d.status.failure?.message ?? '', /mars/);
+  });
+
+  it('autoscales on the measured load: up at once with the reason recorded, down after the stabilization window', async () => {
+    const windowMs = 20_000;
+    let measured: DeploymentLoad | null = null;
+    const h = await harness({
+      extra: (clock) => ({
+        autoscaler: new Autoscaler({ clock, settings: { targetConcurrencyPerReplica: 4, scaleDownStabilizationMs: windowMs } }).decide,
+        load: { loadOf: () => measured },
+      }),
+    });
+    const id = await deploy(h, { minReplicas: 1, maxReplicas: 4 });
+    await until(h, 'DEPLOYED', async () => (await stateOf(h, id)).state === 'DEPLOYED');
+    measured = { inflight: 10, queued: 2, meanConcurrency: 11, peakConcurrency: 12, shed: 0, windowMs: 10_000 };
+    await h.clock.advance(settings.resyncIntervalMs);
+    await until(h, '3 ready', async () => (await stateOf(h, id)).status.readyReplicas === 3);
+    assert.equal((await stateOf(h, id)).status.desiredReplicas, 3);
+    const up = (await h.store.listEvents('deployment', id, { limit: 100 })).find((e) => e.reason === 'ScaledUp');
+    assert.match(up?.message ?? '', /1 -> 3 \(scale up: concurrency 12 for 4 per replica\)/);
+    assert.equal((up?.data?.inputs as Record<string, unknown>).demand, 12);
+    assert.equal(h.registry.get(id)?.endpoints.length, 3);
+
+    measured = null;
+    const quietSince = h.clock.now();
+    await until(h, 'scaled down', async () => (await stateOf(h, id)).status.desiredReplicas === 1, 2 * windowMs, 500);
+    assert.ok(h.clock.now() - quietSince >= windowMs - settings.resyncIntervalMs, 'not before the stabilization window');
+    await until(h, '1 replica left', () => replicasOf(h, id).length === 1);
+    assert.equal((await stateOf(h, id)).state, 'DEPLOYED');
   });
 
   it('replicas of a deployment that no longer exists are removed at start', async () => {
