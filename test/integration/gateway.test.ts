@@ -240,6 +240,10 @@ describe('gateway with real replicas', () => {
     assert.equal(meta.statusCode, 200, meta.body);
     assert.deepEqual(meta.json<{ outputs: unknown }>().outputs, [{ name: 'vector', datatype: 'FP32', shape: [-1, 32] }]);
     assert.equal((await c.app.inject({ method: 'GET', url: `/v2/models/${c.deployment.id}/ready`, headers: { authorization: auth } })).statusCode, 200);
+    const other = await c.otherCustomer();
+    const notReady = await c.app.inject({ method: 'GET', url: `/v2/models/${other.deployment.id}/ready`, headers: { authorization: other.auth } });
+    assert.equal(notReady.statusCode, 400, 'a model with no ready replica answers false, as a 4xx');
+    assert.deepEqual(Object.keys(notReady.json()), ['error']);
     assert.equal((await c.app.inject({ method: 'GET', url: '/v2/health/live' })).statusCode, 200);
     assert.equal((await c.app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode, 200);
 

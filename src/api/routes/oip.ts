@@ -1,11 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { Scopes } from '../../domain/index.js';
-import { encodeOipInferResult, oipInferBodySchema, type Gateway } from '../../gateway/index.js';
-import { ModeldError } from '../../errors/index.js';
+import { encodeOipInferResult, oipInferBodySchema, parseOipInferBody, type Gateway } from '../../gateway/index.js';
 import { principalOf, type Guard } from '../plugins/auth.js';
 import { translate } from '../plugins/errors.js';
-import { clientGoneSignal, sendJsonBytes } from './predictions.js';
+import { clientGoneSignal, rejectInvalid, sendJsonBytes } from './predictions.js';
 import { requireJsonBody, type ModeldApp } from './shared.js';
 
 export interface OipRouteDeps {
@@ -97,15 +96,14 @@ export function registerOipRoutes(app: ModeldApp, deps: OipRouteDeps): void {
         security: SECURITY,
         summary: 'Model ready (200) or not (400); asking starts a pre-trained model that is not running',
         params: ModelParams,
-        response: { 200: Type.Object({ name: Type.String(), ready: Type.Boolean() }), ...oipErrors(400, 401, 403, 404) },
+        response: { 200: Type.Object({ name: Type.String(), ready: Type.Boolean() }), 400: OipError, 401: OipError, 403: OipError, 404: OipError },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { name } = request.params;
-      if (!(await gateway.oipModelReady(principalOf(request).customerId, name))) {
-        throw new ModeldError('MODELD_ERR_VALIDATION', `model ${name} has no ready replica`, { status: 400 });
-      }
-      return { name, ready: true };
+      if (await gateway.oipModelReady(principalOf(request).customerId, name)) return { name, ready: true };
+      // Not ready is an answer, not an error: the protocol says false with a 4xx status.
+      return reply.status(400).send({ error: `model ${name} has no ready replica` });
     },
   );
 
@@ -132,8 +130,8 @@ export function registerOipRoutes(app: ModeldApp, deps: OipRouteDeps): void {
       },
     },
     async (request, reply) => {
+      rejectInvalid(request, (body) => parseOipInferBody(body, gateway.maxBatchItems));
       const result = await gateway.oipInfer(principalOf(request).customerId, request.params.name, request.body, { signal: clientGoneSignal(reply) });
-      if (request.validationError) throw translate(request.validationError);
       return sendJsonBytes(reply, encodeOipInferResult(result));
     },
   );

@@ -6,6 +6,9 @@ import {
   embeddingBodySchema,
   encodeClassificationResult,
   encodeEmbeddingResult,
+  parseClassificationBody,
+  parseEmbeddingBody,
+  parseTokenizationBody,
   tokenizationBodySchema,
   type Gateway,
 } from '../../gateway/index.js';
@@ -88,11 +91,13 @@ export function sendJsonBytes(reply: FastifyReply, bytes: Buffer): FastifyReply 
 
 /**
  * The gateway's parser is the authority on bodies (its messages name the field in API.md's
- * words); the route schema documents the body and still rejects what the parser would let
- * through, if they ever disagree.
+ * words), so the route schema only documents the body (`attachValidation`). Should the schema
+ * ever reject a body the parser accepts, the schema's error is sent, before any inference.
  */
-function checkSchemaAgreement(request: FastifyRequest): void {
-  if (request.validationError) throw translate(request.validationError);
+export function rejectInvalid(request: FastifyRequest, parse: (body: unknown) => unknown): void {
+  if (!request.validationError) return;
+  parse(request.body);
+  throw translate(request.validationError);
 }
 
 /**
@@ -124,8 +129,8 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       },
       async (request, reply) => {
         const { MODEL_ID } = request.params as { MODEL_ID: string };
+        rejectInvalid(request, (body) => parseEmbeddingBody(body, max));
         const result = await gateway.embed(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
-        checkSchemaAgreement(request);
         return sendJsonBytes(reply, encodeEmbeddingResult(result));
       },
     );
@@ -146,8 +151,8 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       },
       async (request, reply) => {
         const { MODEL_ID } = request.params as { MODEL_ID: string };
+        rejectInvalid(request, (body) => parseClassificationBody(body, max));
         const result = await gateway.classify(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
-        checkSchemaAgreement(request);
         return sendJsonBytes(reply, encodeClassificationResult(result));
       },
     );
@@ -168,8 +173,8 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       },
       async (request, reply) => {
         const { MODEL_ID } = request.params as { MODEL_ID: string };
+        rejectInvalid(request, (body) => parseTokenizationBody(body, max));
         const result = await gateway.tokenize(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
-        checkSchemaAgreement(request);
         return result;
       },
     );
