@@ -175,6 +175,19 @@ describe('Balancer', () => {
     l.release();
   });
 
+  it('serves a new request at once from a free replica that the waiters ahead of it cannot use', async () => {
+    const { balancer } = setup({ replicas: 2, cap: 1, queue: 4 });
+    const onR1 = await balancer.acquire(DEP, { exclude: new Set(['r0']) });
+    assert.equal(onR1.endpoint.replicaId, 'r1');
+    // A retry that already failed on r0 waits for r1; a new request must not wait behind it while r0 is free.
+    const retry = balancer.acquire(DEP, { exclude: new Set(['r0']), admitted: true });
+    const fresh = await balancer.acquire(DEP);
+    assert.equal(fresh.endpoint.replicaId, 'r0');
+    assert.equal(await state(retry), 'pending');
+    onR1.release();
+    assert.equal((await retry).endpoint.replicaId, 'r1');
+  });
+
   it('keeps in-flight counts across a publish and rejects waiters when the deployment is removed', async () => {
     const { balancer, registry } = setup({ replicas: 1, cap: 1, queue: 2 });
     const held: Lease = await balancer.acquire(DEP);

@@ -111,6 +111,9 @@ export class Balancer {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.#armTimer(deploymentId, waiter);
+      // Waiters ahead may be waiting only for replicas this one does not exclude: if a free slot
+      // suits it, it is served now rather than at the next release.
+      this.#drain(deploymentId);
     });
   }
 
