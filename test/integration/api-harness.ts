@@ -12,6 +12,7 @@ import {
   initialStatus,
   isoAt,
   systemClock,
+  type Clock,
   type DeploymentRecord,
   type ModelRecord,
 } from '../../src/domain/index.js';
@@ -50,7 +51,10 @@ export interface HarnessOptions {
   /** The artifact port; default: one that refuses every import (for tests that never import). */
   artifacts?: (config: Readonly<Config>, store: Store) => ModelArtifacts;
   pretrained?: (config: Readonly<Config>) => PretrainedCatalog;
-  controller?: AppDeps['controller'];
+  /** The controller told about deployment writes; built on the harness's store (default: one that ignores them). */
+  controller?: (store: Store, metrics: Metrics) => AppDeps['controller'];
+  /** The API's clock (timestamps it writes); tokens always use the system clock. Default: system clock. */
+  clock?: Clock;
   /** A prediction gateway to serve the /ai and /v2 routes with; closed by close(). */
   gateway?: (config: Readonly<Config>, store: Store) => Gateway;
 }
@@ -84,9 +88,9 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     store,
     authenticator: tokens,
     tokens,
-    controller: options.controller ?? { notify: () => {} },
+    controller: options.controller ? options.controller(store, metrics) : { notify: () => {} },
     metrics,
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
     logger: pino({ level: 'info' }, sink),
     artifacts: options.artifacts ? options.artifacts(config, store) : noImports,
     pretrained: options.pretrained ? options.pretrained(config) : { list: async () => [] },
