@@ -120,6 +120,17 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    autoscale: Type.Object(
+      {
+        /** Concurrent requests (in flight + queued) one replica should carry; a deployment may override it. */
+        targetConcurrencyPerReplica: Type.Number({ exclusiveMinimum: 0 }),
+        /** A scale-down follows the highest recommendation of this window (no flapping). */
+        scaleDownStabilizationMs: Type.Integer({ minimum: 0 }),
+        /** Load within this fraction of the current capacity changes nothing. */
+        tolerance: Type.Number({ minimum: 0, maximum: 1 }),
+      },
+      { additionalProperties: false },
+    ),
     training: Type.Object(
       {
         /** Directories training data may be read from (file:// URIs outside them are refused). */

@@ -1,0 +1,192 @@
+/**
+ * The composition root: builds every long-lived part once, wires them through constructors and
+ * starts them in order (store, keys, catalog, runtimes + controller, gateway, HTTP). Nothing else
+ * in the code base constructs these parts or reads the environment.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { buildApp, engineArtifacts, Metrics } from './api/index.js';
+import { ensureAdminClient, issuerFor, loadOrCreateKeys, TokenService } from './auth/index.js';
+import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
+import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
+import { Autoscaler, Controller } from './controller/index.js';
+import { systemClock, type Clock } from './domain/index.js';
+import { ensureShippedPretrained } from './engines/index.js';
+import { ModeldError } from './errors/index.js';
+import { createGatewayMetrics, EndpointRegistry, Gateway } from './gateway/index.js';
+import { ProcessRuntime, type Runtime } from './runtimes/index.js';
+import { openStore, type Store } from './store/index.js';
+
+export interface RunningServer {
+  /** Base URL the server listens on (`http://127.0.0.1:8080`). */
+  url: string;
+  config: Readonly<Config>;
+  logger: Logger;
+  /**
+   * Stops taking requests, stops the controller and (by default) every replica of this machine,
+   * closes the store. `keepReplicas: true` leaves the replicas running to be adopted by the next
+   * start, as after a crash.
+   */
+  close(options?: { keepReplicas?: boolean }): Promise<void>;
+}
+
+export interface RunServerOptions {
+  clock?: Clock;
+  /** Where logs go (default stdout). */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/**
+ * Starts modeld: loads the config (file, env, flags), prepares the data directory, opens and
+ * migrates the store, creates the admin client on first start (its credentials written to
+ * `<dataDir>/admin-credentials.json`), installs the shipped pre-trained model, starts the
+ * runtimes (which adopt replicas that survived a previous server) and the controller, and listens.
+ * Rejects with a ModeldError when the config is invalid or a port is taken.
+ */
+export async function runServer(flags: ConfigFlags = {}, options: RunServerOptions = {}): Promise<RunningServer> {
+  const config = loadConfig(flags);
+  const clock = options.clock ?? systemClock;
+  const logger = pino(
+    {
+      level: config.logLevel,
+      base: { service: 'modeld' },
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.clientSecret', 'clientSecret'], censor: '[redacted]' },
+    },
+    options.logDestination ?? process.stdout,
+  );
+  const paths = dataPaths(config);
+  await mkdir(config.dataDir, { recursive: true });
+  for (const dir of [paths.artifacts, paths.models, paths.replicas, paths.uploads]) await mkdir(dir, { recursive: true });
+
+  const store = openStore(config);
+  const stack: Array<() => Promise<void>> = [() => store.close()];
+  const unwind = async () => {
+    for (const step of stack.reverse()) await step().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
+  };
+  try {
+    await store.migrate();
+
+    const keys = await loadOrCreateKeys(paths.keys, clock);
+    const tokens = new TokenService({ keys, store, auth: config.auth, issuer: issuerFor(config), clock });
+    const admin = await ensureAdminClient(store, paths, clock);
+    if (admin.created) logger.info({ file: admin.file }, `first start: admin client credentials written to ${admin.file} (mode 0600)`);
+
+    await ensureShippedPretrained(paths.models);
+    const pretrained = new PretrainedCache(paths.models, clock);
+    const listing = await pretrained.refresh();
+    for (const skipped of listing.skipped) logger.warn({ model: skipped.id, reason: skipped.reason }, 'pre-trained model folder skipped');
+
+    const metrics = new Metrics();
+    const registry = new EndpointRegistry({ clock });
+    const runtimes = buildRuntimes(config, paths.replicas, logger);
+    const controller = new Controller({
+      store,
+      runtimes: (region) => runtimes.get(region),
+      regions: [...runtimes.keys()],
+      resolveArtifact: resolveArtifactFor({ store, artifactsRoot: paths.artifacts, pretrained }),
+      endpoints: registry,
+      load: registry,
+      autoscaler: new Autoscaler({ clock, settings: config.autoscale }).decide,
+      settings: config.controller,
+      clock,
+      logger: logger.child({ part: 'controller' }),
+      intraOpThreads: config.runner.intraOpThreads,
+      metrics,
+    });
+    stack.push(async () => {
+      await controller.stop();
+    });
+    await controller.start();
+
+    const systemDeployments = new PretrainedDeployments({ store, pretrained, controller, clock, region: defaultRegion(config) });
+    const gateway = new Gateway({
+      config,
+      store,
+      registry,
+      resolvePretrained: (name) => systemDeployments.ensure(name),
+      listPretrained: () => pretrained.list(),
+      metrics: createGatewayMetrics(metrics.registry),
+      clock,
+      onBackgroundError: (err) => logger.warn({ err }, 'background write failed'),
+    });
+
+    const app = await buildApp({
+      config,
+      store,
+      authenticator: tokens,
+      tokens,
+      controller,
+      metrics,
+      clock,
+      logger: logger.child({ part: 'api' }),
+      artifacts: engineArtifacts({ store, artifactsRoot: paths.artifacts }),
+      pretrained,
+      gateway,
+    });
+    stack.push(async () => {
+      await app.close();
+    });
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ModeldError('MODELD_ERR_UNAVAILABLE', `cannot listen on ${config.host}:${config.port}: ${code ?? (err as Error).message}`, { cause: err });
+    }
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    logger.info({ url, dataDir: config.dataDir, store: config.store.kind, regions: Object.keys(config.regions) }, `modeld listening on ${url}`);
+
+    let closed: Promise<void> | null = null;
+    return {
+      url,
+      config,
+      logger,
+      close(closeOptions = {}) {
+        closed ??= (async () => {
+          // Order: stop taking requests, stop reconciling, then the replicas, then the store.
+          await app.close();
+          await controller.stop();
+          for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: !closeOptions.keepReplicas });
+          await store.close();
+          logger.info('modeld stopped');
+        })();
+        return closed;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+/** One runtime per configured region. Process regions keep their replicas in a folder of their own. */
+function buildRuntimes(config: Readonly<Config>, replicasRoot: string, logger: Logger): Map<string, Runtime> {
+  const runtimes = new Map<string, Runtime>();
+  for (const [region, spec] of Object.entries(config.regions)) {
+    if (spec.runtime === 'process') {
+      runtimes.set(
+        region,
+        new ProcessRuntime({
+          replicasDir: path.join(replicasRoot, region),
+          runner: { batchWaitMs: config.runner.batchWaitMs, maxBatchItems: config.runner.maxBatchItems, orphanTimeoutMs: config.runner.orphanTimeoutMs },
+          logger: logger.child({ part: 'runtime', region }),
+        }),
+      );
+    } else {
+      throw new ModeldError('MODELD_ERR_VALIDATION', `config regions.${region}: runtime "${spec.runtime}" is not available in this version of modeld (use "process")`, {
+        details: { field: `regions.${region}.runtime` },
+      });
+    }
+  }
+  return runtimes;
+}
+
+/** Pre-trained models are served from the first region that runs on this machine. */
+function defaultRegion(config: Readonly<Config>): string {
+  const local = Object.entries(config.regions).find(([, r]) => r.runtime === 'process');
+  return (local ?? Object.entries(config.regions)[0]!)[0];
+}
+
+export type { Store };
