@@ -100,6 +100,13 @@ describe('bodies', () => {
     assert.equal(res.json().state, 'DELETING');
   });
 
+  test('GET ignores a body, whatever its type (the Lucidworks examples send {})', async () => {
+    for (const [type, payload] of [['application/json', '{}'], ['application/json', '{broken'], ['text/plain', 'junk']] as const) {
+      const res = await h.app.inject({ method: 'GET', url: `/customers/${alice.customerId}/ai/models`, headers: { authorization: auth, 'content-type': type }, payload });
+      assert.equal(res.statusCode, 200, `${type} ${payload}`);
+    }
+  });
+
   test('unknown routes answer 404 in the common error shape', async () => {
     const res = await h.app.inject({ method: 'GET', url: '/customers/x/ai/nothing' });
     assert.equal(res.statusCode, 404);
