@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadEngine, type EmbeddingEngine } from '../../src/engines/index.js';
-import { DIM_REDUCTION_TOO_LARGE_MESSAGE, type Lease } from '../../src/gateway/index.js';
+import { DIM_REDUCTION_TOO_LARGE_MESSAGE, Gateway, type Lease } from '../../src/gateway/index.js';
 import { DeploymentStates } from '../../src/domain/index.js';
 import { PRETRAINED_NAME, startCluster, texts, type Cluster } from './gateway-cluster.js';
 
@@ -78,6 +78,28 @@ describe('gateway with real replicas', () => {
     assert.ok(served.every((n) => n > 0), `served per replica: ${served.join(', ')}`);
     const stored = await c.store.getDeployment(c.customerId, c.deployment.id);
     assert.ok(stored?.lastUsedAt, 'lastUsedAt written');
+    const latency = await c.metrics.registry.getSingleMetric('modeld_inference_duration_seconds')!.get();
+    const count = latency.values.find((v) => (v as { metricName?: string }).metricName === 'modeld_inference_duration_seconds_count' && v.labels.deployment === c.deployment.id && v.labels.operation === 'embedding');
+    assert.ok(count && count.value >= 7, `latency observations: ${count?.value}`);
+  });
+
+  it('writes lastUsedAt at most once a second per deployment', async () => {
+    let now = Date.parse('2031-01-01T00:00:00.000Z');
+    const g = new Gateway({ config: c.config, store: c.store, registry: c.registry, resolvePretrained: async () => null, listPretrained: () => [], clock: { now: () => now } });
+    const lastUsed = async () => (await c.store.getDeployment(c.customerId, c.deployment.id))!.lastUsedAt;
+    // The SQLite store writes synchronously within the call, so a write, if any, is done when embed returns.
+    try {
+      await g.embed(c.customerId, c.deployment.id, { batch: [{ text: 'a' }] });
+      assert.equal(await lastUsed(), '2031-01-01T00:00:00.000Z');
+      now += 999;
+      await g.embed(c.customerId, c.deployment.id, { batch: [{ text: 'b' }] });
+      assert.equal(await lastUsed(), '2031-01-01T00:00:00.000Z');
+      now += 1;
+      await g.embed(c.customerId, c.deployment.id, { batch: [{ text: 'c' }] });
+      assert.equal(await lastUsed(), '2031-01-01T00:00:01.000Z');
+    } finally {
+      await g.close();
+    }
   });
 
   it('quantizes: min-max to integers 0..255, max-scale to -127..127', async () => {
