@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tokenizerJson, type TokenizerKind } from '../../test/fixtures/models.js';
 import { sampleSentences } from '../../test/fixtures/text.js';
+import { Tokenizer } from '@huggingface/tokenizers';
 import { HfTokenizer } from './tokenizer.js';
 
 function load(kind: TokenizerKind, maxTokens = 512): HfTokenizer {
@@ -79,4 +80,27 @@ test('a tokenizer.json that is not one is refused with a clear error', () => {
   });
   assert.throws(() => HfTokenizer.fromJson({ model: { type: 'Nope' } }, null, 16), { code: 'MODELD_ERR_ARTIFACT_INVALID', message: /cannot load the tokenizer/ });
   assert.throws(() => HfTokenizer.fromJson(JSON.parse(tokenizerJson('wordpiece')), null, 2), { message: /leaves no room/ });
+});
+
+test('the WordLevel fast path gives exactly what the library gives', () => {
+  const json = JSON.parse(tokenizerJson('wordlevel', 30_000)) as { model: { vocab: Record<string, number> } };
+  const tok = HfTokenizer.fromJson(json, null, 512);
+  const lib = new Tokenizer(json, { unk_token: '[UNK]' });
+  const texts = [
+    ...sampleSentences(500, { seed: 5, minWords: 1, maxWords: 40 }),
+    'Ünïcödé naïve café — “quotes” & 3.14 x_y',
+    'a [UNK] inside, and [PAD] too',
+    '   ',
+    '',
+  ];
+  for (const text of texts) {
+    const expected = lib.encode(text, { add_special_tokens: false });
+    const got = tok.encode(text);
+    assert.deepEqual(got.ids, expected.ids, text);
+    assert.deepEqual(
+      got.tokens,
+      expected.tokens.map((t: string) => (t in json.model.vocab ? t : '[UNK]')),
+      text,
+    );
+  }
 });

@@ -17,8 +17,14 @@ export interface TextTokenizer {
 
 interface TokenizerJson {
   model?: { type?: string; unk_token?: string; vocab?: unknown };
+  normalizer?: { type?: string } | null;
+  pre_tokenizer?: { type?: string } | null;
+  post_processor?: unknown;
   added_tokens?: Array<{ id: number; content: string; normalized?: boolean }>;
 }
+
+/** The library's `Whitespace` pre-tokenizer pattern (ASCII \w, as tokenizers.js has it). */
+const WHITESPACE_PRE_TOKENS = /\w+|[^\w\s]+/g;
 
 /**
  * A Hugging Face tokenizer.json (WordPiece, WordLevel, BPE, Unigram) through
@@ -38,6 +44,13 @@ export class HfTokenizer implements TextTokenizer {
   #unkToken: string | undefined;
   #specialCount: number;
   #wordLevel: boolean;
+  /**
+   * Fast path for the plain word tokenizers modeld trains (WordLevel, optional Lowercase,
+   * Whitespace, no post-processor): the same steps as the library without its generic
+   * machinery, about twice as fast. null when the tokenizer is anything else. Texts that contain
+   * an added token's content take the library path (added tokens are matched in the raw text).
+   */
+  #fast: { lowercase: boolean; added: string[] } | null;
 
   private constructor(json: TokenizerJson, config: Record<string, unknown>, maxTokens: number) {
     this.maxTokens = maxTokens;
@@ -55,6 +68,12 @@ export class HfTokenizer implements TextTokenizer {
     this.#unkId = this.#unkToken === undefined ? undefined : this.#idOf.get(this.#unkToken);
     const pp = this.#tok.post_processor;
     this.#specialCount = pp ? pp([], null, true).tokens.length : 0;
+    const plainConfig = !config.remove_space && !config.do_lowercase_and_remove_accent;
+    const norm = json.normalizer?.type;
+    this.#fast =
+      this.#wordLevel && plainConfig && !pp && json.pre_tokenizer?.type === 'Whitespace' && (norm === undefined || norm === 'Lowercase')
+        ? { lowercase: norm === 'Lowercase', added: (json.added_tokens ?? []).map((t) => t.content) }
+        : null;
     if (this.#specialCount >= maxTokens) {
       throw new ModeldError('MODELD_ERR_ARTIFACT_INVALID', `tokenizer: maxTokens ${maxTokens} leaves no room after ${this.#specialCount} special tokens`);
     }
@@ -86,6 +105,8 @@ export class HfTokenizer implements TextTokenizer {
   }
 
   encode(text: string): Encoded {
+    const fast = this.#fast;
+    if (fast !== null && !fast.added.some((a) => text.includes(a))) return this.#encodeWords(fast.lowercase ? text.toLowerCase() : text);
     let tokens = this.#tok.tokenize(text, { add_special_tokens: false });
     const room = this.maxTokens - this.#specialCount;
     if (tokens.length > room) tokens = tokens.slice(0, room);
@@ -103,6 +124,29 @@ export class HfTokenizer implements TextTokenizer {
         if (this.#wordLevel) tokens[i] = this.#unkToken!;
       } else {
         ids[i] = id;
+      }
+    }
+    return { ids, tokens };
+  }
+
+  #encodeWords(text: string): Encoded {
+    const words = text.match(WHITESPACE_PRE_TOKENS) ?? [];
+    const n = Math.min(words.length, this.maxTokens);
+    const ids = new Array<number>(n);
+    const tokens = new Array<string>(n);
+    const idOf = this.#idOf;
+    for (let i = 0; i < n; i++) {
+      const w = words[i]!;
+      const id = idOf.get(w);
+      if (id === undefined) {
+        if (this.#unkId === undefined) {
+          throw new ModeldError('MODELD_ERR_VALIDATION', `text has a token with no id and the tokenizer has no unk token: ${JSON.stringify(w)}`);
+        }
+        ids[i] = this.#unkId;
+        tokens[i] = this.#unkToken!;
+      } else {
+        ids[i] = id;
+        tokens[i] = w;
       }
     }
     return { ids, tokens };
