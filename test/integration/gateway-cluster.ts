@@ -1,16 +1,14 @@
 /**
  * A real prediction path for the gateway*.test.ts files: runner processes started through the
  * ProcessRuntime on a real model artifact, a real SQLite store, real RS256 tokens, the real
- * fastify app (buildApp) with the prediction and OIP routes, and an EndpointRegistry into which
+ * fastify app (buildApp, which registers the prediction and OIP routes over the gateway), and an EndpointRegistry into which
  * the test publishes the ready replicas (the controller's job in the server).
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { buildApp, makeGuard, Metrics, type ModeldApp } from '../../src/api/index.js';
-import { registerOipRoutes } from '../../src/api/routes/oip.js';
-import { registerPredictionRoutes } from '../../src/api/routes/predictions.js';
+import { buildApp, Metrics, type ModeldApp } from '../../src/api/index.js';
 import { TokenService, issuerFor, loadOrCreateKeys } from '../../src/auth/index.js';
 import { compileConfig, defaultConfig, type Config } from '../../src/config/index.js';
 import {
@@ -108,25 +106,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const tokens = new TokenService({ keys, store, auth: config.auth, issuer: issuerFor(config), clock: systemClock });
     const metrics = new Metrics({ processMetrics: false });
     const gatewayMetrics = createGatewayMetrics(metrics.registry);
-    const quiet = new Writable({ write: (_c, _e, done) => done() });
-    const app = await buildApp({
-      config,
-      store,
-      authenticator: tokens,
-      tokens,
-      controller: { notify: () => {} },
-      metrics,
-      clock: systemClock,
-      logger: pino({ level: 'warn' }, quiet),
-      artifacts: {
-        importDir: async () => {
-          throw new Error('no imports in gateway tests');
-        },
-        release: async () => {},
-      },
-      pretrained: { list: async () => [] },
-    });
-    cleanups.push(() => app.close());
 
     const now = isoAt(Date.now());
     const newTenant = async () => {
@@ -197,9 +176,27 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       ...(options.readyWaitMs !== undefined ? { readyWaitMs: options.readyWaitMs } : {}),
     });
     cleanups.push(() => gateway.close());
-    const guard = makeGuard(tokens);
-    registerPredictionRoutes(app, { gateway, guard });
-    registerOipRoutes(app, { gateway, guard });
+    const quiet = new Writable({ write: (_c, _e, done) => done() });
+    const app = await buildApp({
+      config,
+      store,
+      authenticator: tokens,
+      tokens,
+      controller: { notify: () => {} },
+      metrics,
+      clock: systemClock,
+      logger: pino({ level: 'warn' }, quiet),
+      artifacts: {
+        importDir: async () => {
+          throw new Error('no imports in gateway tests');
+        },
+        release: async () => {},
+      },
+      pretrained: { list: async () => [] },
+      // buildApp registers the prediction and OIP routes over it, as in the server.
+      gateway,
+    });
+    cleanups.push(() => app.close());
 
     const ids = Array.from({ length: options.replicas ?? 2 }, (_, i) => `gw-${process.pid}-${Date.now()}-${i}`);
     for (const replicaId of ids) {
