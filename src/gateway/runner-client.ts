@@ -100,11 +100,6 @@ export class RunnerClient {
     await pool.close().catch(() => undefined);
   }
 
-  /** Open connection pools (one per replica URL used). */
-  get poolCount(): number {
-    return this.#pools.size;
-  }
-
   /** Idempotent. Closes every pool, waiting for calls in flight. */
   async close(): Promise<void> {
     this.#closed = true;
