@@ -1,7 +1,7 @@
 /**
- * A replica dies (SIGKILL) while requests are in flight on it: the gateway retries each of them
- * on the other replica, so that every client request still succeeds. Real runner processes,
- * real sockets, HTTP clients on loopback.
+ * A replica dies (SIGKILL), or leaves (drain), while requests are in flight on it: the gateway
+ * retries each failed call on the other replica, so that every client request still succeeds.
+ * Real runner processes, real sockets, HTTP clients on loopback.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -98,5 +98,46 @@ describe('gateway failover', () => {
     const load = c.registry.loadOf(c.deployment.id)!;
     assert.equal(load.inflight, 0);
     assert.equal(load.queued, 0);
+  });
+});
+
+describe('gateway with a replica leaving', () => {
+  let c: Cluster;
+
+  before(async () => {
+    c = await startCluster({ replicas: 2, gateway: { maxInflightPerReplica: 4, maxQueuePerDeployment: 64, retries: 2 } });
+  });
+  after(async () => {
+    await c?.close();
+  });
+
+  it('a replica drained and stopped under load (not yet unpublished) loses no request', async () => {
+    const [leaving] = c.replicas;
+    assert.ok(leaving);
+    let next = 0;
+    let completed = 0;
+    let deleting: Promise<void> | null = null;
+    const failures: string[] = [];
+    const worker = async () => {
+      while (next < 100) {
+        const i = next++;
+        try {
+          await c.gateway.embed(c.customerId, c.deployment.id, { batch: [{ text: `leaving ${i}` }] });
+        } catch (err) {
+          failures.push(`request ${i}: ${(err as Error).message}`);
+        }
+        completed++;
+        // The runtime asks the runner to drain (503 draining to new work), waits, then stops it;
+        // the gateway still has it published, as between a controller's decision and its publish.
+        if (completed === 20) deleting = c.runtime.deleteReplica(leaving.replicaId, { graceMs: 2_000 });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    await deleting;
+    const retries = await c.metrics.registry.getSingleMetric('modeld_gateway_retries_total')!.get();
+    const byReason = Object.fromEntries(retries.values.map((v) => [String(v.labels.reason), v.value]));
+    console.log(`drain: 100 requests at concurrency 8, failed: ${failures.length}, retried: ${JSON.stringify(byReason)}`);
+    assert.deepEqual(failures, []);
+    assert.ok(Object.keys(byReason).every((r) => ['draining', 'connect', 'reset', 'not_ready'].includes(r)), JSON.stringify(byReason));
   });
 });
