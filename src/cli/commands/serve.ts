@@ -4,7 +4,7 @@ import { CliError, CliErrorCodes } from '../cli-error.js';
 import type { CliIo } from '../io.js';
 import { port } from '../parse.js';
 
-/** The flags `runServer` takes (ConfigFlags in src/config/load.ts; restated so cli/ imports no server folder). */
+/** The flags `runServer` takes (ConfigFlags in src/config/load.ts, restated: cli/ imports no server folder statically). */
 interface ServeFlags {
   configFile?: string;
   port?: number;
@@ -13,9 +13,6 @@ interface ServeFlags {
   logLevel?: string;
 }
 
-interface ServerModule {
-  runServer(flags: ServeFlags): Promise<{ url: string; close(): Promise<void> }>;
-}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -42,15 +39,13 @@ export function registerServe(program: Command, io: CliIo): void {
       if (opts.config !== undefined) flags.configFile = path.resolve(io.cwd, opts.config);
       if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
 
-      let server: ServerModule;
+      // Loaded here only: the other commands start without loading the server.
+      let server: typeof import('../../main.js');
       try {
-        // A computed specifier: the composition root is loaded only by this command.
-        const specifier = '../../main.js';
-        server = (await import(specifier)) as ServerModule;
+        server = await import('../../main.js');
       } catch (err) {
         throw new CliError(CliErrorCodes.SERVE_FAILED, `cannot load the server (src/main.ts): ${(err as Error).message}`, { cause: err });
       }
-      if (typeof server.runServer !== 'function') throw new CliError(CliErrorCodes.SERVE_FAILED, 'src/main.ts does not export runServer');
 
       let stopRequested: (signal: string) => void = () => {};
       const stopped = new Promise<string>((resolve) => {
@@ -61,7 +56,7 @@ export function registerServe(program: Command, io: CliIo): void {
         unregister();
         stopRequested(signal);
       });
-      let running: Awaited<ReturnType<ServerModule['runServer']>>;
+      let running: Awaited<ReturnType<typeof server.runServer>>;
       try {
         running = await server.runServer(flags);
       } catch (err) {
