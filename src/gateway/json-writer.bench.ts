@@ -1,7 +1,7 @@
 /**
  * Encoding cost of one full embedding response (32 inputs x 256 floats): JsonWriter against
  * JSON.stringify of the same floats widened to doubles (what fastify's serializer would do).
- * Run: `node --import tsx src/gateway/json-writer.bench.ts`. Prints µs per response and bytes.
+ * Run: `node --import tsx src/gateway/json-writer.bench.ts`. Prints CPU µs per response and bytes.
  */
 import os from 'node:os';
 import { encodeEmbeddingResult, type EmbeddingResult } from './responses.js';
@@ -29,12 +29,14 @@ const candidates: Record<string, () => { length: number }> = {
   'JSON.stringify': () => JSON.stringify({ predictions: result.predictions.map((p) => ({ tokensUsed: p.tokensUsed, vector: Array.from(p.vector) })) }),
 };
 
+/** Median over rounds of this thread's CPU time per call (steadier than wall time on a shared machine). */
 function medianMicros(fn: () => unknown): number {
   const times: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.cpuUsage();
     for (let i = 0; i < ITERATIONS; i++) fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1000 / ITERATIONS);
+    const used = process.cpuUsage(t0);
+    times.push((used.user + used.system) / ITERATIONS);
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
@@ -43,5 +45,5 @@ function medianMicros(fn: () => unknown): number {
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, load ${os.loadavg()[0]!.toFixed(2)}`);
 for (const fn of Object.values(candidates)) for (let i = 0; i < 100; i++) fn(); // warm up both
 for (const [name, fn] of Object.entries(candidates)) {
-  console.log(`${name.padEnd(15)} ${medianMicros(fn).toFixed(0).padStart(6)} µs per ${ROWS}x${DIM} response, ${fn().length} bytes`);
+  console.log(`${name.padEnd(15)} ${medianMicros(fn).toFixed(0).padStart(6)} CPU µs per ${ROWS}x${DIM} response, ${fn().length} bytes`);
 }
