@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import tf from '@energetic-ai/core';
+import type { GraphModel, Tensor } from '@energetic-ai/core';
+// Types only (erased at run time): the bundle's d.ts re-exports tfjs-core's, but its `io` is a value.
+import type { io } from '@tensorflow/tfjs-core';
 import { ModeldError } from '../errors/index.js';
 import { l2NormalizeRows } from './pooling.js';
 import type { ArtifactManifest, EmbedOptions, EmbedResult, EmbeddingEngine, TokenizeResult } from './types.js';
@@ -9,30 +12,19 @@ import { UseTokenizer, type UseVocabulary } from './use-tokenizer.js';
 /** The graph file of a `tfjs-use` artifact (tfjs graph-model JSON; its weight shards are listed in it). */
 export const USE_MODEL_FILE = 'model.json';
 
-export type TfjsBackend = 'wasm' | 'cpu';
-
-/**
- * The backend the engine runs on. Measured on this 2-core machine at batch 32 (see the report in
- * bench figures / engines README): `@tensorflow/tfjs-backend-wasm` beats the pure-JS `cpu` backend
- * that `@tensorflow/tfjs` picks by default in Node.
+/*
+ * Runtime choice, measured on this 2-core machine at batch 32 (8-20 word sentences, other work
+ * running): @tensorflow/tfjs 4.22 with its default Node backend (`cpu`, pure JS) 0.4 items/s;
+ * @tensorflow/tfjs-backend-wasm 4.22 (SIMD) 9-12 items/s; the tfjs 4.5 + WASM build that
+ * @energetic-ai/core bundles (the runtime @energetic-ai/embeddings' initModel uses) 14.5
+ * items/s. We use the fastest, the @energetic-ai/core bundle. It keeps tfjs' one engine per
+ * process in a global, so a process that also imports @tensorflow/tfjs shares (and fights over)
+ * it: serve USE from a runner process, not from a process that trains with tfjs.
  */
-export const DEFAULT_USE_BACKEND: TfjsBackend = 'wasm';
-
-let backendReady: Promise<void> | undefined;
-
-/** tfjs keeps one engine per process (a global): the backend is chosen once, by the first engine opened. */
-async function ensureBackend(backend: TfjsBackend): Promise<void> {
-  backendReady ??= (async () => {
-    if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} failed to initialize`);
-    await tf.ready();
-  })();
-  return backendReady;
-}
 
 interface GraphModelJson {
   modelTopology: unknown;
-  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+  weightsManifest: Array<{ paths: string[]; weights: io.WeightsManifestEntry[] }>;
   format?: string;
   generatedBy?: string;
   convertedBy?: string;
@@ -48,19 +40,19 @@ interface GraphModelJson {
 export class UseEngine implements EmbeddingEngine {
   readonly manifest: ArtifactManifest;
   readonly vectorSize: number;
-  #model: tf.GraphModel;
+  #model: GraphModel;
   #tokenizer: UseTokenizer;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(manifest: ArtifactManifest, model: tf.GraphModel, tokenizer: UseTokenizer) {
+  private constructor(manifest: ArtifactManifest, model: GraphModel, tokenizer: UseTokenizer) {
     this.manifest = manifest;
     this.vectorSize = manifest.vectorSize;
     this.#model = model;
     this.#tokenizer = tokenizer;
   }
 
-  /** The tfjs backend in use (`wasm` or `cpu`), once an engine was opened. */
+  /** The tfjs backend in use (`wasm`). */
   static backend(): string {
     return tf.getBackend();
   }
@@ -69,7 +61,7 @@ export class UseEngine implements EmbeddingEngine {
    * Loads model.json, its weight shards and vocab.json from `dir`. Throws
    * MODELD_ERR_ARTIFACT_INVALID naming the file that is missing or wrong.
    */
-  static async open(dir: string, manifest: ArtifactManifest, options: { backend?: TfjsBackend } = {}): Promise<UseEngine> {
+  static async open(dir: string, manifest: ArtifactManifest): Promise<UseEngine> {
     const modelFile = path.join(dir, USE_MODEL_FILE);
     const vocabFile = path.join(dir, manifest.tokenizer.file);
     const bad = (message: string, cause?: unknown) => new ModeldError('MODELD_ERR_ARTIFACT_INVALID', message, { cause });
@@ -92,8 +84,8 @@ export class UseEngine implements EmbeddingEngine {
     const shards = await Promise.all(paths.map((p) => readFile(path.join(dir, p))));
     const all = Buffer.concat(shards);
     const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-    await ensureBackend(options.backend ?? DEFAULT_USE_BACKEND);
-    let model: tf.GraphModel;
+    await tf.ready();
+    let model: GraphModel;
     try {
       model = await tf.loadGraphModel(
         tf.io.fromMemory({
@@ -156,9 +148,9 @@ export class UseEngine implements EmbeddingEngine {
     }
     const ti = tf.tensor2d(indices, [nnz, 2], 'int32');
     const tv = tf.tensor1d(values, 'int32');
-    let out: tf.Tensor | undefined;
+    let out: Tensor | undefined;
     try {
-      out = (await this.#model.executeAsync({ indices: ti, values: tv })) as tf.Tensor;
+      out = (await this.#model.executeAsync({ indices: ti, values: tv })) as Tensor;
       if (out.shape.length !== 2 || out.shape[0] !== n || out.shape[1] !== this.vectorSize) {
         throw new ModeldError('MODELD_ERR_INTERNAL', `USE output has shape [${out.shape.join(', ')}], expected [${n}, ${this.vectorSize}]`);
       }
