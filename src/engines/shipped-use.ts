@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ModeldError } from '../errors/index.js';
 import { checkArtifactFilesPresent, readManifest, writeManifest } from './manifest.js';
-import { USE_MODEL_FILE } from './use-engine.js';
+
+/** The graph file of a `tfjs-use` artifact (tfjs graph-model JSON; its weight shards are listed in it). */
+export const USE_MODEL_FILE = 'model.json';
 
 /** Folder name, id and modelType of the shipped Universal Sentence Encoder lite. */
 export const SHIPPED_USE_ID = 'universal-sentence-encoder-lite';

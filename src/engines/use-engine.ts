@@ -7,10 +7,9 @@ import type { io } from '@tensorflow/tfjs-core';
 import { ModeldError } from '../errors/index.js';
 import { l2NormalizeRows } from './pooling.js';
 import type { ArtifactManifest, EmbedOptions, EmbedResult, EmbeddingEngine, TokenizeResult } from './types.js';
+import { USE_MODEL_FILE } from './shipped-use.js';
 import { UseTokenizer, type UseVocabulary } from './use-tokenizer.js';
 
-/** The graph file of a `tfjs-use` artifact (tfjs graph-model JSON; its weight shards are listed in it). */
-export const USE_MODEL_FILE = 'model.json';
 
 /*
  * Runtime choice, measured on this 2-core machine at batch 32 (8-20 word sentences, other work
