@@ -202,6 +202,10 @@ test('the bigru benchmark artifact: 256-d unit vectors, one token per word, dist
     assert.deepEqual(r.tokenCounts, [3, 4]);
     for (const n of rowNorms(r.vectors, 256)) assert.ok(Math.abs(n - 1) < 1e-5);
     assert.ok(Math.abs(r.vectors[0]! - r.vectors[256]!) > 0 || Math.abs(r.vectors[1]! - r.vectors[257]!) > 0);
+    // The returned vectors are the caller's: later calls do not write into them.
+    const kept = r.vectors.slice();
+    for (let i = 0; i < 5; i++) await engine.embed([`another text ${i}`, 'and one more']);
+    assert.deepEqual(r.vectors, kept);
   } finally {
     await engine?.close();
   }
