@@ -34,6 +34,24 @@ async function state(p: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pe
 }
 
 describe('Balancer', () => {
+  it('frees the slots of requests that were in flight when the controller published again', async () => {
+    // The controller re-publishes the same replicas on every resync; requests leased before it
+    // must still give their slot back, or a busy deployment ends with no free slot at all.
+    const { registry, balancer } = setup({ replicas: 2, cap: 2, queue: 8 });
+    const leases = await Promise.all([1, 2, 3, 4].map(() => balancer.acquire(DEP)));
+    registry.publish(DEP, MODEL, endpoints(2));
+    const waiting = balancer.acquire(DEP);
+    assert.equal(await state(waiting), 'pending', 'every slot is taken');
+    for (const l of leases) l.release(1);
+    assert.equal(await state(waiting), 'resolved', 'a released slot goes to the waiting request');
+    const next = await waiting;
+    assert.ok(['r0', 'r1'].includes(next.endpoint.replicaId));
+    next.release(1);
+    const all = await Promise.all([1, 2, 3, 4].map(() => balancer.acquire(DEP)));
+    assert.equal(all.length, 4, 'after the releases both replicas have their two slots again');
+    assert.deepEqual(registry.get(DEP)!.endpoints.map((e) => e.inflight), [2, 2]);
+  });
+
   it('sends each request to the replica with the fewest in flight, ties broken round-robin', async () => {
     const { balancer } = setup({ replicas: 3, cap: 10 });
     const first = await Promise.all([1, 2, 3].map(() => balancer.acquire(DEP)));

@@ -71,9 +71,15 @@ export class EndpointRegistry implements EndpointSink, LoadSource {
     const slots = this.ensure(deploymentId);
     const previous = new Map(slots.endpoints.map((e) => [`${e.replicaId} ${e.url}`, e]));
     slots.model = { ...model, matryoshkaDims: model.matryoshkaDims ? [...model.matryoshkaDims] : null };
+    // A replica that stays keeps its very object: leases taken before this publish hold it and
+    // decrement its in-flight count when they finish (a copy would keep their count forever and
+    // starve the replica of new requests).
     slots.endpoints = endpoints.map((e) => {
       const kept = previous.get(`${e.replicaId} ${e.url}`);
-      return { replicaId: e.replicaId, url: e.url, generation: e.generation, inflight: kept?.inflight ?? 0, served: kept?.served ?? 0, failed: false };
+      if (!kept) return { replicaId: e.replicaId, url: e.url, generation: e.generation, inflight: 0, served: 0, failed: false };
+      kept.generation = e.generation;
+      kept.failed = false;
+      return kept;
     });
     this.#emit({ kind: 'published', deploymentId });
     this.#emitGone(previous.values());
