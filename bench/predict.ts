@@ -1,0 +1,132 @@
+/**
+ * bench/predict: the serving path against the raw engine, on the reference BiGRU encoder
+ * (../shared/models/bigru-30k-128.onnx: vocabulary 30k, embedding 128, bidirectional GRU 128,
+ * 256-d) with a 30k-word tokenizer, on texts of about 24 tokens.
+ *
+ *   raw:  in-process tokenize + onnxruntime, 1 intra-op thread, batch 32 and 1; and two such
+ *         engines in two worker threads at once (what the machine's 2 cores can do, the shape of
+ *         a 2-replica deployment), which is the denominator of the ratios.
+ *   e2e:  POST /ai/prediction/embedding/{deploymentId} over HTTP on 127.0.0.1 against a modeld
+ *         server (child process) with the same artifact deployed with 2 replicas; closed-loop
+ *         load at concurrency 1, 16, 64 with batch 32 and batch 1.
+ *   also: deploy-to-DEPLOYED time and server restart-to-serving time (kill -9, start again).
+ *
+ * Usage: npm run bench:predict [-- --seconds 5]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { loadEngine, measureEngineThroughput } from '../src/engines/index.js';
+import { makeBigruArtifact } from '../test/fixtures/models.js';
+import { sampleSentences } from '../test/fixtures/text.js';
+import { adminCredentials, api, closedLoop, fmt, machineLine, percentile, startServer, token, waitForState } from './lib.js';
+
+const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5;
+const work = await mkdtemp(path.join(os.tmpdir(), 'modeld-bench-predict-'));
+const dataDir = path.join(work, 'data');
+let server: Awaited<ReturnType<typeof startServer>> | null = null;
+
+try {
+  console.log(machineLine());
+  const artifactDir = await makeBigruArtifact(path.join(work, 'bigru'));
+  const texts = sampleSentences(4096, { seed: 7, minWords: 16, maxWords: 22 });
+
+  // Raw engine, in process.
+  const engine = await loadEngine(artifactDir, { intraOpThreads: 1 });
+  const meanTokens = engine.tokenize(texts.slice(0, 512)).ids.reduce((s, ids) => s + ids.length, 0) / 512;
+  console.log(`texts: ${texts.length} real sentences, mean ${meanTokens.toFixed(1)} tokens`);
+  const raw32 = await measureEngineThroughput(engine, texts, 32, seconds);
+  const raw1 = await measureEngineThroughput(engine, texts, 1, seconds);
+  const single: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const s = performance.now();
+    await engine.embed([texts[i % texts.length]!]);
+    single.push(performance.now() - s);
+  }
+  single.sort((a, b) => a - b);
+  const rawP50Batch1 = percentile(single, 50);
+  await engine.close();
+  const raw2x32 = await rawInWorkers(artifactDir, texts, 32, 2);
+  const raw2x1 = await rawInWorkers(artifactDir, texts, 1, 2);
+  console.log(`raw engine, 1 thread:            batch 32 ${fmt(raw32)} items/s, batch 1 ${fmt(raw1)} items/s (p50 ${rawP50Batch1.toFixed(3)} ms per call)`);
+  console.log(`raw engine, 2 engines x 1 thread: batch 32 ${fmt(raw2x32)} items/s, batch 1 ${fmt(raw2x1)} items/s  <- denominator of the ratios`);
+
+  // The server, the artifact imported and deployed with 2 replicas.
+  server = await startServer(dataDir);
+  const admin = await adminCredentials(dataDir);
+  const tok = await token(server.url, admin);
+  const C = admin.customerId;
+  const model = await api<{ id: string }>(server.url, tok, 'POST', `/customers/${C}/ai/models`, {
+    name: 'bigru-30k-128',
+    modelType: 'imported',
+    artifact: { uri: `file://${artifactDir}` },
+  });
+  const t0 = performance.now();
+  const dep = await api<{ id: string }>(server.url, tok, 'POST', `/customers/${C}/ai/deployments`, { modelId: model.id, region: 'local', minReplicas: 2, maxReplicas: 2 });
+  await waitForState(server.url, tok, C, dep.id, 'DEPLOYED');
+  const deployMs = performance.now() - t0;
+  console.log(`deploy-to-DEPLOYED (2 replicas, POST to state DEPLOYED): ${fmt(deployMs)} ms`);
+
+  const route = `/ai/prediction/embedding/${dep.id}`;
+  const bodies = (size: number) => {
+    const out: string[] = [];
+    for (let i = 0; i + size <= texts.length && out.length < 256; i += size) out.push(JSON.stringify({ batch: texts.slice(i, i + size).map((text) => ({ text })) }));
+    return out;
+  };
+  const check = (size: number) => (text: string) => {
+    const r = JSON.parse(text) as { predictions: Array<{ vector: number[] }> };
+    if (r.predictions.length !== size || r.predictions[0]!.vector.length !== 256) throw new Error('unexpected response shape');
+  };
+  // Warm the connections and the replicas.
+  await closedLoop({ url: server.url, path: route, tok, bodies: bodies(32), itemsPerRequest: 32, concurrency: 4, seconds: 1 });
+
+  console.log('\nend to end over HTTP (2 replicas), closed loop:');
+  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed');
+  const rows: Array<{ batch: number; conc: number; r: Awaited<ReturnType<typeof closedLoop>> }> = [];
+  for (const batch of [32, 1]) {
+    for (const conc of [1, 16, 64]) {
+      const r = await closedLoop({ url: server.url, path: route, tok, bodies: bodies(batch), itemsPerRequest: batch, concurrency: conc, seconds, check: check(batch) });
+      rows.push({ batch, conc, r });
+      const ratio = r.itemsPerSecond / (batch === 32 ? raw2x32 : raw2x1);
+      console.log(
+        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}`,
+      );
+    }
+  }
+  const c1b1 = rows.find((x) => x.batch === 1 && x.conc === 1)!.r;
+  console.log(`p50 overhead at concurrency 1, batch 1: ${(c1b1.p50Ms - rawP50Batch1).toFixed(3)} ms (end to end p50 ${c1b1.p50Ms.toFixed(3)} ms - raw p50 ${rawP50Batch1.toFixed(3)} ms)`);
+  const c16b32 = rows.find((x) => x.batch === 32 && x.conc === 16)!.r;
+  console.log(`ratio at batch 32, concurrency 16: ${(c16b32.itemsPerSecond / raw2x32).toFixed(2)} of 2 raw engines, ${(c16b32.itemsPerSecond / raw32).toFixed(2)} of 1 raw engine`);
+
+  // Restart-to-serving: kill -9 the server, start it again, time to the first 200 prediction.
+  await server.stop('SIGKILL');
+  const r0 = performance.now();
+  server = await startServer(dataDir);
+  const tok2 = await token(server.url, admin);
+  for (;;) {
+    const r = await fetch(`${server.url}${route}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tok2}`, 'content-type': 'application/json' },
+      body: bodies(1)[0],
+    });
+    await r.arrayBuffer();
+    if (r.ok) break;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  console.log(`restart-to-serving after kill -9 (replicas adopted): ${fmt(performance.now() - r0)} ms (server ready after ${fmt(server.startMs)} ms)`);
+} finally {
+  if (server) await server.stop('SIGTERM');
+  await rm(work, { recursive: true, force: true });
+}
+
+async function rawInWorkers(artifactDir: string, texts: string[], batch: number, n: number): Promise<number> {
+  const workers = Array.from({ length: n }, () => new Worker(new URL('./raw-worker.mjs', import.meta.url), { workerData: { artifactDir, texts, batch, seconds } }));
+  const ready = workers.map((w) => new Promise<void>((resolve) => w.once('message', () => resolve())));
+  await Promise.all(ready);
+  const done = workers.map((w) => new Promise<number>((resolve) => w.once('message', (m: { itemsPerSecond: number }) => resolve(m.itemsPerSecond))));
+  for (const w of workers) w.postMessage('go');
+  const total = (await Promise.all(done)).reduce((a, b) => a + b, 0);
+  await Promise.all(workers.map((w) => w.terminate()));
+  return total;
+}
