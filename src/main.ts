@@ -52,6 +52,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       level: config.logLevel,
       base: { service: 'modeld' },
       redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.clientSecret', 'clientSecret'], censor: '[redacted]' },
+      serializers: { req: serializeRequest },
     },
     options.logDestination ?? process.stdout,
   );
@@ -147,6 +148,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
         closed ??= (async () => {
           // Order: stop taking requests, stop reconciling, then the replicas, then the store.
           await app.close();
+          await gateway.close();
           await controller.stop();
           for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: !closeOptions.keepReplicas });
           await store.close();
@@ -159,6 +161,21 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     await unwind();
     throw err;
   }
+}
+
+/**
+ * Request lines name method, URL and peer, never headers; values of query parameters that may
+ * carry a secret (a client sending `client_secret` in the query string is refused, but its URL
+ * would still be logged) are replaced.
+ */
+function serializeRequest(req: { method?: string; url?: string; socket?: { remoteAddress?: string } }): Record<string, unknown> {
+  return { method: req.method, url: redactQuery(req.url ?? ''), remoteAddress: req.socket?.remoteAddress };
+}
+
+const SECRET_PARAMS = /([?&](?:client_secret|access_token|token|password)=)[^&#]*/gi;
+
+export function redactQuery(url: string): string {
+  return url.replace(SECRET_PARAMS, '$1[redacted]');
 }
 
 /** One runtime per configured region. Process regions keep their replicas in a folder of their own. */

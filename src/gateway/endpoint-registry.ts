@@ -5,7 +5,7 @@ import { LoadWindow } from './load-window.js';
 export interface EndpointState {
   readonly replicaId: string;
   readonly url: string;
-  readonly generation: number;
+  generation: number;
   /** Requests sent to it and not yet answered. */
   inflight: number;
   /** Requests it answered since it was first published (kept across publishes). */
