@@ -321,6 +321,34 @@ describe('reconcile: rolling update', () => {
     assert.equal(p6.status.progressStartedAt, null);
   });
 
+  it('a change of minReplicas / maxReplicas alone scales without rolling; a config change rolls', () => {
+    const old = [replica('o1', 'ready'), replica('o2', 'ready')];
+    const steady = reconcile(input({ deployment: deployed({ minReplicas: 2, maxReplicas: 2 }), replicas: old, now: T0 + 10 }));
+    assert.equal(steady.status.templateGeneration, 1);
+    let d = afterPlan(deployed({ minReplicas: 2, maxReplicas: 2 }), steady);
+
+    // PATCH maxReplicas 4 (generation 2), autoscaler wants 3: one more replica of generation 1.
+    d = { ...d, maxReplicas: 4, generation: 2 };
+    const scaled = reconcile(input({ deployment: d, replicas: old, desiredReplicas: 3, now: T0 + 20 }));
+    assert.ok(!reasons(scaled).includes('RollingUpdate'));
+    assert.equal(scaled.remove.length, 0, 'no replica is replaced');
+    assert.deepEqual(
+      scaled.create.map((c) => c.generation),
+      [1],
+    );
+    assert.equal(scaled.status.observedGeneration, 2);
+    assert.equal(scaled.status.templateGeneration, 1);
+    d = afterPlan(d, scaled);
+
+    // PATCH config (generation 3): the template changed, the replicas roll to generation 3.
+    d = { ...d, config: { batch: 'large' }, generation: 3 };
+    const rolled = reconcile(input({ deployment: d, replicas: old, desiredReplicas: 2, now: T0 + 30 }));
+    assert.ok(reasons(rolled).includes('RollingUpdate'));
+    assert.ok(rolled.create.length > 0 && rolled.create.every((c) => c.generation === 3), 'new replicas carry the new template generation');
+    assert.equal(rolled.remove.length, 0, 'old replicas leave only as new ones become ready');
+    assert.equal(rolled.status.templateGeneration, 3);
+  });
+
   it('a failing new generation leaves the old replicas serving: DEPLOYED with the failure in status', () => {
     const dep = { ...deployed({ minReplicas: 1, maxReplicas: 1 }), generation: 2 };
     const p1 = reconcile(input({ deployment: dep, replicas: [replica('o1', 'ready')], now: T0 + 10 }));

@@ -3,6 +3,7 @@ import {
   FailureReasons,
   isoAt,
   type Condition,
+  type DeploymentRecord,
   type DeploymentState,
   type DeploymentStatus,
   type Failure,
@@ -45,9 +46,10 @@ export function restartBackoffMs(restarts: number, settings: Pick<ControllerSett
  *
  * - deletion requested: every replica leaves (drained by the runtime), then `removeRecord`;
  *   DELETE_FAILED (DeleteTimeout) once deleteDeadlineMs passed with replicas left.
- * - a new generation (any spec change) is rolled: new replicas surge (at most maxReplicas + 1
- *   exist), old ready ones leave only while ready stays >= the desired count, so ready never
- *   drops below minReplicas because of the roll.
+ * - a new generation that changes what replicas run (model or config: the template) is rolled:
+ *   new replicas surge (at most maxReplicas + 1 exist), old ready ones leave only while ready
+ *   stays >= the desired count, so ready never drops below minReplicas because of the roll. A
+ *   change of minReplicas / maxReplicas alone only scales.
  * - DEPLOYING -> DEPLOYED once desired replicas of the current generation are ready.
  * - before that: a load failure (ModelLoadFailed), an unusable artifact or region, a crash loop
  *   (restartCount >= crashLoopRestarts, CrashLoopBackOff) or the progress deadline
@@ -144,10 +146,16 @@ function reconcileDeletion(input: ReconcileInput, replicas: ObservedReplica[]): 
 function reconcileDeployment(input: ReconcileInput, replicas: ObservedReplica[]): Plan {
   const { deployment: dep, now, settings, artifact } = input;
   const at = isoAt(now);
-  const gen = dep.generation;
   const prev = dep.status;
-  const newGen = prev.observedGeneration !== gen;
   const initial = prev.observedGeneration === 0;
+  // Any spec change is a new generation (failures, backoff and the deadline start afresh), but
+  // only a change of what replicas run rolls them: replicas carry the template generation.
+  const hash = templateHash(dep);
+  // After a failure a spec change is a fresh attempt: a new template generation, so that the
+  // failed generation's replicas are never taken for the new one's.
+  const sameTemplate = !initial && prev.failure === null && prev.templateHash === hash && prev.templateGeneration !== undefined;
+  const gen = sameTemplate ? (prev.templateGeneration as number) : dep.generation;
+  const newGen = prev.observedGeneration !== dep.generation;
   // A new generation starts afresh: the exit count, the backoff timer and a failure belong to the old spec.
   const prevConditions = newGen ? prev.conditions.filter((c) => c.type !== ConditionTypes.REPLICA_FAILURE) : prev.conditions;
   let restartCount = newGen ? 0 : prev.restartCount;
@@ -165,7 +173,7 @@ function reconcileDeployment(input: ReconcileInput, replicas: ObservedReplica[])
     events.push(stoppingEvent(r, reason));
   };
 
-  if (newGen && !initial) {
+  if (newGen && !initial && !sameTemplate) {
     events.push(deploymentEvent('Normal', 'RollingUpdate', `rolling from generation ${prev.observedGeneration} to ${gen}`, { from: prev.observedGeneration, to: gen }));
   }
   if (!initial && desired !== prev.desiredReplicas) {
@@ -292,7 +300,7 @@ function reconcileDeployment(input: ReconcileInput, replicas: ObservedReplica[])
     const cap = dep.maxReplicas + (rolling ? 1 : 0);
     const count = backoffWaitMs === null && artifact.ok ? Math.max(0, Math.min(desired - currentAfter.length, cap - existing)) : 0;
     if (artifact.ok && count > 0) {
-      create = newReplicaIds(input, replicas, count).map((replicaId) => ({
+      create = newReplicaIds(input, gen, replicas, count).map((replicaId) => ({
         replicaId,
         deploymentId: dep.id,
         customerId: dep.customerId,
@@ -398,9 +406,11 @@ function reconcileDeployment(input: ReconcileInput, replicas: ObservedReplica[])
     desiredReplicas: desired,
     conditions,
     failure,
-    observedGeneration: gen,
+    observedGeneration: dep.generation,
     restartCount,
     progressStartedAt,
+    templateGeneration: gen,
+    templateHash: hash,
   };
 
   const waits: number[] = [];
@@ -424,6 +434,28 @@ function reconcileDeployment(input: ReconcileInput, replicas: ObservedReplica[])
   };
 }
 
+/** Digest of what a replica runs: the model and the config (keys sorted), FNV-1a 32-bit in hex. */
+export function templateHash(dep: Pick<DeploymentRecord, 'modelId' | 'config'>): string {
+  const text = canonicalJson([dep.modelId, dep.config]);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${text.length.toString(16)}-${h.toString(16).padStart(8, '0')}`;
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 function clamp(n: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, Number.isFinite(n) ? n : lo));
 }
@@ -442,10 +474,10 @@ function newestFirst(replicas: ObservedReplica[]): ObservedReplica[] {
 }
 
 /** `<deployment id prefix>-g<generation>-<seed>-<n>`, skipping ids the runtime still knows. */
-function newReplicaIds(input: ReconcileInput, observed: ObservedReplica[], count: number): string[] {
+function newReplicaIds(input: ReconcileInput, generation: number, observed: ObservedReplica[], count: number): string[] {
   const seed = input.idSeed ?? input.now.toString(36);
   const taken = new Set(observed.map((r) => r.replicaId));
-  const prefix = `${input.deployment.id.slice(0, 8)}-g${input.deployment.generation}-${seed}`;
+  const prefix = `${input.deployment.id.slice(0, 8)}-g${generation}-${seed}`;
   const ids: string[] = [];
   for (let n = 0; ids.length < count; n++) {
     const id = `${prefix}-${n}`;

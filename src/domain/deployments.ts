@@ -64,6 +64,13 @@ export interface DeploymentStatus {
   restartCount: number;
   /** When the controller started working towards the current generation (progress deadline). */
   progressStartedAt: string | null;
+  /**
+   * The generation at which what replicas run (model and config) last changed, and a digest of
+   * it. Replicas of this generation are current; a spec change that leaves the template as it
+   * was (minReplicas, maxReplicas) scales without rolling. Absent until the first reconcile.
+   */
+  templateGeneration?: number;
+  templateHash?: string;
 }
 
 export interface DeploymentRecord extends DeploymentSpec {

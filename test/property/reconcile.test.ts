@@ -115,7 +115,7 @@ class Sim {
         if (r) {
           r.phase = 'exited';
           r.exitCode = 1;
-          r.loadFailed = op.loadFailed && r.generation === this.dep.generation;
+          r.loadFailed = op.loadFailed && r.generation === currentGeneration(this.dep);
         }
         break;
       }
@@ -152,12 +152,17 @@ class Sim {
     this.apply(plan);
     if (plan.create.length > 0) {
       const existing = [...this.replicas.values()].filter((r) => r.phase !== 'exited').length;
-      const rolling = input.replicas.some((r) => r.generation !== input.deployment.generation && (r.phase === 'ready' || r.phase === 'starting'));
+      const rolling = input.replicas.some((r) => r.generation !== plan.status.templateGeneration && (r.phase === 'ready' || r.phase === 'starting'));
       const cap = input.deployment.maxReplicas + (rolling ? 1 : 0);
       assert.ok(existing <= cap, `created up to ${existing} replicas, cap ${cap} (maxReplicas ${input.deployment.maxReplicas}${rolling ? ' + 1 surge' : ''})`);
     }
     return plan;
   }
+}
+
+/** The generation replicas of the current template carry (a min/max change alone keeps it). */
+function currentGeneration(dep: DeploymentRecord): number {
+  return dep.status.templateGeneration ?? dep.generation;
 }
 
 function checkPlan(input: ReconcileInput, plan: Plan): void {
@@ -173,7 +178,7 @@ function checkPlan(input: ReconcileInput, plan: Plan): void {
   assert.equal(new Set(plan.create.map((c) => c.replicaId)).size, plan.create.length);
   for (const c of plan.create) {
     assert.ok(!byId.has(c.replicaId));
-    assert.equal(c.generation, input.deployment.generation, 'only the current generation is created');
+    assert.equal(c.generation, plan.status.templateGeneration, 'only the current (template) generation is created');
   }
   for (const rm of plan.remove) assert.ok(byId.has(rm.replicaId), 'only observed replicas are removed');
   if (input.deployment.deletionRequestedAt !== null) {
@@ -243,7 +248,7 @@ describe('reconcile properties', () => {
           sim.reconcileAndCheck();
         }
         const live = [...sim.replicas.values()];
-        assert.ok(live.every((r) => r.generation === sim.dep.generation && r.phase === 'ready'), 'rolled out completely');
+        assert.ok(live.every((r) => r.generation === currentGeneration(sim.dep) && r.phase === 'ready'), 'rolled out completely');
         assert.equal(live.length, Math.min(Math.max(sim.desired, sim.dep.minReplicas), sim.dep.maxReplicas));
         assert.equal(sim.dep.status.progressStartedAt, null);
       }),
