@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DeploymentStates, initialStatus, isoAt, ModelStates, type Clock, type DeploymentRecord, type PretrainedModel } from '../domain/index.js';
+import { DeploymentStates, initialStatus, isoAt, ModelStates, newModelRecord, type Clock, type DeploymentRecord, type PretrainedModel } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 
@@ -92,26 +92,19 @@ export class PretrainedDeployments {
   async #ensureModelRow(model: PretrainedModel, now: string): Promise<void> {
     if (await this.#o.store.getModelById(model.id)) return;
     try {
-      await this.#o.store.createModel({
-        id: model.id,
-        customerId: SYSTEM_CUSTOMER_ID,
-        name: model.name,
-        modelType: model.modelType,
-        description: model.description,
-        region: null,
-        vectorSize: model.vectorSize,
-        state: ModelStates.AVAILABLE,
-        errorMessage: null,
-        artifactId: null,
-        trainingData: null,
-        config: null,
-        trainingStarted: null,
-        trainingCompleted: null,
-        trainingMetrics: null,
-        createdBy: 'modeld',
-        createdAt: now,
-        updatedAt: now,
-      });
+      await this.#o.store.createModel(
+        newModelRecord({
+          id: model.id,
+          customerId: SYSTEM_CUSTOMER_ID,
+          name: model.name,
+          modelType: model.modelType,
+          description: model.description,
+          vectorSize: model.vectorSize,
+          state: ModelStates.AVAILABLE,
+          createdBy: 'modeld',
+          at: now,
+        }),
+      );
     } catch (err) {
       if (!(err instanceof ModeldError && err.code === 'MODELD_ERR_CONFLICT')) throw err;
     }

@@ -51,3 +51,28 @@ export interface PretrainedModel {
   /** Absolute path of the artifact directory a runner loads. */
   artifactDir: string;
 }
+
+/**
+ * A model record with every optional field empty: what an import or a system row starts from.
+ * `fields` names the owner, the identity and the state; anything else may be overridden.
+ */
+export function newModelRecord(
+  fields: Pick<ModelRecord, 'id' | 'customerId' | 'name' | 'modelType' | 'state' | 'createdBy'> & { at: string } & Partial<ModelRecord>,
+): ModelRecord {
+  const { at, ...rest } = fields;
+  return {
+    description: null,
+    region: null,
+    vectorSize: null,
+    errorMessage: null,
+    artifactId: null,
+    trainingData: null,
+    config: null,
+    trainingStarted: null,
+    trainingCompleted: null,
+    trainingMetrics: null,
+    createdAt: at,
+    updatedAt: at,
+    ...rest,
+  };
+}

@@ -6,6 +6,7 @@ import { buildApp, Metrics, type AppDeps, type ModeldApp, type ModelArtifacts, t
 import { TokenService, issuerFor, loadOrCreateKeys } from '../../src/auth/index.js';
 import { compileConfig, defaultConfig, type Config } from '../../src/config/index.js';
 import {
+  newModelRecord,
   DeploymentStates,
   ModelStates,
   Scopes,
@@ -131,27 +132,17 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
 /** Stores an AVAILABLE (or other state) custom model for `customerId`, as an import would leave it. */
 export async function seedModel(store: Store, customerId: string, overrides: Partial<ModelRecord> = {}): Promise<ModelRecord> {
   const now = isoAt(Date.now());
-  const model: ModelRecord = {
+  const model = newModelRecord({
     id: randomUUID(),
     customerId,
     name: 'seeded',
     modelType: 'imported',
-    description: null,
-    region: null,
     vectorSize: 8,
     state: ModelStates.AVAILABLE,
-    errorMessage: null,
-    artifactId: null,
-    trainingData: null,
-    config: null,
-    trainingStarted: null,
-    trainingCompleted: null,
-    trainingMetrics: null,
     createdBy: 'seed',
-    createdAt: now,
-    updatedAt: now,
+    at: now,
     ...overrides,
-  };
+  });
   await store.createModel(model);
   return model;
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/index.js';
 import { Controller, type ControllerSettings } from '../../src/controller/index.js';
-import { initialStatus, isoAt, systemClock, type DeploymentRecord, type ServingModelInfo } from '../../src/domain/index.js';
+import { initialStatus, isoAt, newModelRecord, systemClock, type DeploymentRecord, type ServingModelInfo } from '../../src/domain/index.js';
 import { readManifest } from '../../src/engines/index.js';
 import { EndpointRegistry } from '../../src/gateway/index.js';
 import { ProcessRuntime } from '../../src/runtimes/index.js';
@@ -99,26 +99,9 @@ async function openStore(seed: boolean): Promise<Store> {
   if (seed) {
     const at = isoAt(Date.now());
     await store.createCustomer({ id: CUSTOMER, name: null, createdAt: at });
-    await store.createModel({
-      id: MODEL_ID,
-      customerId: CUSTOMER,
-      name: 'tiny-test-encoder',
-      modelType: 'imported',
-      description: null,
-      region: null,
-      vectorSize: 32,
-      state: 'AVAILABLE',
-      errorMessage: null,
-      artifactId: 'tiny',
-      trainingData: null,
-      config: null,
-      trainingStarted: null,
-      trainingCompleted: null,
-      trainingMetrics: null,
-      createdBy: 'test',
-      createdAt: at,
-      updatedAt: at,
-    });
+    await store.createModel(
+      newModelRecord({ id: MODEL_ID, customerId: CUSTOMER, name: 'tiny-test-encoder', modelType: 'imported', vectorSize: 32, state: 'AVAILABLE', artifactId: 'tiny', createdBy: 'test', at }),
+    );
   }
   return store;
 }

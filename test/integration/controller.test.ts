@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/index.js';
 import { Autoscaler, Controller, type ControllerOptions, type ControllerSettings } from '../../src/controller/index.js';
-import { initialStatus, isoAt, type DeploymentLoad, type DeploymentRecord, type EventRecord, type ServingModelInfo } from '../../src/domain/index.js';
+import { initialStatus, isoAt, newModelRecord, type DeploymentLoad, type DeploymentRecord, type EventRecord, type ServingModelInfo } from '../../src/domain/index.js';
 import { EndpointRegistry } from '../../src/gateway/index.js';
 import { FakeRuntime, FakeWorld, ManualClock, type FakeBehaviour } from '../../src/runtimes/fake/index.js';
 import type { ReplicaSpec } from '../../src/runtimes/index.js';
@@ -51,26 +51,9 @@ async function makeStore(): Promise<Store> {
   const store = openSqliteStore(':memory:');
   await store.migrate();
   await store.createCustomer({ id: CUSTOMER, name: null, createdAt: isoAt(T0) });
-  await store.createModel({
-    id: MODEL_ID,
-    customerId: CUSTOMER,
-    name: 'tiny',
-    modelType: 'imported',
-    description: null,
-    region: null,
-    vectorSize: 32,
-    state: 'AVAILABLE',
-    errorMessage: null,
-    artifactId: 'abc',
-    trainingData: null,
-    config: null,
-    trainingStarted: null,
-    trainingCompleted: null,
-    trainingMetrics: null,
-    createdBy: 'test',
-    createdAt: isoAt(T0),
-    updatedAt: isoAt(T0),
-  });
+  await store.createModel(
+    newModelRecord({ id: MODEL_ID, customerId: CUSTOMER, name: 'tiny', modelType: 'imported', vectorSize: 32, state: 'AVAILABLE', artifactId: 'abc', createdBy: 'test', at: isoAt(T0) }),
+  );
   open.push(() => store.close());
   return store;
 }

@@ -12,6 +12,7 @@ import { buildApp, Metrics, type ModeldApp } from '../../src/api/index.js';
 import { TokenService, issuerFor, loadOrCreateKeys } from '../../src/auth/index.js';
 import { compileConfig, defaultConfig, type Config } from '../../src/config/index.js';
 import {
+  newModelRecord,
   DeploymentStates,
   ModelStates,
   Scopes,
@@ -116,26 +117,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       return { customerId, auth: async (scopes: string[] = [Scopes.PREDICT]) => `Bearer ${(await tokens.issue(client, scopes)).accessToken}` };
     };
     const seed = async (customerId: string, state: DeploymentState): Promise<DeploymentRecord> => {
-      const model: ModelRecord = {
+      const model = newModelRecord({
         id: randomUUID(),
         customerId,
         name: 'tiny-test-encoder',
         modelType: 'imported',
-        description: null,
-        region: null,
         vectorSize: 32,
         state: ModelStates.AVAILABLE,
-        errorMessage: null,
-        artifactId: null,
-        trainingData: null,
-        config: null,
-        trainingStarted: null,
-        trainingCompleted: null,
-        trainingMetrics: null,
         createdBy: 'test',
-        createdAt: now,
-        updatedAt: now,
-      };
+        at: now,
+      });
       await store.createModel(model);
       const d: DeploymentRecord = {
         id: randomUUID(),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
-import { ModelStates, Scopes, isoAt, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
+import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
 import { ModeldError, invalidField } from '../../errors/index.js';
 import type { Config } from '../../config/index.js';
 import type { Store } from '../../store/index.js';
@@ -113,7 +113,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       const sourceDir = await resolveImportDir(body.artifact.uri, config.importRoots);
       const imported = await deps.artifacts.importDir(sourceDir, { name: body.name, modelType: body.modelType });
       const now = isoAt(clock.now());
-      const model: ModelRecord = {
+      const model = newModelRecord({
         id: randomUUID(),
         customerId: principal.customerId,
         name: body.name,
@@ -122,17 +122,10 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         region: body.region ?? null,
         vectorSize: imported.vectorSize,
         state: ModelStates.AVAILABLE,
-        errorMessage: null,
         artifactId: imported.artifactId,
-        trainingData: null,
-        config: null,
-        trainingStarted: null,
-        trainingCompleted: null,
-        trainingMetrics: null,
         createdBy: principal.clientId,
-        createdAt: now,
-        updatedAt: now,
-      };
+        at: now,
+      });
       try {
         await store.createModel(model);
       } catch (err) {
