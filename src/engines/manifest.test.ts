@@ -21,6 +21,19 @@ async function editManifest(dir: string, edit: (m: Record<string, unknown>) => v
   await writeFile(file, JSON.stringify(m));
 }
 
+test('a manifest with free-form training details, prefixes and matryoshkaDims reads back', async () => {
+  const dir = await makeModeldArtifact(path.join(tmp, 'extras'));
+  await editManifest(dir, (m) => {
+    m.training = { config: { epochs: 3, nested: { any: ['thing'] } }, metrics: { recallAt10: 0.5 }, note: 'kept' };
+    m.prefixes = { query: 'query: ' };
+    m.matryoshkaDims = [8, 16];
+  });
+  const m = await readManifest(dir);
+  assert.deepEqual(m.matryoshkaDims, [8, 16]);
+  assert.equal(m.prefixes?.query, 'query: ');
+  assert.deepEqual(m.training?.metrics, { recallAt10: 0.5 });
+});
+
 test('a written artifact verifies; its manifest lists every file with sha256 and size', async () => {
   const dir = await makeModeldArtifact(path.join(tmp, 'ok'));
   const m = await verifyArtifact(dir);
@@ -41,6 +54,19 @@ test('schema errors name the field', async () => {
     [(m) => ((m.tokenizer as Record<string, unknown>).file = 'vocab.txt'), /field tokenizer\.file: "vocab\.txt" is not listed in files/],
     [(m) => ((m.onnx as Record<string, unknown>).outputKind = 'sentence'), /field onnx\.pooling: a sentence output takes pooling "none"/],
     [(m) => ((m.tokenizer as Record<string, unknown>).file = '../etc/passwd'), /field tokenizer\.file/],
+    [(m) => (m.vectorSize = 0), /field vectorSize: must be an integer in \[1, 65536\]/],
+    [(m) => (m.vectorSize = 2.5), /field vectorSize: must be integer/],
+    [(m) => (m.formatVersion = 2), /field formatVersion: must be 1/],
+    [(m) => (m.name = ''), /field name:/],
+    [(m) => (m.normalize = 'yes'), /field normalize: must be boolean/],
+    [(m) => ((m.onnx as Record<string, unknown>).inputs = { mask: 'x' }), /field onnx\.inputs\.ids: required/],
+    [(m) => ((m.onnx as Record<string, unknown>).extra = true), /field onnx: .*extra/],
+    [(m) => (m.matryoshkaDims = [64, 0]), /field matryoshkaDims\.1:/],
+    [(m) => (m.prefixes = { query: 3 }), /field prefixes\.query: must be string/],
+    [(m) => (m.training = { config: {} }), /field training\.metrics: required/],
+    [(m) => ((m.files as Record<string, Record<string, unknown>>)['model.onnx']!.sha256 = 'ABC'), /field files\.model\.onnx\.sha256/],
+    [(m) => ((m.files as Record<string, Record<string, unknown>>)['model.onnx']!.bytes = -1), /field files\.model\.onnx\.bytes/],
+    [(m) => (m.files = []), /field files: must be object/],
   ];
   for (const [i, [edit, message]] of cases.entries()) {
     const dir = await makeModeldArtifact(path.join(tmp, `schema-${i}`));

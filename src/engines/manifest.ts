@@ -2,67 +2,152 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Type } from 'typebox';
-import { Value } from 'typebox/value';
 import { ModeldError } from '../errors/index.js';
 import { ARTIFACT_FORMAT_VERSION, type ArtifactManifest, type ManifestFile } from './types.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 
-const RelativeFile = Type.String({ minLength: 1, pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$)).+$' });
+/**
+ * The manifest's shape, checked by hand rather than with a schema library: this module is on the
+ * runner's start-up path, and loading typebox there cost about a second of CPU per replica start
+ * on a loaded 2-core machine. Mirrors ArtifactManifest in types.ts. Unknown keys are refused so
+ * that a typo is not silently ignored (except inside `training`, which is free-form).
+ */
+type Check = (value: unknown, field: string) => string | null;
 
-/** The manifest schema; mirrors ArtifactManifest in types.ts. Unknown keys are refused so that a typo is not silently ignored. */
-export const ManifestSchema = Type.Object(
-  {
-    formatVersion: Type.Literal(ARTIFACT_FORMAT_VERSION),
-    name: Type.String({ minLength: 1 }),
-    modelType: Type.String({ minLength: 1 }),
-    engine: Type.Union([Type.Literal('onnx'), Type.Literal('tfjs-use')]),
-    vectorSize: Type.Integer({ minimum: 1, maximum: 65536 }),
-    tokenizer: Type.Object(
-      {
-        kind: Type.Union([Type.Literal('hf-tokenizer-json'), Type.Literal('use-sentencepiece')]),
-        file: RelativeFile,
-        maxTokens: Type.Integer({ minimum: 1, maximum: 8192 }),
-      },
-      { additionalProperties: false },
-    ),
-    onnx: Type.Optional(
-      Type.Object(
-        {
-          file: RelativeFile,
-          inputs: Type.Object(
-            {
-              ids: Type.String({ minLength: 1 }),
-              attentionMask: Type.Optional(Type.String({ minLength: 1 })),
-              tokenTypeIds: Type.Optional(Type.String({ minLength: 1 })),
-            },
-            { additionalProperties: false },
-          ),
-          output: Type.String({ minLength: 1 }),
-          outputKind: Type.Union([Type.Literal('token'), Type.Literal('sentence')]),
-          pooling: Type.Union([Type.Literal('mean'), Type.Literal('cls'), Type.Literal('max'), Type.Literal('none')]),
-          idType: Type.Union([Type.Literal('int64'), Type.Literal('int32')]),
+/** A failed check: the field (dotted path) and what is wrong with it. */
+class ShapeError extends Error {
+  constructor(
+    readonly field: string,
+    readonly why: string,
+  ) {
+    super(`${field}: ${why}`);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const str =
+  (minLength = 0): Check =>
+  (v) =>
+    typeof v !== 'string' ? 'must be string' : v.length < minLength ? `must be a string of at least ${minLength} character(s)` : null;
+
+const int =
+  (minimum: number, maximum = Number.MAX_SAFE_INTEGER): Check =>
+  (v) =>
+    typeof v !== 'number' || !Number.isInteger(v) ? 'must be integer' : v < minimum || v > maximum ? `must be an integer in [${minimum}, ${maximum}]` : null;
+
+const oneOf =
+  (...allowed: readonly unknown[]): Check =>
+  (v) =>
+    allowed.includes(v) ? null : `must be ${allowed.length > 1 ? `one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}` : JSON.stringify(allowed[0])}`;
+
+const bool: Check = (v) => (typeof v === 'boolean' ? null : 'must be boolean');
+
+/** A path inside the artifact: not empty, not absolute, no `..` segment. */
+const RELATIVE_FILE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$)).+$/;
+const relativeFile: Check = (v) => (typeof v === 'string' && RELATIVE_FILE.test(v) ? null : 'must be a relative path inside the artifact (no leading /, no ..)');
+const SHA256 = /^[0-9a-f]{64}$/;
+
+interface Field {
+  check: Check | ObjectShape;
+  optional?: boolean;
+}
+interface ObjectShape {
+  fields: Record<string, Field>;
+  /** Unknown keys refused (default true). */
+  closed?: boolean;
+}
+
+function checkObject(value: unknown, shape: ObjectShape, field: string): void {
+  const here = field || '(root)';
+  if (!isObject(value)) throw new ShapeError(here, 'must be object');
+  for (const [key, spec] of Object.entries(shape.fields)) {
+    const sub = field ? `${field}.${key}` : key;
+    const v = value[key];
+    if (v === undefined) {
+      if (spec.optional) continue;
+      throw new ShapeError(sub, 'required');
+    }
+    if (typeof spec.check === 'function') {
+      const why = spec.check(v, sub);
+      if (why !== null) throw new ShapeError(sub, why);
+    } else {
+      checkObject(v, spec.check, sub);
+    }
+  }
+  if (shape.closed !== false) {
+    const unknown = Object.keys(value).filter((k) => !(k in shape.fields));
+    if (unknown.length > 0) throw new ShapeError(here, `must not have additional properties ${JSON.stringify({ additionalProperties: unknown })}`);
+  }
+}
+
+const record =
+  (each: (v: unknown, field: string) => void): Check =>
+  (v, field) => {
+    if (!isObject(v)) return 'must be object';
+    for (const [key, item] of Object.entries(v)) each(item, `${field}.${key}`);
+    return null;
+  };
+
+const ManifestShape: ObjectShape = {
+  fields: {
+    formatVersion: { check: oneOf(ARTIFACT_FORMAT_VERSION) },
+    name: { check: str(1) },
+    modelType: { check: str(1) },
+    engine: { check: oneOf('onnx', 'tfjs-use') },
+    vectorSize: { check: int(1, 65536) },
+    tokenizer: {
+      check: { fields: { kind: { check: oneOf('hf-tokenizer-json', 'use-sentencepiece') }, file: { check: relativeFile }, maxTokens: { check: int(1, 8192) } } },
+    },
+    onnx: {
+      optional: true,
+      check: {
+        fields: {
+          file: { check: relativeFile },
+          inputs: {
+            check: { fields: { ids: { check: str(1) }, attentionMask: { check: str(1), optional: true }, tokenTypeIds: { check: str(1), optional: true } } },
+          },
+          output: { check: str(1) },
+          outputKind: { check: oneOf('token', 'sentence') },
+          pooling: { check: oneOf('mean', 'cls', 'max', 'none') },
+          idType: { check: oneOf('int64', 'int32') },
         },
-        { additionalProperties: false },
-      ),
-    ),
-    normalize: Type.Boolean(),
-    prefixes: Type.Optional(
-      Type.Object({ query: Type.Optional(Type.String()), passage: Type.Optional(Type.String()) }, { additionalProperties: false }),
-    ),
-    matryoshkaDims: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }))),
-    training: Type.Optional(
-      Type.Object({ config: Type.Record(Type.String(), Type.Unknown()), metrics: Type.Record(Type.String(), Type.Unknown()) }),
-    ),
-    files: Type.Record(
-      Type.String(),
-      Type.Object({ sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }), bytes: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
-    ),
-    createdAt: Type.String({ minLength: 1 }),
+      },
+    },
+    normalize: { check: bool },
+    prefixes: { optional: true, check: { fields: { query: { check: str(), optional: true }, passage: { check: str(), optional: true } } } },
+    matryoshkaDims: {
+      optional: true,
+      check: (v, field) => {
+        if (!Array.isArray(v)) return 'must be array';
+        v.forEach((d, i) => {
+          const why = int(1)(d, `${field}.${i}`);
+          if (why !== null) throw new ShapeError(`${field}.${i}`, why);
+        });
+        return null;
+      },
+    },
+    training: {
+      optional: true,
+      check: { closed: false, fields: { config: { check: record(() => undefined) }, metrics: { check: record(() => undefined) } } },
+    },
+    files: {
+      check: record((v, field) => checkObject(v, { fields: { sha256: { check: (h) => (typeof h === 'string' && SHA256.test(h) ? null : 'must be a lowercase hex sha256') }, bytes: { check: int(0) } } }, field)),
+    },
+    createdAt: { check: str(1) },
   },
-  { additionalProperties: false },
-);
+};
+
+/** Throws MODELD_ERR_ARTIFACT_INVALID naming the first field that does not fit the manifest's shape. */
+function checkShape(raw: unknown, where: string): void {
+  try {
+    checkObject(raw, ManifestShape, '');
+  } catch (err) {
+    if (!(err instanceof ShapeError)) throw err;
+    throw invalid(`${where}: field ${err.field}: ${err.why}`, { field: err.field });
+  }
+}
 
 function invalid(message: string, details: Record<string, unknown> = {}, cause?: unknown): ModeldError {
   return new ModeldError('MODELD_ERR_ARTIFACT_INVALID', message, { details, cause });
@@ -85,26 +170,7 @@ export async function hashFile(file: string): Promise<ManifestFile> {
  * MODELD_ERR_ARTIFACT_INVALID naming the first wrong field.
  */
 export function checkManifest(raw: unknown, where: string): ArtifactManifest {
-  if (!Value.Check(ManifestSchema, raw)) {
-    const errors = [...Value.Errors(ManifestSchema, raw)];
-    const first = errors.find((e) => e.keyword !== 'anyOf' && e.keyword !== 'boolean') ?? errors[0];
-    const pathOf = (p: string) => (p ? p.slice(1).replaceAll('/', '.') : '');
-    let field = pathOf(first?.instancePath ?? '') || '(root)';
-    let message = first?.message ?? 'invalid';
-    if (first?.keyword === 'required') {
-      const missing = (first.params as { requiredProperties?: string[] }).requiredProperties ?? [];
-      field = [pathOf(first.instancePath), missing[0]].filter(Boolean).join('.');
-      message = 'required';
-    } else if (first?.keyword === 'const') {
-      const allowed = errors
-        .filter((e) => e.keyword === 'const' && e.instancePath === first.instancePath)
-        .map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
-      message = `must be ${allowed.length > 1 ? `one of ${allowed.join(', ')}` : allowed[0]}`;
-    } else if (first?.keyword === 'additionalProperties') {
-      message = `${message} ${JSON.stringify(first.params)}`;
-    }
-    throw invalid(`${where}: field ${field}: ${message}`, { field });
-  }
+  checkShape(raw, where);
   const m = raw as ArtifactManifest;
   if (m.engine === 'onnx' && !m.onnx) throw invalid(`${where}: field onnx: required when engine is "onnx"`, { field: 'onnx' });
   if (m.onnx) {
