@@ -212,3 +212,197 @@ export async function closedLoop(options: {
 export function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
+
+/** One request of a `LoadGenerator`: when it was sent and answered (ms since the generator started) and its status (0 = connection error). */
+export interface RequestRecord {
+  startMs: number;
+  endMs: number;
+  status: number;
+  /** The error body's `code` of a failed response (or the connection error's name). */
+  code?: string;
+}
+
+/**
+ * Closed-loop load whose concurrency can change while it runs (a step load), stopped by the
+ * caller. Every request is recorded with its times and status, so that a benchmark can count
+ * the failures of any time window (a rollout, a kill). Extra workers stop after their current
+ * request when the concurrency goes down.
+ */
+export class LoadGenerator {
+  readonly t0 = performance.now();
+  readonly records: RequestRecord[] = [];
+  readonly #pool: Pool;
+  readonly #options: { path: string; tok: string; bodies: string[] };
+  readonly #workers: Promise<void>[] = [];
+  #target = 0;
+  #running = 0;
+  #next = 0;
+  #stopped = false;
+
+  constructor(options: { url: string; path: string; tok: string; bodies: string[]; maxConcurrency: number }) {
+    this.#pool = new Pool(options.url, { connections: options.maxConcurrency, pipelining: 1 });
+    this.#options = options;
+  }
+
+  /** Milliseconds since the generator was created. */
+  now(): number {
+    return performance.now() - this.t0;
+  }
+
+  setConcurrency(n: number): void {
+    this.#target = n;
+    while (!this.#stopped && this.#running < this.#target) {
+      this.#running++;
+      this.#workers.push(this.#worker());
+    }
+  }
+
+  /** Stops every worker after its current request; resolves with the records. */
+  async stop(): Promise<RequestRecord[]> {
+    this.#stopped = true;
+    await Promise.all(this.#workers);
+    await this.#pool.close();
+    return this.records;
+  }
+
+  async #worker(): Promise<void> {
+    while (!this.#stopped && this.#running <= this.#target) {
+      const body = this.#options.bodies[this.#next++ % this.#options.bodies.length]!;
+      const startMs = this.now();
+      let status = 0;
+      let code: string | undefined;
+      try {
+        const r = await this.#pool.request({
+          path: this.#options.path,
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.#options.tok}`, 'content-type': 'application/json' },
+          body,
+        });
+        status = r.statusCode;
+        if (status === 200) await r.body.arrayBuffer();
+        else code = errorCode(await r.body.text());
+      } catch (err) {
+        code = err instanceof Error ? err.name : 'error';
+      }
+      this.records.push({ startMs, endMs: this.now(), status, ...(code === undefined ? {} : { code }) });
+    }
+    this.#running--;
+  }
+}
+
+function errorCode(text: string): string {
+  try {
+    const body = JSON.parse(text) as { code?: unknown };
+    return typeof body.code === 'string' ? body.code : 'no code';
+  } catch {
+    return 'not JSON';
+  }
+}
+
+/** Requests answered within [fromMs, toMs) of the generator's clock: sent, ok, and failed by `status code`. */
+export function countWindow(records: readonly RequestRecord[], fromMs: number, toMs: number): { requests: number; ok: number; failed: number; failures: Record<string, number> } {
+  let requests = 0;
+  let ok = 0;
+  const failures: Record<string, number> = {};
+  for (const r of records) {
+    if (r.endMs < fromMs || r.endMs >= toMs) continue;
+    requests++;
+    if (r.status === 200) ok++;
+    else {
+      const key = `${r.status} ${r.code ?? ''}`.trim();
+      failures[key] = (failures[key] ?? 0) + 1;
+    }
+  }
+  return { requests, ok, failed: requests - ok, failures };
+}
+
+export interface DeploymentSample {
+  atMs: number;
+  state: string;
+  replicas: number;
+  readyReplicas: number;
+  desiredReplicas: number;
+}
+
+/** Samples a deployment's status every `everyMs` (250 by default) until stopped. */
+export class StatusSampler {
+  readonly samples: DeploymentSample[] = [];
+  #stopped = false;
+  readonly #done: Promise<void>;
+
+  constructor(options: { url: string; tok: string; customerId: string; id: string; clock: () => number; everyMs?: number }) {
+    const every = options.everyMs ?? 250;
+    this.#done = (async () => {
+      while (!this.#stopped) {
+        const next = options.clock() + every;
+        try {
+          const d = await api<{ state: string; status: { replicas: number; readyReplicas: number; desiredReplicas: number } }>(
+            options.url,
+            options.tok,
+            'GET',
+            `/customers/${options.customerId}/ai/deployments/${options.id}`,
+          );
+          this.samples.push({ atMs: options.clock(), state: d.state, replicas: d.status.replicas, readyReplicas: d.status.readyReplicas, desiredReplicas: d.status.desiredReplicas });
+        } catch {
+          // a missed sample shows as a gap in the timeline
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, next - options.clock())));
+      }
+    })();
+  }
+
+  async stop(): Promise<DeploymentSample[]> {
+    this.#stopped = true;
+    await this.#done;
+    return this.samples;
+  }
+}
+
+/**
+ * A compact timeline: one line per change of (desired, ready, replicas, state), with the time in
+ * seconds on the given clock's origin.
+ */
+export function timeline(samples: readonly DeploymentSample[], label: (atMs: number) => string = () => ''): string[] {
+  const lines: string[] = [];
+  let last = '';
+  for (const s of samples) {
+    const key = `${s.desiredReplicas}/${s.readyReplicas}/${s.replicas}/${s.state}`;
+    if (key === last) continue;
+    last = key;
+    lines.push(`  t=${(s.atMs / 1000).toFixed(2).padStart(7)} s  desired ${s.desiredReplicas}  ready ${s.readyReplicas}  existing ${s.replicas}  ${s.state}${label(s.atMs)}`);
+  }
+  return lines;
+}
+
+export interface DeploymentEvent {
+  id: number;
+  type: string;
+  reason: string;
+  message: string;
+  at: string;
+}
+
+/** Every event of a deployment, oldest first (paged). */
+export async function deploymentEvents(url: string, tok: string, customerId: string, id: string): Promise<DeploymentEvent[]> {
+  const all: DeploymentEvent[] = [];
+  for (let page = 0; page < 100; page++) {
+    const batch = await api<DeploymentEvent[]>(url, tok, 'GET', `/customers/${customerId}/ai/deployments/${id}/events?afterId=${all.at(-1)?.id ?? 0}&limit=100`);
+    all.push(...batch);
+    if (batch.length < 100) break;
+  }
+  return all;
+}
+
+/** The sum of a Prometheus counter's samples whose labels contain every `match` pair, by the value of `by`. */
+export async function scrapeCounter(url: string, name: string, match: Record<string, string>, by: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const labels = Object.fromEntries([...line.slice(name.length + 1, line.lastIndexOf('}')).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(match).some(([k, v]) => labels[k] !== v)) continue;
+    const key = labels[by] ?? '';
+    out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
