@@ -107,6 +107,31 @@ describe('Batcher over a real engine', () => {
     assert.ok(full < 5_000, `a full batch waited ${full.toFixed(0)} ms`);
   });
 
+  test('told what is arriving: a lone request does not wait; a wait ends once every request on its way has joined', async () => {
+    let onItsWay = 0;
+    const batcher = new Batcher(engine, { batchWaitMs: 60_000, maxBatchItems: 8, arriving: () => onItsWay });
+    let t0 = performance.now();
+    await batcher.embed([textOf(1)]);
+    const lone = performance.now() - t0;
+    assert.ok(lone < 5_000, `a lone request with nothing arriving waited ${lone.toFixed(0)} ms`);
+
+    // Let the engine go idle (a request reaching a busy engine joins the next call without a wait).
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    onItsWay = 1;
+    t0 = performance.now();
+    const first = batcher.embed([textOf(2)]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    onItsWay = 0;
+    const second = batcher.embed([textOf(3)]);
+    const [a, b] = await Promise.all([first, second]);
+    const waited = performance.now() - t0;
+    assert.ok(waited < 5_000, `the batch waited ${waited.toFixed(0)} ms after its company arrived`);
+    assert.equal(batcher.stats().batches, 2, 'the request waited for the one on its way and went out with it');
+    const expected = await alone(engine, [textOf(2), textOf(3)]);
+    assertRowsEqual(a.vectors, [expected[0]!], engine.vectorSize, 'first');
+    assertRowsEqual(b.vectors, [expected[1]!], engine.vectorSize, 'second');
+  });
+
   test('an engine failure rejects every request of the batch', async (t) => {
     const tmp2 = await makeTempDir('modeld-batcher-closed');
     t.after(() => tmp2.cleanup());

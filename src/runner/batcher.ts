@@ -11,6 +11,14 @@ export interface BatcherOptions {
   batchWaitMs: number;
   /** Most texts per engine call. A request with more texts is split over several calls. */
   maxBatchItems: number;
+  /**
+   * How many requests are known to be on their way (the runner: admitted, body still being read).
+   * When given, an idle engine waits `batchWaitMs` only while this is above 0: a lone request with
+   * nothing else arriving goes out on the next turn of the event loop instead of paying the wait
+   * (at concurrency 1 the wait was pure latency), and a waiting batch goes as soon as every
+   * request that was on its way has joined it. Not given: an idle engine always waits.
+   */
+  arriving?: () => number;
 }
 
 /** Counters since the batcher was created. */
@@ -47,8 +55,9 @@ interface Slice {
 
 /**
  * Dynamic batching in front of one engine. At most one engine call runs at a time; requests that
- * arrive while it runs, or within `batchWaitMs` of the first request reaching an idle engine, are
- * merged into the next call: oldest first, only requests of the same dataType, at most
+ * arrive while it runs, or within `batchWaitMs` of the first request reaching an idle engine (when
+ * `arriving` is given: only while more requests are known to be on their way), are merged into
+ * the next call: oldest first, only requests of the same dataType, at most
  * `maxBatchItems` texts. When a call returns, the next one starts one event-loop turn later,
  * without waiting for the timer (its requests already waited). A full batch does not wait for
  * the timer. Each request gets back exactly its own rows.
@@ -58,11 +67,14 @@ export class Batcher {
   readonly #target: BatchTarget;
   readonly #waitMs: number;
   readonly #maxItems: number;
+  readonly #arriving: (() => number) | undefined;
   /** Requests with texts not yet handed to the engine, oldest first. */
   #queue: Pending[] = [];
   #queuedTexts = 0;
   #running = false;
   #timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** The timer is a batchWaitMs wait (not the next-turn flush). */
+  #timerIsWait = false;
   #stats: BatcherStats = { requests: 0, texts: 0, batches: 0, largestBatch: 0 };
 
   constructor(target: BatchTarget, options: BatcherOptions) {
@@ -73,6 +85,7 @@ export class Batcher {
     this.#target = target;
     this.#waitMs = options.batchWaitMs;
     this.#maxItems = options.maxBatchItems;
+    this.#arriving = options.arriving;
   }
 
   stats(): BatcherStats {
@@ -108,8 +121,21 @@ export class Batcher {
       this.#flush();
       return;
     }
-    if (this.#timer !== null) return;
-    this.#timer = this.#waitMs === 0 ? setImmediate(() => this.#flush()) : setTimeout(() => this.#flush(), this.#waitMs);
+    const noCompanyComing = this.#arriving !== undefined && this.#arriving() <= 0;
+    if (this.#timer !== null) {
+      // Everyone the timer was waiting for has arrived: no reason to sit out the rest of the wait.
+      if (noCompanyComing && this.#timerIsWait) {
+        this.#clearTimer();
+        this.#timer = setImmediate(() => this.#flush());
+      }
+      return;
+    }
+    if (this.#waitMs === 0 || noCompanyComing) {
+      this.#timer = setImmediate(() => this.#flush());
+    } else {
+      this.#timer = setTimeout(() => this.#flush(), this.#waitMs);
+      this.#timerIsWait = true;
+    }
   }
 
   #clearTimer(): void {
@@ -117,6 +143,7 @@ export class Batcher {
     clearTimeout(this.#timer as NodeJS.Timeout);
     clearImmediate(this.#timer as NodeJS.Immediate);
     this.#timer = null;
+    this.#timerIsWait = false;
   }
 
   #flush(): void {

@@ -59,6 +59,8 @@ export class Runner implements RunnerHost {
   #engine: EmbeddingEngine | null = null;
   #batcher: Batcher | null = null;
   #inflight = 0;
+  /** Admitted embed requests whose texts are in the batcher (the rest of #inflight is still arriving). */
+  #batching = 0;
   #idleWaiters: Array<() => void> = [];
   #orphanTimer: NodeJS.Timeout | null = null;
   #finished = false;
@@ -133,7 +135,12 @@ export class Runner implements RunnerHost {
       return;
     }
     this.#engine = engine;
-    this.#batcher = new Batcher(engine, { batchWaitMs: this.#spec.batchWaitMs, maxBatchItems: this.#spec.maxBatchItems });
+    // Requests admitted but not yet handed to the batcher are still being received: worth waiting for.
+    this.#batcher = new Batcher(engine, {
+      batchWaitMs: this.#spec.batchWaitMs,
+      maxBatchItems: this.#spec.maxBatchItems,
+      arriving: () => this.#inflight - this.#batching,
+    });
     this.#phase = 'ready';
     this.#readyAt = new Date().toISOString();
     this.#writeStatus(null);
@@ -252,8 +259,13 @@ export class Runner implements RunnerHost {
   }
 
   async embed(request: EmbedRequest): Promise<{ result: Awaited<ReturnType<Batcher['embed']>>; dim: number }> {
-    const result = await this.#batcher!.embed(request.texts, request.dataType);
-    return { result, dim: this.#engine!.vectorSize };
+    this.#batching++;
+    try {
+      const result = await this.#batcher!.embed(request.texts, request.dataType);
+      return { result, dim: this.#engine!.vectorSize };
+    } finally {
+      this.#batching--;
+    }
   }
 
   tokenize(texts: string[]): TokenizeResult {
