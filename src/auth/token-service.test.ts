@@ -134,6 +134,32 @@ describe('modeld tokens', () => {
     await rejects401(tokens.authenticate(`Bearer ${tampered}`), /bad token signature/);
   });
 
+  test('a token verified before is still checked each time: tampering, expiry and its client', async () => {
+    const clock = manualClock(T0);
+    const tokens = new TokenService({ keys, store, auth: AUTH, issuer: ISSUER, clock });
+    const holder = (await newClient(customer.id, ['machinelearning.predict'], clock)).client;
+    await store.createClient(holder);
+    const { accessToken } = await tokens.issue(holder, ['machinelearning.predict']);
+    const first = await tokens.authenticate(`Bearer ${accessToken}`);
+    const again = await tokens.authenticate(`Bearer ${accessToken}`);
+    assert.deepEqual(again, first);
+    again.scopes.push('modeld.admin');
+    assert.deepEqual((await tokens.authenticate(`Bearer ${accessToken}`)).scopes, ['machinelearning.predict'], "a caller's copy does not change what the token grants");
+
+    const [h, p, sig] = accessToken.split('.');
+    const payload = JSON.parse(Buffer.from(p!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    payload.scp = [...ALL_SCOPES];
+    await rejects401(tokens.authenticate(`Bearer ${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`), /bad token signature/);
+
+    clock.advance(3600_000);
+    await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /expired/);
+
+    clock.advance(-3600_000);
+    await tokens.authenticate(`Bearer ${accessToken}`);
+    await store.disableClient(holder.id, isoAt(T0 + 1));
+    await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /disabled/);
+  });
+
   test('wrong audience and unknown issuer are refused by name', async () => {
     const clock = manualClock(T0);
     const tokens = new TokenService({ keys, store, auth: AUTH, issuer: ISSUER, clock });

@@ -44,6 +44,21 @@ export interface AccessTokenClaims extends JWTPayload {
   customerId: string;
 }
 
+/**
+ * Most verified tokens remembered (see TokenService.verify). Each entry is the raw token (under a
+ * kilobyte) and its claims; beyond this the oldest entry is dropped.
+ */
+export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
+/** What a verified local token proved: its claims, and when it expires (ms since the epoch). */
+interface VerifiedToken {
+  clientId: string;
+  customerId: string;
+  scopes: string[];
+  tokenId: string;
+  expMs: number;
+}
+
 /** Clock skew tolerated on an external issuer's tokens (theirs is not our clock). */
 const EXTERNAL_CLOCK_TOLERANCE_SECONDS = 30;
 
@@ -72,6 +87,8 @@ export class TokenService implements Authenticator {
   readonly #issuer: string;
   readonly #clock: Clock;
   readonly #externalJwks: JWTVerifyGetKey | undefined;
+  /** Raw token -> what its signature and claims proved; insertion order is age (oldest first). */
+  readonly #verified = new Map<string, VerifiedToken>();
 
   constructor(options: TokenServiceOptions) {
     this.#keys = options.keys;
@@ -139,6 +156,15 @@ export class TokenService implements Authenticator {
    * cannot be fetched.
    */
   async verify(token: string): Promise<Principal> {
+    // A token of ours whose signature and claims were verified before: the RS256 check (the
+    // costliest step of a prediction's authentication) is not repeated for the very same bytes
+    // until the token expires. The client is still looked up on every request, so a disabled or
+    // deleted client's tokens stop working at once, cached or not.
+    const known = this.#verified.get(token);
+    if (known !== undefined) {
+      if (this.#clock.now() < known.expMs) return this.#checkClient(known);
+      this.#verified.delete(token); // expired: the full check below says so
+    }
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -169,10 +195,26 @@ export class TokenService implements Authenticator {
       throw unauthenticated('token lacks the customerId, scp or sub claim');
     }
     const clientId = typeof claims.cid === 'string' ? claims.cid : claims.sub;
-    const client = await this.#store.getClient(clientId);
-    if (!client || client.customerId !== claims.customerId) throw unauthenticated('the token\'s client no longer exists');
+    const verified: VerifiedToken = { clientId, customerId: claims.customerId, scopes: claims.scp, tokenId: claims.jti!, expMs: claims.exp! * 1000 };
+    const principal = await this.#checkClient(verified);
+    this.#remember(token, verified);
+    return principal;
+  }
+
+  /** The token's client must still exist, belong to the token's customer and be enabled. */
+  async #checkClient(v: VerifiedToken): Promise<Principal> {
+    const client = await this.#store.getClient(v.clientId);
+    if (!client || client.customerId !== v.customerId) throw unauthenticated('the token\'s client no longer exists');
     if (client.disabledAt !== null) throw unauthenticated('the token\'s client is disabled');
-    return { clientId, customerId: claims.customerId, scopes: claims.scp, tokenId: claims.jti! };
+    return { clientId: v.clientId, customerId: v.customerId, scopes: [...v.scopes], tokenId: v.tokenId };
+  }
+
+  #remember(token: string, v: VerifiedToken): void {
+    if (this.#verified.size >= VERIFIED_TOKEN_CACHE_SIZE) {
+      const oldest = this.#verified.keys().next();
+      if (!oldest.done) this.#verified.delete(oldest.value);
+    }
+    this.#verified.set(token, v);
   }
 
   async #verifyExternal(token: string, ext: NonNullable<Config['auth']['externalOidc']>): Promise<Principal> {
