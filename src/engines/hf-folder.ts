@@ -2,7 +2,6 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModeldError } from '../errors/index.js';
 import type { ManifestDraft } from './manifest.js';
-import { inspectOnnx } from './onnx-graph.js';
 import { HfTokenizer } from './tokenizer.js';
 
 /** Longest input modeld feeds a model, whatever its config says (the prediction API truncates at 512). */
@@ -69,6 +68,8 @@ export async function draftFromHfFolder(dir: string, meta: { name: string; model
   // Loading the tokenizer here (pure JS, safe in-process) turns a bad tokenizer.json into a clear error now.
   await HfTokenizer.fromFile(path.join(dir, 'tokenizer.json'), maxTokens, tokConfig ? path.join(dir, 'tokenizer_config.json') : undefined);
 
+  // Loaded on demand: onnx-proto (protobufjs) costs about 150 ms at every server start and is only needed to import a model.
+  const { inspectOnnx } = await import('./onnx-graph.js');
   const graph = await inspectOnnx(path.join(dir, modelRel), modelRel);
   for (const i of graph.inputs) {
     if (!(TEXT_INPUTS as readonly string[]).includes(i.name)) {

@@ -1,6 +1,5 @@
 import { ModeldError } from '../errors/index.js';
 import { readManifest, verifyArtifact } from './manifest.js';
-import { OnnxEngine } from './onnx-engine.js';
 import type { ArtifactManifest, EmbeddingEngine, LoadEngineOptions } from './types.js';
 
 /**
@@ -22,8 +21,12 @@ export async function openEngine(
   options: LoadEngineOptions & { adoptOutputSize?: boolean } = {},
 ): Promise<EmbeddingEngine> {
   switch (manifest.engine) {
-    case 'onnx':
+    case 'onnx': {
+      // Loaded on demand: the server imports this module (through engines/index.ts) but never
+      // opens an engine itself, so it does not pay for loading onnxruntime-node's native addon.
+      const { OnnxEngine } = await import('./onnx-engine.js');
       return OnnxEngine.open(artifactDir, manifest, options);
+    }
     case 'tfjs-use': {
       // Loaded on demand: tfjs is heavy and most runners serve ONNX models.
       const { UseEngine } = await import('./use-engine.js');
