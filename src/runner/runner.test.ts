@@ -130,6 +130,34 @@ describe('Runner lifecycle (in process, real engine)', () => {
     assert.equal((await r.done).exitCode, RunnerExitCodes.stopped);
   });
 
+  test('a request already on its way over a keep-alive connection when a drain ends gets an answer, not a reset', async () => {
+    // The gateway stops choosing a replica before the drain, but a request it sent just before
+    // can still sit unread in the replica's socket when the drain finds no work in flight.
+    const { runner: r } = await runner(tiny);
+    await r.start();
+    const socket = net.connect(r.port!, '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const reset = new Promise<string>((resolve) => {
+      socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      socket.on('close', () => resolve('closed'));
+    });
+    const body = JSON.stringify({ texts: ['red shoes'] });
+    const request = `POST /embed HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    socket.write(request);
+    await eventually('the first answer', async () => (received.includes('\r\n\r\n') && received.startsWith('HTTP/1.1 200') ? true : undefined));
+    received = '';
+    socket.write(request);
+    r.drain('test drain');
+    assert.equal((await r.done).exitCode, RunnerExitCodes.stopped);
+    const end = await reset;
+    assert.notEqual(end, 'ECONNRESET');
+    assert.match(received, /^HTTP\/1\.1 503 /);
+    assert.match(received, /"code":"draining"/);
+  });
+
   test('/info carries the ids, the deployment config and the batching counters', async () => {
     const { runner: r } = await runner(tiny, { maxBatchItems: 8, batchWaitMs: 3 });
     await r.start();

@@ -31,6 +31,8 @@ export interface RunnerOutcome {
 const WARM_UP_TEXT = 'modeld warm-up inference';
 /** After a stop, connections still open this long are cut. */
 const CLOSE_GRACE_MS = 1_000;
+/** How long a runner with no work left keeps reading its connections before closing them (see closeServer). */
+const CLOSE_LINGER_MS = 100;
 
 /**
  * One replica's lifecycle, in process: listen on 127.0.0.1 (random port), load the engine, run one
@@ -313,15 +315,24 @@ export class Runner implements RunnerHost {
   }
 }
 
-/** Closes the server: idle keep-alive connections at once, busy ones after CLOSE_GRACE_MS. */
+/**
+ * Closes the server: after CLOSE_LINGER_MS, idle keep-alive connections at once, busy ones after
+ * CLOSE_GRACE_MS. The linger is for requests already on their way when the runner went idle (the
+ * gateway stops choosing a replica before draining it, but a call it sent just before can sit
+ * unread in the socket): closing a connection with unread bytes resets it, and the gateway cannot
+ * tell whether the work ran; read during the linger, the request is answered 503 `draining` and
+ * retried elsewhere cleanly. (server.close() closes idle connections too, so it waits as well.)
+ */
 function closeServer(server: http.Server): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
-    const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-    server.close(() => {
-      clearTimeout(cut);
-      resolve();
-    });
-    server.closeIdleConnections();
+    setTimeout(() => {
+      const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+      server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+      server.closeIdleConnections();
+    }, CLOSE_LINGER_MS);
   });
 }
