@@ -82,6 +82,13 @@ export class Gateway {
   readonly #deps: GatewayDeps;
   readonly #clock: Clock;
   readonly #lastTouch = new Map<string, number>();
+  /**
+   * Deployment id -> its customer, for deployments the registry publishes: while a deployment has
+   * ready replicas, resolving it needs nothing else from the store (a deployment never changes
+   * customer). Dropped when the registry removes the deployment (deleted), so it holds at most
+   * the published deployments and a deleted deployment is looked up in the store again (404).
+   */
+  readonly #owners = new Map<string, string>();
   readonly #unsubscribe: () => void;
   #closed = false;
 
@@ -99,7 +106,10 @@ export class Gateway {
     this.client = new RunnerClient({ timeoutMs: g.requestTimeoutMs, connectionsPerReplica: g.maxInflightPerReplica });
     this.#unsubscribe = deps.registry.subscribe((change) => {
       if (change.kind === 'endpoint-gone') void this.client.closeEndpoint(change.url);
-      if (change.kind === 'removed') this.#lastTouch.delete(change.deploymentId);
+      if (change.kind === 'removed') {
+        this.#lastTouch.delete(change.deploymentId);
+        this.#owners.delete(change.deploymentId);
+      }
     });
   }
 
@@ -269,8 +279,12 @@ export class Gateway {
   async #resolve(customerId: string, modelId: string): Promise<Target> {
     if (this.#closed) throw new ModeldError('MODELD_ERR_UNAVAILABLE', 'the server is shutting down');
     if (UUID.test(modelId)) {
+      // The hot path: a published deployment of this customer with a ready replica is served
+      // whatever its state says, so the store has nothing to add (see #owners).
+      if (this.#owners.get(modelId) === customerId && this.registry.readyCount(modelId) > 0) return { deploymentId: modelId, name: modelId };
       const d = await this.#deps.store.getDeployment(customerId, modelId);
       if (!d) throw deploymentNotFound(modelId);
+      if (this.registry.modelOf(d.id) !== null) this.#owners.set(d.id, d.customerId);
       if (d.state !== DeploymentStates.DEPLOYED && this.registry.readyCount(d.id) === 0) {
         const reason = d.status.failure ? `: ${d.status.failure.reason}: ${d.status.failure.message}` : '';
         throw new ModeldError('MODELD_ERR_NO_READY_REPLICA', `deployment ${d.id} is ${d.state} and has no ready replica${reason}`, {

@@ -182,6 +182,23 @@ describe('gateway with real replicas', () => {
     assert.match(res.json<{ message: string }>().message, /DEPLOYING/);
   });
 
+  it('serves a published deployment without asking the store, yet another customer gets 404 and a deleted one stops', async () => {
+    const extra = await c.seedDeployment(DeploymentStates.DEPLOYED);
+    const endpoints = c.replicas.map((r) => ({ replicaId: r.replicaId, url: r.endpoint!, generation: r.generation }));
+    c.registry.publish(extra.id, c.model, endpoints);
+    for (let i = 0; i < 3; i++) assert.equal((await embed(extra.id, { batch: [{ text: `warm ${i}` }] })).statusCode, 200);
+    const other = await c.otherCustomer();
+    const foreign = await embed(extra.id, { batch: [{ text: 'a' }] }, other.auth);
+    assert.equal(foreign.statusCode, 404);
+    assert.equal(foreign.json<{ code: string }>().code, 'MODELD_ERR_DEPLOYMENT_NOT_FOUND');
+    // Deleted the way the controller does it: the record goes, then the registry forgets it.
+    await c.store.deleteDeployment(extra.id);
+    c.registry.remove(extra.id);
+    const gone = await embed(extra.id, { batch: [{ text: 'a' }] });
+    assert.equal(gone.statusCode, 404);
+    assert.equal(gone.json<{ code: string }>().code, 'MODELD_ERR_DEPLOYMENT_NOT_FOUND');
+  });
+
   it('needs a machinelearning.predict token', async () => {
     const none = await c.app.inject({ method: 'POST', url: `/ai/prediction/embedding/${c.deployment.id}`, payload: { batch: [{ text: 'a' }] } });
     assert.equal(none.statusCode, 401);
