@@ -11,7 +11,8 @@
  * failed per phase (target: 0 failed), and the count changes during the high phase after it
  * settled (target: 0).
  *
- * Usage: npm run bench:autoscale [-- --low 12 --high 40 --tail 35 --stabilization 15000]
+ * Usage: npm run bench:autoscale [-- --low 12 --high 40 --tail 35 --stabilization 15000 --concurrency 16]
+ * (`--concurrency` is the high phase's; 16 asks for maxReplicas, 10 for 3 replicas of 4.)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -42,7 +43,7 @@ const highSeconds = arg('high', 40);
 const tailSeconds = arg('tail', 35);
 const stabilizationMs = arg('stabilization', 15_000);
 const LOW = 1;
-const HIGH = 16;
+const HIGH = arg('concurrency', 16);
 const BATCH = 8;
 const TARGET = 4;
 
