@@ -114,6 +114,17 @@ test('a file over the size cap is refused before it is read', async () => {
   assert.equal((await rows(file, 800)).length, 100);
 });
 
+test('a reader stopped early releases its file', async () => {
+  const file = path.join(root, 'early.csv');
+  await writeFile(file, 'a,b\n1,2\n3,4\n');
+  const src = await readRows(file);
+  const first = await src.rows.next();
+  assert.deepEqual(first.value, { row: { a: '1', b: '2' }, line: 2 });
+  await src.close();
+  assert.equal((await src.rows.next()).done, true);
+  await src.close();
+});
+
 test('Parquet rows are read through hyparquet, nulls and INT64 included', async () => {
   const file = path.join(root, 'c.parquet');
   await writeFile(file, writeParquet([

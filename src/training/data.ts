@@ -122,6 +122,8 @@ export interface RowSource {
   format: DataFormat;
   columns: readonly string[] | null;
   rows: AsyncGenerator<{ row: DataRow; line: number }>;
+  /** Releases the file; needed when `rows` is not read to its end (reading to the end releases it too). Idempotent. */
+  close(): Promise<void>;
 }
 
 /**
@@ -138,7 +140,10 @@ export async function readRows(file: string, options: ReadOptions = {}): Promise
   if (info.size === 0) throw dataError(`${file}: the file is empty`, { file });
   const format = await detectFormat(file);
   if (format === 'parquet') return readParquet(file, info.size);
-  if (format === 'jsonl') return { format, columns: null, rows: readJsonLines(file, maxBytes) };
+  if (format === 'jsonl') {
+    const rows = readJsonLines(file, maxBytes);
+    return { format, columns: null, rows, close: async () => void (await rows.return(undefined)) };
+  }
   return readCsv(file, maxBytes);
 }
 
@@ -147,15 +152,33 @@ async function* textChunks(file: string, maxBytes: number): AsyncGenerator<strin
   const decoder = new StringDecoder('utf8');
   let bytes = 0;
   let first = true;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 16 })) {
-    bytes += (chunk as Buffer).length;
-    if (bytes > maxBytes) throw dataError(`${file}: larger than the ${maxBytes}-byte limit for training data files`, { file, maxBytes });
-    let text = decoder.write(chunk as Buffer);
-    if (first && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
+  const stream = createReadStream(file, { highWaterMark: 1 << 16 });
+  // A read error (permissions, a file replaced by a directory) is the data's problem, named, not a 500.
+  const failed = (err: unknown): ModeldError =>
+    err instanceof ModeldError ? err : dataError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file });
+  const chunks = stream[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let next: IteratorResult<unknown>;
+      try {
+        next = await chunks.next();
+      } catch (err) {
+        throw failed(err);
+      }
+      if (next.done) break;
+      const chunk = next.value;
+      bytes += (chunk as Buffer).length;
+      if (bytes > maxBytes) throw dataError(`${file}: larger than the ${maxBytes}-byte limit for training data files`, { file, maxBytes });
+      let text = decoder.write(chunk as Buffer);
+      if (first && text.length > 0) {
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        first = false;
+      }
+      if (text.length > 0) yield text;
     }
-    if (text.length > 0) yield text;
+  } finally {
+    // Also when the reader stops early: the descriptor is released at once, not at garbage collection.
+    stream.destroy();
   }
   const rest = decoder.end();
   if (rest.length > 0) yield rest;
@@ -217,7 +240,16 @@ async function readCsv(file: string, maxBytes: number): Promise<RowSource> {
       yield { row, line };
     }
   }
-  return { format: 'csv', columns: header, rows: rows() };
+  const gen = rows();
+  return {
+    format: 'csv',
+    columns: header,
+    rows: gen,
+    close: async () => {
+      await gen.return(undefined);
+      await records.return(undefined);
+    },
+  };
 }
 
 async function* csvRecords(file: string, maxBytes: number): AsyncGenerator<{ fields: string[]; line: number }> {
@@ -303,11 +335,17 @@ async function readParquet(file: string, size: number): Promise<RowSource> {
       return out.buffer;
     },
   };
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fh.close();
+  };
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
   try {
     metadata = await parquetMetadataAsync(buffer);
   } catch (err) {
-    await fh.close();
+    await close();
     throw dataError(`${file}: not a readable Parquet file (${(err as Error).message})`, { file });
   }
   // Top-level columns: the schema's first element is the root, its children follow depth-first.
@@ -337,10 +375,10 @@ async function readParquet(file: string, size: number): Promise<RowSource> {
         rowStart += n;
       }
     } finally {
-      await fh.close();
+      await close();
     }
   }
-  return { format: 'parquet', columns, rows: rows() };
+  return { format: 'parquet', columns, rows: rows(), close };
 }
 
 /** A deterministic generator of floats in [0, 1) from a 32-bit seed (mulberry32). */
@@ -443,6 +481,130 @@ function requireColumns(file: string, what: string, known: readonly string[] | n
   }
 }
 
+interface CatalogRead {
+  index: IndexItem[];
+  pkids: Set<string>;
+  rows: number;
+  duplicatePkidsDropped: number;
+  emptyItemsDropped: number;
+}
+
+async function readCatalog(file: string, columns: DatasetColumns, options: ReadOptions): Promise<CatalogRead> {
+  const wanted: Array<[string, string]> = [[columns.pkid, 'pkid_col_name']];
+  if (columns.title !== null) wanted.push([columns.title, 'index_title_col_name']);
+  if (columns.desc !== null) wanted.push([columns.desc, 'index_desc_col_name']);
+  if (columns.body !== null) wanted.push([columns.body, 'index_body_col_name']);
+  const out: CatalogRead = { index: [], pkids: new Set(), rows: 0, duplicatePkidsDropped: 0, emptyItemsDropped: 0 };
+  const seenColumns = new Set<string>();
+  const src = await readRows(file, options);
+  try {
+    requireColumns(file, 'catalog', src.columns, wanted);
+    for await (const { row } of src.rows) {
+      out.rows++;
+      if (src.columns === null) for (const k of Object.keys(row)) seenColumns.add(k);
+      const pkid = cellText(row[columns.pkid]).trim();
+      const text = [columns.title, columns.desc]
+        .filter((c): c is string => c !== null)
+        .map((c) => cellText(row[c]).trim())
+        .filter((t) => t !== '')
+        .join(' ');
+      if (pkid === '' || text === '') {
+        out.emptyItemsDropped++;
+        continue;
+      }
+      if (out.pkids.has(pkid)) {
+        out.duplicatePkidsDropped++;
+        continue;
+      }
+      out.pkids.add(pkid);
+      const item: IndexItem = { pkid, text };
+      if (columns.body !== null) item.body = cellText(row[columns.body]);
+      out.index.push(item);
+    }
+  } finally {
+    await src.close();
+  }
+  if (out.rows === 0) throw dataError(`catalog ${file}: no rows`, { file });
+  if (src.columns === null) requireColumns(file, 'catalog', [...seenColumns], wanted);
+  if (out.index.length === 0) {
+    throw dataError(`catalog ${file}: none of its ${out.rows} rows has both a pkid and a text (columns ${wanted.map(([c]) => JSON.stringify(c)).join(', ')})`, { file });
+  }
+  return out;
+}
+
+interface SignalsRead {
+  byQuery: Map<string, Map<string, number>>;
+  rows: number;
+  withoutItem: number;
+  empty: number;
+  nonPositiveWeight: number;
+}
+
+async function readSignals(file: string, catalogFile: string, catalog: CatalogRead, columns: DatasetColumns, options: ReadOptions): Promise<SignalsRead> {
+  const wanted: Array<[string, string]> = [[columns.query, 'query_col_name'], [columns.pkid, 'pkid_col_name']];
+  if (columns.weight !== null) wanted.push([columns.weight, 'weight_col_name']);
+  const out: SignalsRead = { byQuery: new Map(), rows: 0, withoutItem: 0, empty: 0, nonPositiveWeight: 0 };
+  const seenColumns = new Set<string>();
+  const missingExamples: string[] = [];
+  const src = await readRows(file, options);
+  try {
+    requireColumns(file, 'signals', src.columns, wanted);
+    for await (const { row, line } of src.rows) {
+      out.rows++;
+      if (src.columns === null) for (const k of Object.keys(row)) seenColumns.add(k);
+      const query = cellText(row[columns.query]).trim();
+      const pkid = cellText(row[columns.pkid]).trim();
+      if (query === '' || pkid === '') {
+        out.empty++;
+        continue;
+      }
+      let weight = 1;
+      if (columns.weight !== null) {
+        const raw = row[columns.weight];
+        weight = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+        if (!Number.isFinite(weight)) {
+          throw dataError(
+            `signals ${file}: ${src.format === 'parquet' ? 'row' : 'line'} ${line}: column ${JSON.stringify(columns.weight)} (dataset_config.weight_col_name) must be a number, got ${JSON.stringify(cellText(raw).slice(0, 40))}`,
+            { file, column: columns.weight, line },
+          );
+        }
+        if (weight <= 0) {
+          out.nonPositiveWeight++;
+          continue;
+        }
+      }
+      if (!catalog.pkids.has(pkid)) {
+        out.withoutItem++;
+        if (missingExamples.length < 3) missingExamples.push(pkid);
+        continue;
+      }
+      let rel = out.byQuery.get(query);
+      if (rel === undefined) out.byQuery.set(query, (rel = new Map()));
+      rel.set(pkid, (rel.get(pkid) ?? 0) + weight);
+    }
+  } finally {
+    await src.close();
+  }
+  if (out.rows === 0) throw dataError(`signals ${file}: no rows`, { file });
+  if (src.columns === null) requireColumns(file, 'signals', [...seenColumns], wanted);
+  if (out.byQuery.size === 0) {
+    throw dataError(
+      `signals ${file}: no signal's pkid (column ${JSON.stringify(columns.pkid)}) is in the catalog ${catalogFile}` +
+        (missingExamples.length > 0
+          ? ` (signal pkids such as ${missingExamples.map((p) => JSON.stringify(p)).join(', ')}; catalog pkids such as ${catalog.index.slice(0, 3).map((i) => JSON.stringify(i.pkid)).join(', ')})`
+          : ''),
+      { file, column: columns.pkid },
+    );
+  }
+  if (out.byQuery.size < MIN_UNIQUE_QUERIES) {
+    throw dataError(`signals ${file}: ${out.byQuery.size} unique queries match the catalog; training needs at least ${MIN_UNIQUE_QUERIES} (${MIN_VALIDATION_QUERIES} are held out for validation)`, {
+      file,
+      uniqueQueries: out.byQuery.size,
+    });
+  }
+  return out;
+}
+
 /**
  * Reads the catalog and the signals and builds what training needs (API.md's rules):
  * - index: one item per pkid (the first row wins; later duplicates are dropped and counted), its
@@ -460,110 +622,9 @@ function requireColumns(file: string, what: string, known: readonly string[] | n
 export async function loadTrainingData(catalogUri: string, signalsUri: string, columns: DatasetColumns, options: LoadOptions): Promise<TrainingData> {
   const catalogFile = await resolveDataUri(catalogUri, options.dataRoots, 'body.trainingData.catalog');
   const signalsFile = await resolveDataUri(signalsUri, options.dataRoots, 'body.trainingData.signals');
-
-  // Catalog.
-  const cat = await readRows(catalogFile, options);
-  const catWanted: Array<[string, string]> = [[columns.pkid, 'pkid_col_name']];
-  if (columns.title !== null) catWanted.push([columns.title, 'index_title_col_name']);
-  if (columns.desc !== null) catWanted.push([columns.desc, 'index_desc_col_name']);
-  if (columns.body !== null) catWanted.push([columns.body, 'index_body_col_name']);
-  requireColumns(catalogFile, 'catalog', cat.columns, catWanted);
-  const seenColumns = new Set<string>();
-  const index: IndexItem[] = [];
-  const pkids = new Set<string>();
-  let catalogRows = 0;
-  let duplicatePkidsDropped = 0;
-  let emptyItemsDropped = 0;
-  for await (const { row } of cat.rows) {
-    catalogRows++;
-    if (cat.columns === null) for (const k of Object.keys(row)) seenColumns.add(k);
-    const pkid = cellText(row[columns.pkid]).trim();
-    const text = [columns.title, columns.desc]
-      .filter((c): c is string => c !== null)
-      .map((c) => cellText(row[c]).trim())
-      .filter((t) => t !== '')
-      .join(' ');
-    if (pkid === '' || text === '') {
-      emptyItemsDropped++;
-      continue;
-    }
-    if (pkids.has(pkid)) {
-      duplicatePkidsDropped++;
-      continue;
-    }
-    pkids.add(pkid);
-    const item: IndexItem = { pkid, text };
-    if (columns.body !== null) item.body = cellText(row[columns.body]);
-    index.push(item);
-  }
-  if (catalogRows === 0) throw dataError(`catalog ${catalogFile}: no rows`, { file: catalogFile });
-  if (cat.columns === null) requireColumns(catalogFile, 'catalog', [...seenColumns], catWanted);
-  if (index.length === 0) {
-    throw dataError(`catalog ${catalogFile}: none of its ${catalogRows} rows has both a pkid and a text (columns ${catWanted.map(([c]) => JSON.stringify(c)).join(', ')})`, { file: catalogFile });
-  }
-
-  // Signals.
-  const sig = await readRows(signalsFile, options);
-  const sigWanted: Array<[string, string]> = [[columns.query, 'query_col_name'], [columns.pkid, 'pkid_col_name']];
-  if (columns.weight !== null) sigWanted.push([columns.weight, 'weight_col_name']);
-  requireColumns(signalsFile, 'signals', sig.columns, sigWanted);
-  seenColumns.clear();
-  let signalRows = 0;
-  let signalsWithoutItem = 0;
-  let signalsEmpty = 0;
-  let signalsNonPositiveWeight = 0;
-  const missingExamples: string[] = [];
-  const byQuery = new Map<string, Map<string, number>>();
-  for await (const { row, line } of sig.rows) {
-    signalRows++;
-    if (sig.columns === null) for (const k of Object.keys(row)) seenColumns.add(k);
-    const query = cellText(row[columns.query]).trim();
-    const pkid = cellText(row[columns.pkid]).trim();
-    if (query === '' || pkid === '') {
-      signalsEmpty++;
-      continue;
-    }
-    let weight = 1;
-    if (columns.weight !== null) {
-      const raw = row[columns.weight];
-      weight = typeof raw === 'number' ? raw : typeof raw === 'bigint' ? Number(raw) : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-      if (!Number.isFinite(weight)) {
-        throw dataError(`signals ${signalsFile}: ${sig.format === 'parquet' ? 'row' : 'line'} ${line}: column ${JSON.stringify(columns.weight)} (dataset_config.weight_col_name) must be a number, got ${JSON.stringify(cellText(raw).slice(0, 40))}`, {
-          file: signalsFile,
-          column: columns.weight,
-          line,
-        });
-      }
-      if (weight <= 0) {
-        signalsNonPositiveWeight++;
-        continue;
-      }
-    }
-    if (!pkids.has(pkid)) {
-      signalsWithoutItem++;
-      if (missingExamples.length < 3) missingExamples.push(pkid);
-      continue;
-    }
-    let rel = byQuery.get(query);
-    if (rel === undefined) byQuery.set(query, (rel = new Map()));
-    rel.set(pkid, (rel.get(pkid) ?? 0) + weight);
-  }
-  if (signalRows === 0) throw dataError(`signals ${signalsFile}: no rows`, { file: signalsFile });
-  if (sig.columns === null) requireColumns(signalsFile, 'signals', [...seenColumns], sigWanted);
-  if (byQuery.size === 0) {
-    throw dataError(
-      `signals ${signalsFile}: no signal's pkid (column ${JSON.stringify(columns.pkid)}) is in the catalog ${catalogFile}` +
-        (missingExamples.length > 0 ? ` (signal pkids such as ${missingExamples.map((p) => JSON.stringify(p)).join(', ')}; catalog pkids such as ${index.slice(0, 3).map((i) => JSON.stringify(i.pkid)).join(', ')})` : ''),
-      { file: signalsFile, column: columns.pkid },
-    );
-  }
-  if (byQuery.size < MIN_UNIQUE_QUERIES) {
-    throw dataError(`signals ${signalsFile}: ${byQuery.size} unique queries match the catalog; training needs at least ${MIN_UNIQUE_QUERIES} (${MIN_VALIDATION_QUERIES} are held out for validation)`, {
-      file: signalsFile,
-      uniqueQueries: byQuery.size,
-    });
-  }
-
+  const catalog = await readCatalog(catalogFile, columns, options);
+  const signals = await readSignals(signalsFile, catalogFile, catalog, columns, options);
+  const { byQuery } = signals;
   // Split: sorting first makes the split independent of the order of the rows.
   const queries = [...byQuery.keys()].sort();
   const shuffled = seededShuffle(queries, options.seed);
@@ -576,20 +637,20 @@ export async function loadTrainingData(catalogUri: string, signalsUri: string, c
     for (const [pkid, weight] of byQuery.get(query)!) target.push({ query, pkid, weight });
   }
   return {
-    index,
+    index: catalog.index,
     train,
     validation,
     summary: {
       catalogFile,
       signalsFile,
-      catalogRows,
-      indexSize: index.length,
-      duplicatePkidsDropped,
-      emptyItemsDropped,
-      signalRows,
-      signalsWithoutItem,
-      signalsEmpty,
-      signalsNonPositiveWeight,
+      catalogRows: catalog.rows,
+      indexSize: catalog.index.length,
+      duplicatePkidsDropped: catalog.duplicatePkidsDropped,
+      emptyItemsDropped: catalog.emptyItemsDropped,
+      signalRows: signals.rows,
+      signalsWithoutItem: signals.withoutItem,
+      signalsEmpty: signals.empty,
+      signalsNonPositiveWeight: signals.nonPositiveWeight,
       uniqueQueries: queries.length,
       trnQueries: queries.length - nVal,
       valQueries: nVal,

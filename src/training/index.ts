@@ -1,0 +1,68 @@
+/**
+ * Custom-model training, the groundwork: the compiled training config (`compileTrainingConfig`),
+ * training data (`resolveDataUri`, `readRows`, `loadTrainingData`), the learned text processors
+ * (`learnTextProcessor`) and the evaluation metrics (`evaluateRankings`, `buildTrainingMetrics`).
+ * The encoder training itself is not built yet (docs/training.md).
+ */
+export {
+  compileTrainingConfig,
+  CONFIG_KEYS,
+  CONFIG_NAMES,
+  FAMILY_DEFAULTS,
+  TRAINING_FAMILIES,
+  RNN_NAMES,
+  RNN_UNITS,
+  METRIC_NAMES,
+  METRIC_KS,
+  type TrainingConfig,
+  type DatasetColumns,
+  type EncoderConfig,
+  type TrainingFamily,
+  type MetricName,
+  type MetricK,
+} from './config.js';
+export {
+  resolveDataUri,
+  detectFormat,
+  readRows,
+  loadTrainingData,
+  validationSize,
+  sampleQueries,
+  seededShuffle,
+  DEFAULT_MAX_DATA_BYTES,
+  type TrainingData,
+  type TrainingDataSummary,
+  type IndexItem,
+  type TrainingPair,
+  type LoadOptions,
+  type RowSource,
+} from './data.js';
+export {
+  learnTextProcessor,
+  textProcessorFromTokenizerJson,
+  assertTextProcessorTrainable,
+  TEXT_PROCESSOR_NAMES,
+  VOCABULARY_CAPS,
+  PRETRAINED_TEXT_PROCESSORS,
+  PAD_ID,
+  UNK_ID,
+  type TextProcessor,
+  type TextProcessorName,
+  type TokenizerJsonDocument,
+} from './text-processors.js';
+export {
+  queryMetric,
+  evaluateRankings,
+  relevanceByQuery,
+  rankByDot,
+  bestEpoch,
+  shouldStopEarly,
+  buildTrainingMetrics,
+  RANKING_METRICS,
+  CLASSIFICATION_METRICS,
+  type RankedQuery,
+  type MetricsAtK,
+  type EpochEvaluation,
+  type TrainingMetrics,
+  type TrainingSummary,
+} from './metrics.js';
