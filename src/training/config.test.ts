@@ -71,6 +71,7 @@ test('given values win, unknown keys are kept and echoed, batch size 0 means aut
   assert.deepEqual(c.flat['trainer_config.some_future_knob'], { a: 1 });
   assert.equal(c.flat['trainer_config.trn_batch_size'], null);
   assert.equal(compileTrainingConfig('x', { ...base, 'trainer_config.trn_batch_size': 256 }).trnBatchSize, 256);
+  assert.equal(compileTrainingConfig('x', { ...base, 'trainer_config.monitor_patience': 100 }).monitorPatience, 100);
 });
 
 test('wrong types and ranges are 400s naming the key path', () => {
@@ -87,7 +88,7 @@ test('wrong types and ranges are 400s naming the key path', () => {
   refused({ ...base, 'trainer_config.num_epochs': 0 }, `${K}trainer_config.num_epochs`, /integer from 1 to 64, got 0/);
   refused({ ...base, 'trainer_config.num_epochs': 65 }, `${K}trainer_config.num_epochs`, /got 65/);
   refused({ ...base, 'trainer_config.num_epochs': 2.5 }, `${K}trainer_config.num_epochs`, /integer/);
-  refused({ ...base, 'trainer_config.monitor_patience': 0 }, `${K}trainer_config.monitor_patience`, /from 1/);
+  refused({ ...base, 'trainer_config.monitor_patience': 0 }, `${K}trainer_config.monitor_patience`, /integer >= 1, got 0/);
   refused({ ...base, 'trainer_config.trn_batch_size': -1 }, `${K}trainer_config.trn_batch_size`, /got -1/);
   refused({ ...base, 'trainer_config.encoder_config.emb_spdp': 1.5 }, `${K}trainer_config.encoder_config.emb_spdp`, /0\.0 to 1\.0/);
   refused({ ...base, 'trainer_config.encoder_config.emb_trainable': 'yes' }, `${K}trainer_config.encoder_config.emb_trainable`, /true or false/);

@@ -142,7 +142,8 @@ function integer(raw: Record<string, unknown>, key: string, min: number, max: nu
   const value = raw[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw bad(key, `must be an integer from ${min} to ${max}, got ${describe(value)}`, { min, max });
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw bad(key, `must be an integer ${range}, got ${describe(value)}`, { min, max });
   }
   return value;
 }
@@ -229,7 +230,8 @@ export function compileTrainingConfig(modelType: string, rawConfig: unknown): Tr
   if (typeof trainable !== 'boolean') throw bad(K.embTrainable, `must be true or false, got ${describe(trainable)}`);
 
   const numEpochs = integer(raw, K.numEpochs, 1, MAX_EPOCHS, MAX_EPOCHS);
-  const monitorPatience = integer(raw, K.monitorPatience, 1, MAX_EPOCHS, tDefaults.monitorPatience);
+  // No upper bound: a patience above num_epochs just turns early stopping off.
+  const monitorPatience = integer(raw, K.monitorPatience, 1, Number.MAX_SAFE_INTEGER, tDefaults.monitorPatience);
   const batchRaw = raw[K.trnBatchSize];
   const trnBatchSize = batchRaw === null || batchRaw === 0 ? null : batchRaw === undefined ? null : integer(raw, K.trnBatchSize, 1, MAX_BATCH_SIZE, 0);
 
