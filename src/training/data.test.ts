@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ModeldError } from '../errors/index.js';
 import { compileTrainingConfig } from './config.js';
-import { loadTrainingData, readRows, resolveDataUri, sampleQueries, validationSize, type DataRow } from './data.js';
+import { loadTrainingData, readRows, resolveDataUri, sampleQueries, validationSize, vocabularyTexts, type DataRow } from './data.js';
 import { writeParquet } from './fixtures/write-parquet.js';
 
 let dir: string;
@@ -244,3 +244,14 @@ test('useful errors: missing columns, no overlapping pkids, too few queries, a w
     rejectsWith('MODELD_ERR_DATA_PATH_FORBIDDEN', /^body\.trainingData\.catalog: /),
   );
 });
+
+test('the vocabulary learns from index texts, bodies and training queries, not validation queries', () => {
+  const texts = [
+    ...vocabularyTexts({
+      index: [{ pkid: '1', text: 'red shoe', body: 'long body' }, { pkid: '2', text: 'blue hat', body: '' }],
+      train: [{ query: 'q a', pkid: '1', weight: 1 }, { query: 'q a', pkid: '2', weight: 1 }, { query: 'q b', pkid: '2', weight: 1 }],
+    }),
+  ];
+  assert.deepEqual(texts, ['red shoe', 'long body', 'blue hat', 'q a', 'q b']);
+});
+

@@ -664,3 +664,21 @@ export async function loadTrainingData(catalogUri: string, signalsUri: string, c
 export function sampleQueries<T>(queries: readonly T[], n: number, seed: number): T[] {
   return queries.length <= n ? [...queries] : seededShuffle(queries, seed).slice(0, n);
 }
+
+/**
+ * The texts a text processor learns its vocabulary from: every index text and body, and the
+ * training queries. Validation queries are left out, so that held-out queries meet the vocabulary
+ * as unseen queries would.
+ */
+export function* vocabularyTexts(data: Pick<TrainingData, 'index' | 'train'>): Generator<string> {
+  for (const item of data.index) {
+    yield item.text;
+    if (item.body !== undefined && item.body !== '') yield item.body;
+  }
+  let last: string | undefined;
+  // Pairs come grouped by query: each query once.
+  for (const pair of data.train) {
+    if (pair.query !== last) yield pair.query;
+    last = pair.query;
+  }
+}

@@ -28,6 +28,7 @@ export {
   loadTrainingData,
   validationSize,
   sampleQueries,
+  vocabularyTexts,
   seededShuffle,
   DEFAULT_MAX_DATA_BYTES,
   type TrainingData,
