@@ -5,7 +5,9 @@
  *   1. a PATCH of the deployment's config rolls both replicas (surge one, retire one per new
  *      ready one), and then
  *   2. one ready replica is killed with SIGKILL (its pid read from
- *      `<dataDir>/replicas/local/<replicaId>/status.json`) and replaced by the controller.
+ *      `<dataDir>/replicas/local/<replicaId>/status.json`) and replaced by the controller, and
+ *   3. both at once: a second PATCH, and SIGKILL of an old ready replica once the surge replica
+ *      exists (fewer than minReplicas ready until the new ones are).
  *
  * Prints, per window, requests sent, succeeded and failed with the failures by status and code
  * (targets: 0 failed during the rollout; during the kill, failures only when the gateway's retry
@@ -77,7 +79,12 @@ try {
   const until = async (what: string, done: (events: DeploymentEvent[]) => boolean, timeoutS = 60): Promise<void> => {
     const deadline = load.now() + timeoutS * 1000;
     while (!done(await events())) {
-      if (load.now() > deadline) throw new Error(`${what}: not within ${timeoutS} s`);
+      if (load.now() > deadline) {
+        // Say what the deployment did before giving up.
+        for (const line of timeline(sampler.samples)) console.log(line);
+        for (const e of await events()) console.log(`  ${e.at} ${e.reason}: ${e.message.split('\n')[0]}`);
+        throw new Error(`${what}: not within ${timeoutS} s`);
+      }
       await sleep(0.1);
     }
   };
@@ -115,11 +122,32 @@ try {
   const kill = { from: killFrom, to: load.now() };
   const retriesAfterKill = await retries();
 
+  // 3. Both at once: a second roll, and SIGKILL of a ready replica of the old generation as soon
+  // as the surge replica exists (ready drops below minReplicas while the new one starts).
+  const beforeBoth = (await events()).at(-1)?.id ?? 0;
+  const bothFrom = load.now();
+  await api(url, tok, 'PATCH', `/customers/${C}/ai/deployments/${dep.id}`, { config: { rollout: 'bench-2' } });
+  await until('the surge replica', () => (lastSample()?.replicas ?? 0) >= 3, 30);
+  const victim2 = await pickReadyReplica(path.join(dataDir, 'replicas', 'local'));
+  process.kill(victim2.pid, 'SIGKILL');
+  const killedInRollAt = load.now();
+  await until(
+    'the rollout after the kill',
+    // Below minReplicas ready the deployment is DEPLOYING again, so it ends with Deployed, not RolledOut.
+    (ev) => ev.some((e) => e.id > beforeBoth && (e.reason === 'RolledOut' || e.reason === 'Deployed')) && lastSample()?.replicas === 2 && lastSample()?.readyReplicas === 2,
+  );
+  const rolledOutAgainAt = load.now();
+  await sleep(SETTLE_S);
+  const both = { from: bothFrom, to: load.now() };
+  const retriesAfterBoth = await retries();
+
   const records = await load.stop();
   const samples = await sampler.stop();
   const all = (await events()).map((e) => ({ ...e, atMs: Date.parse(e.at) - wall0 }));
 
-  console.log(`\nreplica count over time (status sampled every 250 ms; t=0 is the start of the load; PATCH at ${(rollFrom / 1000).toFixed(2)} s, SIGKILL at ${(killFrom / 1000).toFixed(2)} s):`);
+  console.log(
+    `\nreplica count over time (status sampled every 250 ms; t=0 is the start of the load; PATCH at ${(rollFrom / 1000).toFixed(2)} s, SIGKILL at ${(killFrom / 1000).toFixed(2)} s, PATCH + SIGKILL at ${(bothFrom / 1000).toFixed(2)} s):`,
+  );
   for (const line of timeline(samples)) console.log(line);
   console.log('\nevents:');
   for (const e of all.filter((x) => x.atMs >= rollFrom - 1000)) console.log(`  t=${(e.atMs / 1000).toFixed(2).padStart(7)} s  ${e.reason}: ${e.message}`);
@@ -141,12 +169,16 @@ try {
   row('steady, before the PATCH', baseline);
   const r = row('rollout (PATCH to rolled out + 3 s)', roll, `; gateway retries: ${diff(retriesBeforeRoll, retriesAfterRoll)}`);
   const k = row('SIGKILL (kill to replaced + 3 s)', kill, `; gateway retries: ${diff(retriesAfterRoll, retriesAfterKill)}`);
+  const b = row('rollout + SIGKILL of an old replica', both, `; gateway retries: ${diff(retriesAfterKill, retriesAfterBoth)}`);
   const total = countWindow(records, 0, Infinity);
   console.log(`  ${'whole run'.padEnd(34)} ${(load.now() / 1000).toFixed(1).padStart(5)} s  sent ${String(total.requests).padStart(6)}  succeeded ${String(total.ok).padStart(6)}  failed ${total.failed}`);
   console.log(`  rollout: PATCH -> RolledOut with 2 replicas ${fmt(rolledOutAt - rollFrom)} ms; failed ${r.failed} (target 0)`);
   const exhausted = k.failures['503 MODELD_ERR_REPLICA_FAILED'] ?? 0;
   console.log(
     `  kill: replica ${victim.replicaId} (pid ${victim.pid}); SIGKILL -> replacement serving (2 ready) ${fmt(replacedAt - killFrom)} ms; failed ${k.failed}, of which retry budget exhausted (503 MODELD_ERR_REPLICA_FAILED) ${exhausted}`,
+  );
+  console.log(
+    `  rollout + kill: replica ${victim2.replicaId} killed ${fmt(killedInRollAt - bothFrom)} ms after the PATCH; rolled out ${fmt(rolledOutAgainAt - bothFrom)} ms after the PATCH; failed ${b.failed}, of which retry budget exhausted ${b.failures['503 MODELD_ERR_REPLICA_FAILED'] ?? 0}`,
   );
 } finally {
   if (server) await server.stop('SIGTERM');
