@@ -136,6 +136,11 @@ test('Parquet rows are read through hyparquet, nulls and INT64 included', async 
   const got = [];
   for await (const r of src.rows) got.push(r);
   assert.deepEqual(got, [{ row: { pkid: 1n, name: 'Café' }, line: 1 }, { row: { pkid: 2n, name: null }, line: 2 }]);
+  const only = await readRows(file, { columns: ['name', 'absent'] });
+  assert.deepEqual(only.columns, ['pkid', 'name'], 'the schema still lists every column');
+  const picked = [];
+  for await (const r of only.rows) picked.push(r.row);
+  assert.deepEqual(picked, [{ name: 'Café' }, { name: null }]);
   const broken = path.join(root, 'broken.parquet');
   await writeFile(broken, 'PAR1 not really');
   await assert.rejects(rows(broken), rejectsWith('MODELD_ERR_TRAINING_CONFIG', /broken\.parquet: not a readable Parquet file/));

@@ -112,6 +112,8 @@ export async function detectFormat(file: string): Promise<DataFormat> {
 export interface ReadOptions {
   /** Refuse files larger than this many bytes (default DEFAULT_MAX_DATA_BYTES). */
   maxBytes?: number;
+  /** Parquet only: decode just these columns (those the file has); the others are never read. */
+  columns?: readonly string[];
 }
 
 /** One row: column name -> value as read (strings for CSV; JSON values; Parquet values, INT64 as bigint). */
@@ -139,7 +141,7 @@ export async function readRows(file: string, options: ReadOptions = {}): Promise
   }
   if (info.size === 0) throw dataError(`${file}: the file is empty`, { file });
   const format = await detectFormat(file);
-  if (format === 'parquet') return readParquet(file, info.size);
+  if (format === 'parquet') return readParquet(file, info.size, options.columns);
   if (format === 'jsonl') {
     const rows = readJsonLines(file, maxBytes);
     return { format, columns: null, rows, close: async () => void (await rows.return(undefined)) };
@@ -324,7 +326,7 @@ async function* csvRecords(file: string, maxBytes: number): AsyncGenerator<{ fie
   if (started || field !== '' || afterQuote) yield* endRecord();
 }
 
-async function readParquet(file: string, size: number): Promise<RowSource> {
+async function readParquet(file: string, size: number, only: readonly string[] | undefined): Promise<RowSource> {
   const fh = await open(file, 'r');
   const buffer = {
     byteLength: size,
@@ -360,6 +362,7 @@ async function readParquet(file: string, size: number): Promise<RowSource> {
       i++;
     }
   }
+  const selected = only === undefined ? undefined : columns.filter((c) => only.includes(c));
   async function* rows(): AsyncGenerator<{ row: DataRow; line: number }> {
     try {
       let rowStart = 0;
@@ -367,7 +370,7 @@ async function readParquet(file: string, size: number): Promise<RowSource> {
         const n = Number(group.num_rows);
         let batch: DataRow[];
         try {
-          batch = (await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd: rowStart + n })) as DataRow[];
+          batch = (await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd: rowStart + n, ...(selected === undefined ? {} : { columns: selected }) })) as DataRow[];
         } catch (err) {
           throw dataError(`${file}: rows ${rowStart + 1}-${rowStart + n} cannot be read (${(err as Error).message})`, { file });
         }
@@ -496,7 +499,7 @@ async function readCatalog(file: string, columns: DatasetColumns, options: ReadO
   if (columns.body !== null) wanted.push([columns.body, 'index_body_col_name']);
   const out: CatalogRead = { index: [], pkids: new Set(), rows: 0, duplicatePkidsDropped: 0, emptyItemsDropped: 0 };
   const seenColumns = new Set<string>();
-  const src = await readRows(file, options);
+  const src = await readRows(file, { ...options, columns: wanted.map(([c]) => c) });
   try {
     requireColumns(file, 'catalog', src.columns, wanted);
     for await (const { row } of src.rows) {
@@ -546,7 +549,7 @@ async function readSignals(file: string, catalogFile: string, catalog: CatalogRe
   const out: SignalsRead = { byQuery: new Map(), rows: 0, withoutItem: 0, empty: 0, nonPositiveWeight: 0 };
   const seenColumns = new Set<string>();
   const missingExamples: string[] = [];
-  const src = await readRows(file, options);
+  const src = await readRows(file, { ...options, columns: wanted.map(([c]) => c) });
   try {
     requireColumns(file, 'signals', src.columns, wanted);
     for await (const { row, line } of src.rows) {
