@@ -81,6 +81,7 @@ export function renderDeployment(d: DeploymentRecord): DeploymentBody {
     },
     updatedAt: d.updatedAt,
     lastUsedAt: d.lastUsedAt,
+    ...(d.autoscaling ? { autoscaling: { ...d.autoscaling } } : {}),
   };
 }
 

@@ -84,6 +84,21 @@ const ConditionSchema = Type.Object(
 
 const FailureSchema = Type.Object({ reason: Type.String(), message: Type.String(), at: IsoTime }, { additionalProperties: false });
 
+/** Extension: per-deployment autoscaling; null restores the server's defaults. */
+export const AutoscalingSchema = Type.Union([
+  Type.Object(
+    {
+      targetConcurrencyPerReplica: Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 10_000,
+        description: 'Concurrent requests (in flight + queued) one replica should carry; the autoscaler keeps replicas at about this load',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+
 /** The deployment object: the Lucidworks fields plus the extensions status, updatedAt, lastUsedAt. */
 export const DeploymentSchema = Type.Object(
   {
@@ -114,6 +129,7 @@ export const DeploymentSchema = Type.Object(
     ),
     updatedAt: IsoTime,
     lastUsedAt: Type.Union([IsoTime, Type.Null()]),
+    autoscaling: Type.Optional(AutoscalingSchema),
   },
   { additionalProperties: false },
 );
@@ -154,7 +170,7 @@ export const ModelQuery = Type.Object({
   metrics: Type.Optional(Type.Boolean({ description: 'Adds trainingMetrics' })),
 });
 
-/** D2, exactly the operation in spec/deploy-custom-model.openapi.yaml. */
+/** D2, exactly the operation in spec/deploy-custom-model.openapi.yaml, plus the autoscaling extension. */
 export const CreateDeploymentBody = Type.Object(
   {
     modelId: Type.String({ minLength: 1, description: 'The custom model (UUID) to deploy' }),
@@ -162,6 +178,7 @@ export const CreateDeploymentBody = Type.Object(
     minReplicas: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
     maxReplicas: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
     config: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { default: {}, description: 'Raw JSON object handed to the replicas' })),
+    autoscaling: Type.Optional(AutoscalingSchema),
   },
   { additionalProperties: false },
 );
@@ -172,6 +189,7 @@ export const PatchDeploymentBody = Type.Object(
     minReplicas: Type.Optional(Type.Integer({ minimum: 1 })),
     maxReplicas: Type.Optional(Type.Integer({ minimum: 1 })),
     config: Type.Optional(JsonObject),
+    autoscaling: Type.Optional(AutoscalingSchema),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -63,6 +63,18 @@ describe('autoscale policy', () => {
   });
 });
 
+describe('Autoscaler per deployment', () => {
+  it("uses a deployment's own target concurrency (extension) over the server default", () => {
+    const scaler = new Autoscaler({ clock: { now: () => 1000 }, settings });
+    const base = { minReplicas: 1, maxReplicas: 10, status: { desiredReplicas: 1 } };
+    assert.equal(scaler.decide({ id: 'default', ...base }, load(12)).desired, 3, '12 / 4 per replica');
+    const own = scaler.decide({ id: 'own', ...base, autoscaling: { targetConcurrencyPerReplica: 2 } }, load(12));
+    assert.equal(own.desired, 6, '12 / 2 per replica');
+    assert.match(own.reason, /for 2 per replica/);
+    assert.equal(scaler.decide({ id: 'cleared', ...base, autoscaling: null }, load(12)).desired, 3);
+  });
+});
+
 describe('autoscale properties', () => {
   const loadArb = fc.option(
     fc.record({

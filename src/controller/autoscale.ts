@@ -125,6 +125,8 @@ export interface AutoscaleSubject {
   minReplicas: number;
   maxReplicas: number;
   status: { desiredReplicas: number };
+  /** The deployment's own target (extension); absent or null = the policy's settings. */
+  autoscaling?: { targetConcurrencyPerReplica: number } | null;
 }
 
 /**
@@ -151,7 +153,8 @@ export class Autoscaler {
     }
     const current = deployment.status.desiredReplicas > 0 ? deployment.status.desiredReplicas : deployment.minReplicas;
     const history = this.#histories.get(deployment.id) ?? [{ at: now, recommended: current }];
-    const decision = autoscale({ current, min: deployment.minReplicas, max: deployment.maxReplicas, load, history, now, settings: this.#settings });
+    const settings = deployment.autoscaling ? { ...this.#settings, targetConcurrencyPerReplica: deployment.autoscaling.targetConcurrencyPerReplica } : this.#settings;
+    const decision = autoscale({ current, min: deployment.minReplicas, max: deployment.maxReplicas, load, history, now, settings });
     this.#histories.set(deployment.id, decision.history);
     return decision;
   };

@@ -26,6 +26,12 @@ export const FailureReasons = {
 } as const;
 export type FailureReason = (typeof FailureReasons)[keyof typeof FailureReasons];
 
+/** Extension: how the autoscaler treats one deployment (absent = the server's defaults). */
+export interface AutoscalingSpec {
+  /** Concurrent requests (in flight + queued) one replica should carry. */
+  targetConcurrencyPerReplica: number;
+}
+
 export interface DeploymentSpec {
   modelId: string;
   region: string;
@@ -33,6 +39,8 @@ export interface DeploymentSpec {
   maxReplicas: number;
   /** Any JSON object; stored and echoed verbatim and handed to every replica. */
   config: Record<string, unknown>;
+  /** Extension; null or absent = the server's config.autoscale. Never rolls replicas. */
+  autoscaling?: AutoscalingSpec | null;
 }
 
 export interface Condition {

@@ -31,6 +31,7 @@ export const DEPLOYMENT_SPEC_PATCH_COLUMNS = {
   maxReplicas: { column: 'max_replicas', json: false },
   config: { column: 'config', json: true },
   modelId: { column: 'model_id', json: false },
+  autoscaling: { column: 'autoscaling', json: true },
 } as const satisfies Record<keyof DeploymentSpecPatch, ColumnSpec>;
 
 export type TrainingJobPatch = Partial<Pick<TrainingJobRecord, 'state' | 'progress' | 'checkpoint' | 'attempts' | 'error'>>;

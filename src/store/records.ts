@@ -66,6 +66,7 @@ export function deploymentFromRow(r: Row, json: JsonDecoder): DeploymentRecord {
     updatedAt: r.updated_at as string,
     lastUsedAt: r.last_used_at as string | null,
     deletionRequestedAt: r.deletion_requested_at as string | null,
+    autoscaling: r.autoscaling === null || r.autoscaling === undefined ? null : (json(r.autoscaling) as DeploymentRecord['autoscaling']),
   };
 }
 

@@ -41,7 +41,7 @@ export type ModelPatch = Partial<
   >
 >;
 
-export type DeploymentSpecPatch = Partial<Pick<DeploymentSpec, 'minReplicas' | 'maxReplicas' | 'config' | 'modelId'>>;
+export type DeploymentSpecPatch = Partial<Pick<DeploymentSpec, 'minReplicas' | 'maxReplicas' | 'config' | 'modelId' | 'autoscaling'>>;
 
 export interface StatusWrite {
   state: DeploymentState;

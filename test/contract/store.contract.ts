@@ -115,6 +115,7 @@ function newDeployment(customerId: string, modelId: string, over: Partial<Deploy
     updatedAt: t(10),
     lastUsedAt: null,
     deletionRequestedAt: null,
+    autoscaling: null,
     ...over,
   };
 }
@@ -479,6 +480,18 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal(await ctx.store.updateDeploymentSpec(randomUUID(), { maxReplicas: 5 }, t(72)), null);
         await assert.rejects(ctx.store.updateDeploymentSpec(d.id, { modelId: randomUUID() }, t(73)), rejectsWith('MODELD_ERR_MODEL_NOT_FOUND'));
         assert.equal((await ctx.store.getDeploymentById(d.id))?.generation, 3);
+      });
+
+      it('keeps the autoscaling extension: created, patched, cleared, and left alone by other patches', async () => {
+        const { d } = await seedDeployment({ autoscaling: { targetConcurrencyPerReplica: 2.5 } });
+        assert.deepEqual((await ctx.store.getDeploymentById(d.id))?.autoscaling, { targetConcurrencyPerReplica: 2.5 });
+        const patched = await ctx.store.updateDeploymentSpec(d.id, { autoscaling: { targetConcurrencyPerReplica: 8 } }, t(80));
+        assert.deepEqual(patched?.autoscaling, { targetConcurrencyPerReplica: 8 });
+        const other = await ctx.store.updateDeploymentSpec(d.id, { maxReplicas: 3 }, t(81));
+        assert.deepEqual(other?.autoscaling, { targetConcurrencyPerReplica: 8 });
+        const cleared = await ctx.store.updateDeploymentSpec(d.id, { autoscaling: null }, t(82));
+        assert.equal(cleared?.autoscaling, null);
+        assert.equal((await ctx.store.getDeploymentById(d.id))?.autoscaling, null);
       });
 
       it('updateDeploymentSpec refuses a deployment being deleted and changes nothing', async () => {

@@ -138,7 +138,7 @@ describe('OpenAPI', () => {
     const d2 = doc.paths['/customers/{CUSTOMER_ID}/ai/deployments'].post;
     assert.deepEqual(d2.security, [{ bearerAuth: [] }]);
     const body = d2.requestBody.content['application/json'].schema;
-    assert.deepEqual(Object.keys(body.properties).sort(), ['config', 'maxReplicas', 'minReplicas', 'modelId', 'region']);
+    assert.deepEqual(Object.keys(body.properties).sort(), ['autoscaling', 'config', 'maxReplicas', 'minReplicas', 'modelId', 'region'], 'the spec operation plus the autoscaling extension');
     assert.deepEqual(body.required.sort(), ['modelId', 'region']);
     assert.equal(body.properties.minReplicas.default, 1);
     assert.equal(body.properties.maxReplicas.default, 1);

@@ -226,6 +226,31 @@ describe('PATCH', () => {
     assert.deepEqual(events.map((e) => e.reason), ['Created', 'SpecChanged', 'SpecChanged']);
   });
 
+  test('autoscaling extension: set at creation, changed and cleared by PATCH, refused when not a positive number', async (t) => {
+    const model = await seedModel(h.store, alice.customerId);
+    const created = await call('POST', base(alice.customerId), { modelId: model.id, region: 'local', maxReplicas: 3, autoscaling: { targetConcurrencyPerReplica: 2 } });
+    assert.equal(created.status, 200);
+    assert.ok(Value.Check(DeploymentSchema, created.body));
+    assert.deepEqual(created.body.autoscaling, { targetConcurrencyPerReplica: 2 });
+    const url = `${base(alice.customerId)}/${created.body.id}`;
+    const changed = await call('PATCH', url, { autoscaling: { targetConcurrencyPerReplica: 6 } });
+    assert.deepEqual(changed.body.autoscaling, { targetConcurrencyPerReplica: 6 });
+    assert.deepEqual((await h.store.getDeploymentById(created.body.id))?.autoscaling, { targetConcurrencyPerReplica: 6 });
+    const cleared = await call('PATCH', url, { autoscaling: null });
+    assert.equal(cleared.status, 200);
+    assert.equal('autoscaling' in cleared.body, false, 'back to the server default: not shown');
+    await t.test('zero', () =>
+      refused(() => call('PATCH', url, { autoscaling: { targetConcurrencyPerReplica: 0 } }), { status: 400, code: 'MODELD_ERR_VALIDATION', message: /autoscaling/ }));
+    await t.test('a string', () =>
+      refused(() => call('POST', base(alice.customerId), { modelId: model.id, region: 'local', autoscaling: { targetConcurrencyPerReplica: 'many' } }), {
+        status: 400,
+        code: 'MODELD_ERR_VALIDATION',
+        message: /autoscaling/,
+      }));
+    await t.test('an unknown key', () =>
+      refused(() => call('PATCH', url, { autoscaling: { target: 3 } }), { status: 400, code: 'MODELD_ERR_VALIDATION', message: /autoscaling/ }));
+  });
+
   test('refusals: order against the current spec, limit, model, unknown or empty body, deleting -> 409', async (t) => {
     const model = await seedModel(h.store, alice.customerId);
     const failed = await seedModel(h.store, alice.customerId, { state: ModelStates.TRAINING_FAILED, errorMessage: 'boom' });

@@ -138,6 +138,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
         updatedAt: now,
         lastUsedAt: null,
         deletionRequestedAt: null,
+        autoscaling: body.autoscaling ?? null,
       };
       await store.createDeployment(deployment);
       await record(deployment, 'Created', `deploy model ${deployment.modelId} in ${deployment.region} with ${minReplicas}..${maxReplicas} replicas`, {
@@ -195,6 +196,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
         ...(body.maxReplicas !== undefined && { maxReplicas: body.maxReplicas }),
         ...(body.config !== undefined && { config: body.config }),
         ...(body.modelId !== undefined && { modelId: body.modelId }),
+        ...(body.autoscaling !== undefined && { autoscaling: body.autoscaling }),
       };
       const updated = await store.updateDeploymentSpec(id, patch, now);
       if (!updated) {

@@ -105,4 +105,9 @@ CREATE INDEX training_jobs_model ON training_jobs(model_id, created_at);
 CREATE INDEX training_jobs_state ON training_jobs(state);
 `,
   },
+  {
+    version: 2,
+    name: 'deployments: autoscaling extension',
+    sql: `ALTER TABLE deployments ADD COLUMN autoscaling jsonb;`,
+  },
 ];

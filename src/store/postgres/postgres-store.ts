@@ -256,8 +256,8 @@ export class PostgresStore implements Store {
     try {
       await this.#pool.query(
         `INSERT INTO deployments (id, customer_id, model_id, region, min_replicas, max_replicas, config, state, generation, status,
-           deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16)`,
+           deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at, autoscaling)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16, $17::jsonb)`,
         [
           d.id,
           d.customerId,
@@ -275,6 +275,7 @@ export class PostgresStore implements Store {
           d.updatedAt,
           d.lastUsedAt,
           d.deletionRequestedAt,
+          encodeJson('autoscaling', d.autoscaling ?? null),
         ],
       );
     } catch (err) {

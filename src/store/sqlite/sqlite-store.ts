@@ -236,8 +236,8 @@ export class SqliteStore implements Store {
     try {
       this.#sql(
         `INSERT INTO deployments (id, customer_id, model_id, region, min_replicas, max_replicas, config, state, generation, status,
-           deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at, autoscaling)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         d.id,
         d.customerId,
@@ -255,6 +255,7 @@ export class SqliteStore implements Store {
         d.updatedAt,
         d.lastUsedAt,
         d.deletionRequestedAt,
+        encodeJson('autoscaling', d.autoscaling ?? null),
       );
     } catch (err) {
       rethrowWrite(err, violation(err), 'deployment', d.id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${d.modelId} does not exist` });
