@@ -16,6 +16,8 @@ export class Metrics {
   #requests: Counter<'method' | 'route' | 'status'>;
   #duration: Histogram<'method' | 'route'>;
   #readyReplicas: Gauge<'deployment'>;
+  #desiredReplicas: Gauge<'deployment'>;
+  #scalings: Counter<'deployment' | 'direction'>;
 
   constructor(options: MetricsOptions = {}) {
     this.registry = new Registry();
@@ -39,6 +41,18 @@ export class Metrics {
       labelNames: ['deployment'] as const,
       registers: [this.registry],
     });
+    this.#desiredReplicas = new Gauge({
+      name: 'modeld_deployment_desired_replicas',
+      help: 'Replicas the controller aims for: the autoscaler wish within [minReplicas, maxReplicas]',
+      labelNames: ['deployment'] as const,
+      registers: [this.registry],
+    });
+    this.#scalings = new Counter({
+      name: 'modeld_autoscaler_decisions_total',
+      help: 'Changes of the desired replica count (ScaledUp / ScaledDown events; reasons in the events API)',
+      labelNames: ['deployment', 'direction'] as const,
+      registers: [this.registry],
+    });
   }
 
   /**
@@ -55,9 +69,19 @@ export class Metrics {
     this.#readyReplicas.set({ deployment: deploymentId }, n);
   }
 
+  setDesiredReplicas(deploymentId: string, n: number): void {
+    this.#desiredReplicas.set({ deployment: deploymentId }, n);
+  }
+
+  countScaling(deploymentId: string, direction: 'up' | 'down'): void {
+    this.#scalings.inc({ deployment: deploymentId, direction });
+  }
+
   /** Drops the per-deployment series of a deployment that is gone. */
   forgetDeployment(deploymentId: string): void {
     this.#readyReplicas.remove({ deployment: deploymentId });
+    this.#desiredReplicas.remove({ deployment: deploymentId });
+    for (const direction of ['up', 'down']) this.#scalings.remove({ deployment: deploymentId, direction });
   }
 
   get contentType(): string {

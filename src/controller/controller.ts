@@ -32,6 +32,10 @@ export interface ControllerLogger {
 /** Where the controller reports per-deployment figures (api/metrics.ts ApiMetrics fits). */
 export interface ControllerMetrics {
   setReadyReplicas(deploymentId: string, n: number): void;
+  /** The replica count the controller aims for (autoscaler's wish within [min, max]). */
+  setDesiredReplicas?(deploymentId: string, n: number): void;
+  /** One stored ScaledUp / ScaledDown decision. */
+  countScaling?(deploymentId: string, direction: 'up' | 'down'): void;
   forgetDeployment(deploymentId: string): void;
 }
 
@@ -392,6 +396,12 @@ export class Controller {
     // only count when their status was stored.
     await this.#appendEvents(dep, written ? events : events.filter((e) => e.scope === 'replica'), now);
     this.#metrics?.setReadyReplicas(id, status.readyReplicas);
+    this.#metrics?.setDesiredReplicas?.(id, status.desiredReplicas);
+    if (written) {
+      for (const e of events) {
+        if (e.reason === 'ScaledUp' || e.reason === 'ScaledDown') this.#metrics?.countScaling?.(id, e.reason === 'ScaledUp' ? 'up' : 'down');
+      }
+    }
     if (refused.length > 0) {
       throw new ModeldError('MODELD_ERR_UNAVAILABLE', `runtime refused replicas of deployment ${id}`, { cause: refused[0]!.err });
     }

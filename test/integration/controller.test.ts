@@ -5,6 +5,7 @@
  * afterwards: the store (state, status, events), the fake world's replicas, the registry.
  */
 import assert from 'node:assert/strict';
+import { Metrics } from '../../src/api/index.js';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { defaultConfig } from '../../src/config/index.js';
@@ -362,10 +363,12 @@ describe('controller with the fake runtime and the SQLite store', () => {
   it('autoscales on the measured load: up at once with the reason recorded, down after the stabilization window', async () => {
     const windowMs = 20_000;
     let measured: DeploymentLoad | null = null;
+    const metrics = new Metrics({ processMetrics: false });
     const h = await harness({
       extra: (clock) => ({
         autoscaler: new Autoscaler({ clock, settings: { targetConcurrencyPerReplica: 4, scaleDownStabilizationMs: windowMs } }).decide,
         load: { loadOf: () => measured },
+        metrics,
       }),
     });
     const id = await deploy(h, { minReplicas: 1, maxReplicas: 4 });
@@ -378,6 +381,9 @@ describe('controller with the fake runtime and the SQLite store', () => {
     assert.match(up?.message ?? '', /1 -> 3 \(scale up: concurrency 12 for 4 per replica\)/);
     assert.equal((up?.data?.inputs as Record<string, unknown>).demand, 12);
     assert.equal(h.registry.get(id)?.endpoints.length, 3);
+    const text = await metrics.render();
+    assert.match(text, new RegExp(`modeld_autoscaler_decisions_total\\{deployment="${id}",direction="up"\\} 1`));
+    assert.match(text, new RegExp(`modeld_deployment_desired_replicas\\{deployment="${id}"\\} 3`));
 
     measured = null;
     const quietSince = h.clock.now();
