@@ -4,3 +4,4 @@ export * from './tenants.js';
 export * from './events.js';
 export * from './clock.js';
 export * from './endpoints.js';
+export * from './random.js';

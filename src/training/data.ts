@@ -4,6 +4,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { seededRandom } from '../domain/index.js';
 import { ModeldError, invalidField } from '../errors/index.js';
 import type { DatasetColumns } from './config.js';
 
@@ -384,17 +385,6 @@ async function readParquet(file: string, size: number, only: readonly string[] |
   return { format: 'parquet', columns, rows: rows(), close };
 }
 
-/** A deterministic generator of floats in [0, 1) from a 32-bit seed (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A Fisher-Yates shuffle of a copy of `items`, fixed by `seed`. */
 export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
