@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DeploymentStates, initialStatus, isoAt, ModelStates, newModelRecord, type Clock, type DeploymentRecord, type PretrainedModel } from '../domain/index.js';
+import { isoAt, ModelStates, newDeploymentRecord, newModelRecord, type Clock, type PretrainedModel } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 
@@ -56,7 +56,7 @@ export class PretrainedDeployments {
     if (existing) return id;
     const now = isoAt(this.#o.clock.now());
     await this.#ensureModelRow(model, now);
-    const record: DeploymentRecord = {
+    const record = newDeploymentRecord({
       id,
       customerId: SYSTEM_CUSTOMER_ID,
       modelId: model.id,
@@ -64,16 +64,9 @@ export class PretrainedDeployments {
       minReplicas: 1,
       maxReplicas: 1,
       config: {},
-      state: DeploymentStates.DEPLOYING,
-      generation: 1,
-      status: initialStatus(1),
-      deployedAt: now,
       createdBy: 'modeld',
-      createdAt: now,
-      updatedAt: now,
-      lastUsedAt: null,
-      deletionRequestedAt: null,
-    };
+      at: now,
+    });
     try {
       await this.#o.store.createDeployment(record);
     } catch (err) {

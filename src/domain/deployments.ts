@@ -109,3 +109,25 @@ export function initialStatus(desiredReplicas: number): DeploymentStatus {
     progressStartedAt: null,
   };
 }
+
+/**
+ * A deployment as D2 creates it: DEPLOYING, generation 1, nothing observed yet, timestamps at
+ * `at`. The controller takes it from there.
+ */
+export function newDeploymentRecord(
+  fields: DeploymentSpec & { id: string; customerId: string; createdBy: string; at: string },
+): DeploymentRecord {
+  const { at, ...rest } = fields;
+  return {
+    ...rest,
+    autoscaling: fields.autoscaling ?? null,
+    state: DeploymentStates.DEPLOYING,
+    generation: 1,
+    status: initialStatus(fields.minReplicas),
+    deployedAt: at,
+    createdAt: at,
+    updatedAt: at,
+    lastUsedAt: null,
+    deletionRequestedAt: null,
+  };
+}

@@ -6,11 +6,10 @@ import { buildApp, Metrics, type AppDeps, type ModeldApp, type ModelArtifacts, t
 import { TokenService, issuerFor, loadOrCreateKeys } from '../../src/auth/index.js';
 import { compileConfig, defaultConfig, type Config } from '../../src/config/index.js';
 import {
+  newDeploymentRecord,
   newModelRecord,
-  DeploymentStates,
   ModelStates,
   Scopes,
-  initialStatus,
   isoAt,
   systemClock,
   type Clock,
@@ -151,22 +150,7 @@ export async function seedModel(store: Store, customerId: string, overrides: Par
 export async function seedDeployment(store: Store, model: ModelRecord, overrides: Partial<DeploymentRecord> = {}): Promise<DeploymentRecord> {
   const now = isoAt(Date.now());
   const d: DeploymentRecord = {
-    id: randomUUID(),
-    customerId: model.customerId,
-    modelId: model.id,
-    region: 'local',
-    minReplicas: 1,
-    maxReplicas: 1,
-    config: {},
-    state: DeploymentStates.DEPLOYING,
-    generation: 1,
-    status: initialStatus(1),
-    deployedAt: now,
-    createdBy: 'seed',
-    createdAt: now,
-    updatedAt: now,
-    lastUsedAt: null,
-    deletionRequestedAt: null,
+    ...newDeploymentRecord({ id: randomUUID(), customerId: model.customerId, modelId: model.id, region: 'local', minReplicas: 1, maxReplicas: 1, config: {}, createdBy: 'seed', at: now }),
     ...overrides,
   };
   await store.createDeployment(d);

@@ -4,7 +4,7 @@ import {
   DeploymentStates,
   ModelStates,
   Scopes,
-  initialStatus,
+  newDeploymentRecord,
   isoAt,
   type Clock,
   type DeploymentRecord,
@@ -121,7 +121,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
       await deployableModel(principal.customerId, body.modelId, 'body.modelId');
 
       const now = isoAt(clock.now());
-      const deployment: DeploymentRecord = {
+      const deployment = newDeploymentRecord({
         id: randomUUID(),
         customerId: principal.customerId,
         modelId: body.modelId,
@@ -129,17 +129,10 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
         minReplicas,
         maxReplicas,
         config: body.config ?? {},
-        state: DeploymentStates.DEPLOYING,
-        generation: 1,
-        status: initialStatus(minReplicas),
-        deployedAt: now,
-        createdBy: principal.clientId,
-        createdAt: now,
-        updatedAt: now,
-        lastUsedAt: null,
-        deletionRequestedAt: null,
         autoscaling: body.autoscaling ?? null,
-      };
+        createdBy: principal.clientId,
+        at: now,
+      });
       await store.createDeployment(deployment);
       await record(deployment, 'Created', `deploy model ${deployment.modelId} in ${deployment.region} with ${minReplicas}..${maxReplicas} replicas`, {
         modelId: deployment.modelId,
