@@ -24,6 +24,7 @@ export const MODEL_PATCH_COLUMNS = {
   trainingCompleted: { column: 'training_completed', json: false },
   trainingMetrics: { column: 'training_metrics', json: true },
   description: { column: 'description', json: false },
+  config: { column: 'config', json: true },
 } as const satisfies Record<keyof ModelPatch, ColumnSpec>;
 
 export const DEPLOYMENT_SPEC_PATCH_COLUMNS = {

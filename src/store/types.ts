@@ -38,6 +38,7 @@ export type ModelPatch = Partial<
     | 'trainingCompleted'
     | 'trainingMetrics'
     | 'description'
+    | 'config'
   >
 >;
 

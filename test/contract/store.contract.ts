@@ -372,6 +372,17 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal(await ctx.store.updateModel(randomUUID(), { state: 'AVAILABLE' }, t(54)), null);
       });
 
+      it('updateModel replaces the training config (the compiled one a training run reports) and can clear it', async () => {
+        const { model } = await seedModel(ctx.store, { state: 'TRAINING', config: { dataset_config: 'mlp_ecommerce', extra: [1, 'x'] } });
+        const compiled = { ...TRICKY_JSON, dataset_config: 'mlp_ecommerce', 'trainer_config.num_epochs': 2 };
+        const updated = await ctx.store.updateModel(model.id, { config: compiled, state: 'AVAILABLE' }, t(60));
+        assert.deepEqual(updated?.config, compiled);
+        assert.deepEqual((await ctx.store.getModelById(model.id))?.config, compiled);
+        assert.equal((await ctx.store.updateModel(model.id, { config: null }, t(61)))?.config, null);
+        await assert.rejects(ctx.store.updateModel(model.id, { config: { bad: 'nul \u0000' } }, t(62)), rejectsWith('MODELD_ERR_VALIDATION', 'config'));
+        assert.equal((await ctx.store.getModelById(model.id))?.config, null);
+      });
+
       it('deleteModel is refused while any deployment, even a deleting one, references the model', async () => {
         const { customer, model } = await seedModel(ctx.store);
         const d = newDeployment(customer.id, model.id);
