@@ -26,17 +26,17 @@ after(async () => {
 });
 
 test('a small dataset loads with the default ecommerce columns and is the same for the same seed', async () => {
-  const a = await writeSampleDataset(path.join(tmp.dir, 'a'), await buildSampleDataset({ items: 60, seed: 7 }));
-  const b = await writeSampleDataset(path.join(tmp.dir, 'b'), await buildSampleDataset({ items: 60, seed: 7 }));
-  const c = await writeSampleDataset(path.join(tmp.dir, 'c'), await buildSampleDataset({ items: 60, seed: 8 }));
+  const a = await writeSampleDataset(path.join(tmp.dir, 'a'), await buildSampleDataset({ items: 40, seed: 7 }));
+  const b = await writeSampleDataset(path.join(tmp.dir, 'b'), await buildSampleDataset({ items: 40, seed: 7 }));
+  const c = await writeSampleDataset(path.join(tmp.dir, 'c'), await buildSampleDataset({ items: 40, seed: 8 }));
   assert.equal(await readFile(a.catalog, 'utf8'), await readFile(b.catalog, 'utf8'));
   assert.equal(await readFile(a.signals, 'utf8'), await readFile(b.signals, 'utf8'));
   assert.notEqual(await readFile(a.signals, 'utf8'), await readFile(c.signals, 'utf8'));
 
   const data = await loadTrainingData(pathToFileURL(a.catalog).href, pathToFileURL(a.signals).href, ecommerce, { dataRoots: [tmp.dir], seed: 1 });
   const s = data.summary;
-  assert.equal(s.indexSize, 60);
-  assert.equal(s.catalogRows, 60);
+  assert.equal(s.indexSize, 40);
+  assert.equal(s.catalogRows, 40);
   assert.equal(s.signalsWithoutItem + s.signalsEmpty + s.signalsNonPositiveWeight + s.duplicatePkidsDropped + s.emptyItemsDropped, 0);
   assert.ok(s.uniqueQueries >= 100, `${s.uniqueQueries} unique queries`);
   assert.ok(data.train.length > 0 && data.validation.length > 0);
@@ -87,7 +87,7 @@ test('content words drop stopwords, packaging words, numbers and URLs', () => {
 });
 
 test('the query split is disjoint, covers every signal and depends on the seed', async () => {
-  const { signals } = await buildSampleDataset({ items: 60, seed: 3 });
+  const { signals } = await buildSampleDataset({ items: 40, seed: 3 });
   const one = splitSignalsByQuery(signals, 0.2, 5);
   const trainQueries = new Set(one.train.map((s) => s.query));
   assert.equal(one.train.length + one.test.length, signals.length);
