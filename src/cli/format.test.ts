@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ClientErrorCodes, ModeldClientError } from '../client/index.js';
+import { ClientErrorCodes, ModeldClientError, type Model, type TrainingMetrics } from '../client/index.js';
 import { CliError, CliErrorCodes } from './cli-error.js';
-import { embeddingSummary, formatError, renderTable, shortTime } from './format.js';
+import { embeddingSummary, finalMetricsTable, formatError, renderTable, shortTime, trainingSummary } from './format.js';
 
 test('renderTable pads every column but the last and marks empty cells', () => {
   const text = renderTable(['ID', 'NAME', 'N'], [
@@ -37,4 +37,31 @@ test('shortTime trims ISO timestamps to the second', () => {
   assert.equal(shortTime('2024-05-01T10:00:00.123Z'), '2024-05-01 10:00:00');
   assert.equal(shortTime(null), '-');
   assert.equal(shortTime('yesterday'), 'yesterday');
+});
+
+const atK = (v: number) => ({ '1': v, '3': v + 0.1, '5': v + 0.2, '10': v + 0.3 });
+const metrics: TrainingMetrics = {
+  summary: { best_epoch: 2, index_size: 200, vector_size: 32, training_time: 14.25, num_trn_queries: 540, num_val_queries: 60, num_unique_training_pairs: 590 },
+  epoch_metrics: { hit: { trn: { '1': [0.1, 0.2, 0.2], '3': [0, 0, 0], '5': [0, 0, 0], '10': [0, 0, 0] }, val: { '1': [0.1, 0.3, 0.2], '3': [0, 0, 0], '5': [0, 0, 0], '10': [0, 0, 0] } } },
+  final_metrics: { hit: { trn: atK(0.2), val: atK(0.3) }, ndcg: { trn: atK(0.15), val: atK(0.25) } },
+};
+
+test('final metrics: a row per metric, a column per k, validation first', () => {
+  assert.equal(
+    finalMetricsTable(metrics),
+    ['METRIC  VAL@1   VAL@3   VAL@5   VAL@10', 'hit     0.3000  0.4000  0.5000  0.6000', 'ndcg    0.2500  0.3500  0.4500  0.5500', ''].join('\n'),
+  );
+  const both = finalMetricsTable(metrics, ['val', 'trn']).split('\n');
+  assert.equal(both[0], 'METRIC  VAL@1   VAL@3   VAL@5   VAL@10  TRN@1   TRN@3   TRN@5   TRN@10');
+  assert.equal(both[1], 'hit     0.3000  0.4000  0.5000  0.6000  0.2000  0.3000  0.4000  0.5000');
+});
+
+test('training summary: the model line, then best epoch of the epochs run and the data sizes', () => {
+  const model: Model = { id: 'm1', name: 'shoes', category: 'CUSTOM', modelType: 'ecommerce-rnn', state: 'AVAILABLE', vectorSize: 32, trainingMetrics: metrics };
+  assert.equal(
+    trainingSummary(model),
+    'model m1 (shoes) AVAILABLE, ecommerce-rnn, 32-d vectors\n' +
+      'best epoch 2 of 3; 200 catalog items; 540 training and 60 validation queries; 590 training pairs; 14.3 s of training\n',
+  );
+  assert.equal(trainingSummary({ ...model, state: 'TRAINING', vectorSize: null, trainingMetrics: null }), 'model m1 (shoes) TRAINING, ecommerce-rnn\n');
 });

@@ -1,4 +1,14 @@
-import { ClientErrorCodes, isModeldClientError, type Deployment, type DeploymentEvent, type EmbeddingPrediction, type Model } from '../client/index.js';
+import {
+  ClientErrorCodes,
+  isModeldClientError,
+  type Deployment,
+  type DeploymentEvent,
+  type EmbeddingPrediction,
+  type MetricK,
+  type Model,
+  type TrainingMetrics,
+  type Upload,
+} from '../client/index.js';
 import { CliError } from './cli-error.js';
 
 /**
@@ -50,6 +60,52 @@ export function eventsTable(events: readonly DeploymentEvent[]): string {
     ['TIME', 'TYPE', 'REASON', 'MESSAGE'],
     events.map((e) => [shortTime(e.at), e.type, e.reason, e.message]),
   );
+}
+
+export function uploadsTable(uploads: readonly Upload[]): string {
+  return renderTable(
+    ['NAME', 'BYTES', 'SHA256', 'UPLOADED', 'URI'],
+    uploads.map((u) => [u.name, u.bytes, u.sha256.slice(0, 12), shortTime(u.uploadedAt), u.uri]),
+  );
+}
+
+const METRIC_KS: readonly MetricK[] = ['1', '3', '5', '10'];
+
+/**
+ * The best epoch's ranking metrics as a table, one row per metric, a column per k; `splits`
+ * picks validation (`val`, the default) and/or sampled training queries (`trn`):
+ *
+ *   METRIC  VAL@1   VAL@3   VAL@5   VAL@10
+ *   hit     0.3400  0.5200  0.6100  0.7300
+ */
+export function finalMetricsTable(metrics: TrainingMetrics, splits: ReadonlyArray<'val' | 'trn'> = ['val']): string {
+  const headers = ['METRIC', ...splits.flatMap((split) => METRIC_KS.map((k) => `${split.toUpperCase()}@${k}`))];
+  const rows = Object.entries(metrics.final_metrics).map(([name, bySplit]) => [
+    name,
+    ...splits.flatMap((split) => METRIC_KS.map((k) => (typeof bySplit[split]?.[k] === 'number' ? bySplit[split][k].toFixed(4) : null))),
+  ]);
+  return renderTable(headers, rows);
+}
+
+/**
+ * The one-paragraph account of a trained model:
+ *
+ *   model 5b0c... (shoes) AVAILABLE, ecommerce-rnn, 32-d vectors
+ *   best epoch 2 of 3; 200 catalog items; 540 training and 60 validation queries; 590 training pairs; 14.2 s of training
+ */
+export function trainingSummary(model: Model): string {
+  const head = `model ${model.id} (${model.name}) ${model.state ?? 'AVAILABLE'}, ${model.modelType}${model.vectorSize ? `, ${model.vectorSize}-d vectors` : ''}`;
+  const m = model.trainingMetrics;
+  if (!m) return `${head}
+`;
+  const s = m.summary;
+  const epochs = Object.values(m.epoch_metrics)[0]?.val['1']?.length;
+  const lines = [
+    head,
+    `best epoch ${s.best_epoch}${epochs ? ` of ${epochs}` : ''}; ${s.index_size} catalog items; ${s.num_trn_queries} training and ${s.num_val_queries} validation queries; ` +
+      `${s.num_unique_training_pairs} training pairs; ${s.training_time.toFixed(1)} s of training`,
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 /** One event as a line, for `events --follow` on a terminal. */

@@ -65,3 +65,31 @@ export function oneOf<T extends string>(allowed: readonly T[]): (value: string) 
     return value as T;
   };
 }
+
+/**
+ * One `--set key=value`: the key is everything before the first `=`; the value is JSON when it
+ * parses as JSON (`3`, `0.5`, `true`, `null`, `[16,32]`, `"007"`), else the text as it is
+ * (`word_en`, `ndcg@5`). `key=` sets the empty string. Throws InvalidArgumentError without `=`
+ * or with an empty key.
+ */
+export function parseSetting(text: string): [key: string, value: unknown] {
+  const eq = text.indexOf('=');
+  if (eq < 0) throw new InvalidArgumentError('must be key=value, e.g. trainer_config.num_epochs=3');
+  const key = text.slice(0, eq).trim();
+  if (key === '') throw new InvalidArgumentError('the key before = is empty');
+  const raw = text.slice(eq + 1);
+  let value: unknown = raw;
+  if (raw.trim() !== '') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+  }
+  return [key, value];
+}
+
+/** `--set` accumulates: later settings of the same key win when the config is built. */
+export function settings(value: string, previous: Array<[string, unknown]> | undefined): Array<[string, unknown]> {
+  return [...(previous ?? []), parseSetting(value)];
+}

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Deployment, DeploymentState } from '../client/index.js';
-import { bar, ProgressLine, renderDeploymentProgress } from './progress.js';
+import type { Deployment, DeploymentState, Model, TrainingProgress } from '../client/index.js';
+import {
+  bar,
+  formatBytes,
+  formatDuration,
+  ProgressLine,
+  renderDeploymentProgress,
+  renderTrainingProgress,
+  renderUploadProgress,
+  trainingProgressKey,
+  uploadProgressKey,
+} from './progress.js';
 
 function deployment(state: DeploymentState, status: Partial<NonNullable<Deployment['status']>> | null, minReplicas = 1): Deployment {
   return {
@@ -73,4 +83,84 @@ test('ProgressLine on a terminal redraws in place, cut to the width, and ends th
   p.finish();
   p.finish();
   assert.deepEqual(chunks, ['\r\x1b[2Kshort', '\r\x1b[2Ka line l…', '\n']);
+});
+
+function trainingModel(state: Model['state'], progress?: TrainingProgress, extra: Partial<Model> = {}): Model {
+  return { id: 'm1', name: 'shoes', category: 'CUSTOM', modelType: 'ecommerce-rnn', state, ...(progress && { trainingProgress: progress }), ...extra };
+}
+
+test('training line: phase, epoch bar with steps, loss, monitored metric, speed and ETA; absent fields left out', () => {
+  const full: TrainingProgress = {
+    phase: 'training',
+    epoch: 2,
+    numEpochs: 3,
+    step: 10,
+    steps: 40,
+    loss: 0.41234,
+    pairsPerSecond: 1840.4,
+    etaSeconds: 65,
+    monitor: { key: 'ndcg@5', value: 0.40123 },
+    bestEpoch: 1,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  };
+  const rows: Array<[Model, string]> = [
+    [trainingModel('TRAINING'), 'TRAINING  starting'],
+    [trainingModel('TRAINING', {}), 'TRAINING  starting'],
+    [trainingModel('TRAINING', { phase: 'loading-data' }), 'TRAINING  loading data'],
+    [trainingModel('TRAINING', { phase: 'learning-vocabulary' }), 'TRAINING  learning the vocabulary'],
+    [trainingModel('TRAINING', { phase: 'training' }), 'TRAINING  training'],
+    [trainingModel('TRAINING', { phase: 'training', epoch: 1, numEpochs: 3, step: 0, steps: 40 }), 'TRAINING  epoch 1/3  [--------------------]  step 0/40'],
+    [
+      trainingModel('TRAINING', full),
+      'TRAINING  epoch 2/3  [#####---------------]  step 10/40  loss 0.4123  val ndcg@5 0.4012 (best epoch 1)  1,840 pairs/s  ETA 1m05s',
+    ],
+    [trainingModel('TRAINING', { phase: 'training', epoch: 3, step: 50, steps: 40, etaSeconds: 7200 }), 'TRAINING  epoch 3  [####################]  step 50/40  ETA 2h00m'],
+    [trainingModel('TRAINING', { ...full, phase: 'exporting' }), 'TRAINING  exporting the model'],
+    [trainingModel('AVAILABLE', undefined, { vectorSize: 32 }), 'AVAILABLE  32-d'],
+    [trainingModel('TRAINING_FAILED', undefined, { errorMessage: 'catalog /d/c.csv: no column "name"' }), 'TRAINING_FAILED  catalog /d/c.csv: no column "name"'],
+  ];
+  for (const [m, line] of rows) assert.equal(renderTrainingProgress(m), line);
+  assert.equal(renderTrainingProgress(trainingModel('TRAINING', full), { barWidth: 4 }).split('  ')[2], '[#---]');
+});
+
+test('training lines are logged once per state, phase and epoch off a terminal', () => {
+  const step = (s: number, epoch = 1): Model => trainingModel('TRAINING', { phase: 'training', epoch, numEpochs: 2, step: s, steps: 4, loss: 1 / (s + 1) });
+  const snapshots = [trainingModel('TRAINING'), trainingModel('TRAINING', { phase: 'loading-data' }), step(0), step(1), step(3), step(0, 2), step(2, 2), trainingModel('AVAILABLE')];
+  const { chunks, s } = stream(false, 200);
+  const p = new ProgressLine(s);
+  for (const m of snapshots) p.update(renderTrainingProgress(m), trainingProgressKey(m));
+  assert.deepEqual(chunks, [
+    'TRAINING  starting\n',
+    'TRAINING  loading data\n',
+    'TRAINING  epoch 1/2  [--------------------]  step 0/4  loss 1.0000\n',
+    'TRAINING  epoch 2/2  [--------------------]  step 0/4  loss 1.0000\n',
+    'AVAILABLE\n',
+  ]);
+  // On a terminal every snapshot redraws the line.
+  const tty = stream(true, 200);
+  const q = new ProgressLine(tty.s);
+  for (const m of snapshots) q.update(renderTrainingProgress(m), trainingProgressKey(m));
+  assert.equal(tty.chunks.length, snapshots.length);
+});
+
+test('durations and sizes', () => {
+  const durations: Array<[number, string]> = [[0, '0s'], [59.4, '59s'], [60, '1m00s'], [65, '1m05s'], [3599, '59m59s'], [3600, '1h00m'], [7322, '2h02m'], [-1, '?'], [Infinity, '?']];
+  for (const [s, text] of durations) assert.equal(formatDuration(s), text, String(s));
+  const sizes: Array<[number, string]> = [[0, '0 B'], [999, '999 B'], [1000, '1.00 KB'], [1536, '1.54 KB'], [12_345_678, '12.3 MB'], [1_070_000_000, '1.07 GB'], [250_000_000, '250 MB']];
+  for (const [b, text] of sizes) assert.equal(formatBytes(b), text, String(b));
+});
+
+test('upload line: bar, percent and bytes; logged once per quarter off a terminal', () => {
+  assert.equal(renderUploadProgress('c.csv', 0, 3_000_000), 'uploading c.csv  [--------------------]  0%  0 B / 3.00 MB');
+  assert.equal(renderUploadProgress('c.csv', 1_200_000, 3_000_000), 'uploading c.csv  [########------------]  40%  1.20 MB / 3.00 MB');
+  assert.equal(renderUploadProgress('c.csv', 3_000_000, 3_000_000), 'uploading c.csv  [####################]  100%  3.00 MB / 3.00 MB');
+  assert.equal(renderUploadProgress('empty.csv', 0, 0), 'uploading empty.csv  [####################]  100%  0 B / 0 B');
+  assert.equal(renderUploadProgress('s', 2048, null), 'uploading s  2.05 KB');
+  const { chunks, s } = stream(false, 200);
+  const p = new ProgressLine(s);
+  for (let sent = 0; sent <= 100; sent += 5) p.update(renderUploadProgress('f', sent, 100), uploadProgressKey(sent, 100));
+  assert.deepEqual(
+    chunks.map((c) => c.split('  ')[2]),
+    ['0%', '25%', '50%', '75%', '100%'],
+  );
 });

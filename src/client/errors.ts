@@ -19,6 +19,10 @@ export const ClientErrorCodes = {
   DEPLOY_FAILED: 'MODELD_CLIENT_ERR_DEPLOY_FAILED',
   /** A waited-for deletion reached DELETE_FAILED; details carry `reason` and `message`. */
   DELETE_FAILED: 'MODELD_CLIENT_ERR_DELETE_FAILED',
+  /** A followed model reached TRAINING_FAILED; details carry `modelId` and `errorMessage`. */
+  TRAINING_FAILED: 'MODELD_CLIENT_ERR_TRAINING_FAILED',
+  /** An argument the client refuses before sending anything (e.g. an upload name the server would refuse). */
+  INVALID_ARGUMENT: 'MODELD_CLIENT_ERR_INVALID_ARGUMENT',
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCodes)[keyof typeof ClientErrorCodes];
 

@@ -13,14 +13,17 @@ import type {
   EventsQuery,
   Model,
   ModelDeploymentRef,
+  ModelEvent,
   PatchDeploymentRequest,
   TokenClaims,
   TokenizationResponse,
   TokenResponse,
   TrainModelRequest,
+  Upload,
   UseCase,
 } from './types.js';
-import { pollDeployment, type WaitOptions } from './wait.js';
+import { UPLOAD_NAME_PATTERN } from './types.js';
+import { pollDeployment, pollModel, type ModelWaitOptions, type WaitOptions } from './wait.js';
 
 export interface ModeldClientOptions {
   /** Server base URL, e.g. `http://127.0.0.1:8080` (a trailing slash is ignored). */
@@ -46,6 +49,23 @@ export interface ModeldClientOptions {
 
 export interface RequestOptions {
   signal?: AbortSignal;
+}
+
+/** What `uploadFile` can send. Buffers and Blobs can be sent twice (after a 401); a stream only once. */
+export type UploadBody = Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+export interface UploadProgress {
+  /** Bytes handed to the connection so far. */
+  sentBytes: number;
+  /** The size when known (buffers, Blobs, or `size` given), else null. */
+  totalBytes: number | null;
+}
+
+export interface UploadOptions extends RequestOptions {
+  /** Size of a stream body, for progress only (buffers and Blobs know theirs). */
+  size?: number;
+  /** Called as the body is read, chunk by chunk (at most every 64 KiB for buffers). */
+  onProgress?: (progress: UploadProgress) => void;
 }
 
 interface CachedToken {
@@ -175,6 +195,103 @@ export class ModeldClient {
   /** Deletes a custom model; 409 MODELD_ERR_MODEL_HAS_DEPLOYMENTS while it is deployed. Null when the server answers without a body. */
   async deleteModel(modelId: string, options: RequestOptions = {}): Promise<Model | null> {
     return (await this.#send<Model | undefined>('DELETE', await this.#customerPath(`/models/${enc(modelId)}`, options), options)) ?? null;
+  }
+
+  /** Events of a model (training started, epochs, outcome), oldest first; page with `afterId`. */
+  async listModelEvents(modelId: string, query: EventsQuery = {}, options: RequestOptions = {}): Promise<ModelEvent[]> {
+    return this.#send('GET', await this.#customerPath(`/models/${enc(modelId)}/events`, options), {
+      ...options,
+      query: { afterId: query.afterId, limit: query.limit },
+    });
+  }
+
+  /**
+   * Polls a training model (`GET ...?metrics=true`, so the answer carries `trainingMetrics` once
+   * it is done) until it is AVAILABLE (resolves with it) or TRAINING_FAILED (rejects with
+   * MODELD_CLIENT_ERR_TRAINING_FAILED, details `{modelId, errorMessage}`). Transient failures (no
+   * answer, 429, 5xx) are retried, so that a server restart does not end the wait. No time limit
+   * unless `timeoutMs` (then MODELD_CLIENT_ERR_TIMEOUT); MODELD_CLIENT_ERR_ABORTED when `signal`
+   * fires (the training goes on); the server's 404 when the model is deleted. Calls `onProgress`
+   * with every model read.
+   */
+  async waitForModel(modelId: string, options: ModelWaitOptions = {}): Promise<Model> {
+    return pollModel(modelId, (signal) => this.getModel(modelId, { signal, metrics: true }), options, this.#now);
+  }
+
+  // ---- uploads ---------------------------------------------------------------------------
+
+  /**
+   * `PUT /customers/{C}/ai/uploads/{name}`: streams `body` to the server, which stores it under
+   * `name` (replacing a previous upload of that name) and answers with its `file://` uri, size
+   * and SHA-256. `body` may be a function returning a new body each time it is called, so that
+   * the upload can be repeated once after a 401 even for streams; a stream given directly is
+   * sent once (a 401 is then thrown). Instead of the 30 s request timeout, the upload fails with
+   * MODELD_CLIENT_ERR_TIMEOUT when no byte moves for that long (large files take as long as they
+   * take). Throws MODELD_CLIENT_ERR_INVALID_ARGUMENT, before sending, for a name the server
+   * refuses (`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`).
+   */
+  async uploadFile(name: string, body: UploadBody | (() => UploadBody), options: UploadOptions = {}): Promise<Upload> {
+    if (!UPLOAD_NAME_PATTERN.test(name)) {
+      throw new ModeldClientError(
+        0,
+        ClientErrorCodes.INVALID_ARGUMENT,
+        `upload name ${JSON.stringify(name)} is not accepted: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters`,
+        { details: { field: 'name', name } },
+      );
+    }
+    const url = this.baseUrl + (await this.#customerPath(`/uploads/${enc(name)}`, options));
+    const replayable = typeof body === 'function' || body instanceof Uint8Array || body instanceof ArrayBuffer || isBlob(body);
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.#validToken(options);
+      const source = typeof body === 'function' ? body() : body;
+      // An idle timeout rather than a total one: every chunk read restarts it, and after the last
+      // chunk it bounds the wait for the answer.
+      const idle = new AbortController();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const touch = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(new DOMException(`no upload progress for ${this.#timeoutMs} ms`, 'TimeoutError')), this.#timeoutMs);
+      };
+      touch();
+      const stream = countingStream(source, options.size, (progress) => {
+        touch();
+        options.onProgress?.(progress);
+      });
+      const signal = options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal;
+      let response: Response;
+      try {
+        response = await this.#fetchOnce(
+          url,
+          {
+            method: 'PUT',
+            headers: { authorization: `Bearer ${token.accessToken}`, 'content-type': 'application/octet-stream', accept: 'application/json' },
+            body: stream,
+            signal,
+            duplex: 'half',
+          } as RequestInit & { signal: AbortSignal },
+          { timeout: false },
+        );
+        if (response.status === 401 && attempt === 0 && replayable) {
+          await response.arrayBuffer();
+          if (this.#token === token) this.#token = null;
+          continue;
+        }
+        return await readBody<Upload>(response, url);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** `GET /customers/{C}/ai/uploads`: the customer's uploaded files. */
+  async listUploads(options: RequestOptions = {}): Promise<Upload[]> {
+    const body = await this.#send<{ uploads: Upload[] } | Upload[]>('GET', await this.#customerPath('/uploads', options), options);
+    return Array.isArray(body) ? body : (body?.uploads ?? []);
+  }
+
+  /** `DELETE /customers/{C}/ai/uploads/{name}`; the server's 404 when there is no such upload. */
+  async deleteUpload(name: string, options: RequestOptions = {}): Promise<void> {
+    await this.#send('DELETE', await this.#customerPath(`/uploads/${enc(name)}`, options), options);
   }
 
   // ---- deployments -----------------------------------------------------------------------
@@ -338,13 +455,18 @@ export class ModeldClient {
     }
   }
 
-  async #fetchOnce(url: string, init: RequestInit & { signal?: AbortSignal | undefined }): Promise<Response> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+  /** One fetch; `timeout: false` leaves the time limit to the caller's signal (uploads). */
+  async #fetchOnce(url: string, init: RequestInit & { signal?: AbortSignal | undefined }, how: { timeout?: boolean } = {}): Promise<Response> {
+    let signal = init.signal ?? undefined;
+    if (how.timeout !== false) {
+      const timeout = AbortSignal.timeout(this.#timeoutMs);
+      signal = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    }
     try {
       return await this.#fetch(url, { ...init, signal });
     } catch (err) {
-      throw errorFromTransport(err, this.baseUrl);
+      // An abort carries its reason: a TimeoutError reason (the upload's idle timer) is a timeout.
+      throw errorFromTransport(signal?.aborted && isTimeoutReason(signal.reason) ? signal.reason : err, this.baseUrl);
     }
   }
 }
@@ -358,6 +480,72 @@ async function readBody<T>(response: Response, url: string): Promise<T> {
     return JSON.parse(text) as T;
   } catch {
     throw new ModeldClientError(response.status, ClientErrorCodes.BAD_RESPONSE, `${url} answered ${response.status} with a body that is not JSON`);
+  }
+}
+
+const UPLOAD_CHUNK_BYTES = 64 * 1024;
+
+function isBlob(value: unknown): value is Blob {
+  return typeof Blob !== 'undefined' && value instanceof Blob;
+}
+
+function isTimeoutReason(reason: unknown): boolean {
+  return (reason as { name?: unknown } | null)?.name === 'TimeoutError';
+}
+
+/**
+ * The body as a ReadableStream that reports the bytes read from it. The stream is pulled by
+ * fetch as the connection takes data, so the count follows what was sent (give or take the
+ * socket's buffers). Buffers are cut into 64 KiB chunks so that progress moves smoothly.
+ */
+function countingStream(source: UploadBody, size: number | undefined, onProgress: (p: UploadProgress) => void): ReadableStream<Uint8Array> {
+  let totalBytes: number | null = size ?? null;
+  let chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
+    const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
+    totalBytes = bytes.byteLength;
+    chunks = (function* () {
+      for (let i = 0; i < bytes.byteLength; i += UPLOAD_CHUNK_BYTES) yield bytes.subarray(i, i + UPLOAD_CHUNK_BYTES);
+    })();
+  } else if (isBlob(source)) {
+    totalBytes = source.size;
+    chunks = iterateStream(source.stream() as ReadableStream<Uint8Array>);
+  } else if (source instanceof ReadableStream) {
+    chunks = iterateStream(source);
+  } else {
+    chunks = source[Symbol.asyncIterator]();
+  }
+  let sentBytes = 0;
+  onProgress({ sentBytes, totalBytes });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      // Node streams yield Buffers (Uint8Array subclasses); strings are not bytes.
+      const chunk = typeof next.value === 'string' ? new TextEncoder().encode(next.value) : next.value;
+      sentBytes += chunk.byteLength;
+      controller.enqueue(chunk);
+      onProgress({ sentBytes, totalBytes });
+    },
+    async cancel(reason) {
+      await chunks.return?.(reason);
+    },
+  });
+}
+
+async function* iterateStream(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
   }
 }
 

@@ -67,23 +67,98 @@ export interface Model {
   trainingStarted?: string | null;
   trainingCompleted?: string | null;
   createdBy?: string;
-  /** Only with `getModel(id, {metrics: true})`. */
-  trainingMetrics?: Record<string, unknown> | null;
+  /** Only with `getModel(id, {metrics: true})`, once training has finished. */
+  trainingMetrics?: TrainingMetrics | null;
+  /** While `TRAINING`: what the job is doing now (fields absent when not known yet). */
+  trainingProgress?: TrainingProgress | null;
   /** Only when deployed. */
   deployments?: ModelDeploymentRef[];
   /** Set when `TRAINING_FAILED`. */
   errorMessage?: string | null;
 }
 
+/** Model types M2 trains (the others, like `imported`, are created otherwise). */
+export const TrainableModelTypes = { ECOMMERCE_RNN: 'ecommerce-rnn', GENERAL_RNN: 'general-rnn' } as const;
+export type TrainableModelType = (typeof TrainableModelTypes)[keyof typeof TrainableModelTypes];
+
 /** M2 body: create a model and start training it. */
 export interface TrainModelRequest {
   name: string;
   modelType: string;
   region?: string;
+  /** `file://` URIs the server can read: an upload's `uri`, or a file inside its data roots. */
   trainingData: { catalog: string; signals: string };
   trainingDataCredentials?: Record<string, unknown>;
+  /** Lucidworks' flat form: `{"dataset_config": "mlp_ecommerce", "trainer_config.num_epochs": 3, ...}`. */
   config: Record<string, unknown>;
 }
+
+export const TrainingPhases = {
+  LOADING_DATA: 'loading-data',
+  LEARNING_VOCABULARY: 'learning-vocabulary',
+  TRAINING: 'training',
+  EXPORTING: 'exporting',
+} as const;
+export type TrainingPhase = (typeof TrainingPhases)[keyof typeof TrainingPhases];
+
+/**
+ * `Model.trainingProgress` while the model is `TRAINING`: the latest of what the job reported.
+ * Every field is absent until the job has reported it (e.g. `monitor` before the first epoch
+ * was evaluated). `epoch` is 1-based; `monitor` is the monitored validation metric of the last
+ * evaluated epoch; `etaSeconds` assumes every remaining epoch runs (early stopping may end sooner).
+ */
+export interface TrainingProgress {
+  phase?: TrainingPhase;
+  epoch?: number;
+  numEpochs?: number;
+  step?: number;
+  steps?: number;
+  loss?: number;
+  pairsPerSecond?: number;
+  etaSeconds?: number;
+  monitor?: { key: string; value: number };
+  bestEpoch?: number;
+  updatedAt?: string;
+}
+
+/** k of the ranking metrics, as the strings the API keys them by. */
+export type MetricK = '1' | '3' | '5' | '10';
+export type MetricsAtK = Record<MetricK, number>;
+
+/** `Model.trainingMetrics` (API.md): the summary, one value per epoch, and the best epoch's values. */
+export interface TrainingMetrics {
+  summary: {
+    best_epoch: number;
+    index_size: number;
+    vector_size: number;
+    /** Seconds. */
+    training_time: number;
+    num_trn_queries: number;
+    num_val_queries: number;
+    num_unique_training_pairs: number;
+  };
+  /** metric (`hit`, `map`, `mrr`, `ndcg`, `recall`, `f1`) -> `trn`|`val` -> k -> one value per epoch. */
+  epoch_metrics: Record<string, { trn: Record<MetricK, number[]>; val: Record<MetricK, number[]> }>;
+  /** metric -> `trn`|`val` -> k -> the best epoch's value. */
+  final_metrics: Record<string, { trn: MetricsAtK; val: MetricsAtK }>;
+}
+
+/** A file uploaded with `PUT /customers/{C}/ai/uploads/{name}`; `uri` goes into `trainingData`. */
+export interface Upload {
+  name: string;
+  /** `file://` URI the server reads the training data from. */
+  uri: string;
+  bytes: number;
+  /** Hex SHA-256 of the content. */
+  sha256: string;
+  uploadedAt: string;
+}
+
+/** Upload names the server accepts (FILENAME of the uploads routes). */
+export const UPLOAD_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** One event of a model (training started, epochs, finished or failed). Same shape as deployment events. */
+export type ModelEvent = DeploymentEvent;
 
 /** Import body: an existing artifact directory becomes a custom model. */
 export interface ImportModelRequest {

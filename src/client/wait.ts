@@ -1,5 +1,5 @@
 import { ClientErrorCodes, ModeldClientError } from './errors.js';
-import type { Deployment } from './types.js';
+import type { Deployment, Model } from './types.js';
 
 export interface WaitOptions {
   /** Give up after this long. Default 600 000 ms (10 min). */
@@ -52,13 +52,13 @@ export async function pollDeployment(
   let lastError: ModeldClientError | null = null;
 
   for (;;) {
-    throwIfAborted(options.signal, deploymentId);
+    throwIfAborted(options.signal, `deployment ${deploymentId}`);
     let d: Deployment | null = null;
     try {
       d = await read(options.signal);
     } catch (err) {
       if (!(err instanceof ModeldClientError)) throw err;
-      if (options.signal?.aborted) throw abortedError(deploymentId, options.signal);
+      if (options.signal?.aborted) throw abortedError(`deployment ${deploymentId}`, options.signal);
       if (err.status === 404 && target === 'deleted') return null;
       if (!isTransient(err)) throw err;
       lastError = err;
@@ -78,7 +78,7 @@ export async function pollDeployment(
         details: { deploymentId, state: last?.state ?? null },
       });
     }
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - now())), options.signal, deploymentId);
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - now())), options.signal, `deployment ${deploymentId}`);
   }
 }
 
@@ -120,20 +120,21 @@ function progressText(d: Deployment): string {
   return d.status ? ` (ready ${d.status.readyReplicas}/${d.status.desiredReplicas})` : '';
 }
 
-function abortedError(deploymentId: string, signal: AbortSignal): ModeldClientError {
-  return new ModeldClientError(0, ClientErrorCodes.ABORTED, `stopped waiting for deployment ${deploymentId}`, { cause: signal.reason });
+/** `what` names the waited-for thing: `deployment <id>` or `model <id>`. */
+function abortedError(what: string, signal: AbortSignal): ModeldClientError {
+  return new ModeldClientError(0, ClientErrorCodes.ABORTED, `stopped waiting for ${what}`, { cause: signal.reason });
 }
 
-function throwIfAborted(signal: AbortSignal | undefined, deploymentId: string): void {
-  if (signal?.aborted) throw abortedError(deploymentId, signal);
+function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw abortedError(what, signal);
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined, deploymentId: string): Promise<void> {
+function sleep(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortedError(deploymentId, signal));
+    if (signal?.aborted) return reject(abortedError(what, signal));
     const onAbort = () => {
       clearTimeout(timer);
-      reject(abortedError(deploymentId, signal!));
+      reject(abortedError(what, signal!));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -141,4 +142,77 @@ function sleep(ms: number, signal: AbortSignal | undefined, deploymentId: string
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+export interface ModelWaitOptions {
+  /** Give up after this long. Default: no limit (training takes minutes to hours). */
+  timeoutMs?: number;
+  /** Pause between two reads. Default 1000 ms. */
+  intervalMs?: number;
+  /** Called with every model read (with `trainingProgress` while TRAINING), before the wait decides whether it is done. */
+  onProgress?: (model: Model) => void;
+  /** Stops the wait (rejects with MODELD_CLIENT_ERR_ABORTED); the training goes on. */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_MODEL_INTERVAL_MS = 1000;
+
+/**
+ * The polling loop behind waitForModel. Outcomes per read:
+ * - AVAILABLE -> resolve with that model;
+ * - TRAINING_FAILED -> reject with MODELD_CLIENT_ERR_TRAINING_FAILED carrying `errorMessage`;
+ * - DELETING / DELETING_FAILED -> reject (it will never become AVAILABLE);
+ * - a 404 or any other 4xx -> reject with the server's error;
+ * - no answer, 429 or 5xx -> retried: the server may be restarting, and training resumes or
+ *   fails on its own, so the wait must outlive a restart;
+ * - TRAINING (or a model without a state) -> read again after `intervalMs`, until `timeoutMs`.
+ */
+export async function pollModel(
+  modelId: string,
+  read: (signal: AbortSignal | undefined) => Promise<Model>,
+  options: ModelWaitOptions,
+  now: () => number,
+): Promise<Model> {
+  const timeoutMs = options.timeoutMs ?? Infinity;
+  const intervalMs = options.intervalMs ?? DEFAULT_MODEL_INTERVAL_MS;
+  const deadline = now() + timeoutMs;
+  const what = `model ${modelId}`;
+  let last: Model | null = null;
+  let lastError: ModeldClientError | null = null;
+  for (;;) {
+    throwIfAborted(options.signal, what);
+    let m: Model | null = null;
+    try {
+      m = await read(options.signal);
+    } catch (err) {
+      if (!(err instanceof ModeldClientError)) throw err;
+      if (options.signal?.aborted) throw abortedError(what, options.signal);
+      if (!isTransient(err)) throw err;
+      lastError = err;
+    }
+    if (m) {
+      last = m;
+      lastError = null;
+      options.onProgress?.(m);
+      if (m.state === 'AVAILABLE' || m.state === undefined) return m;
+      if (m.state === 'TRAINING_FAILED') {
+        const errorMessage = m.errorMessage ?? 'the server gave no error message';
+        throw new ModeldClientError(0, ClientErrorCodes.TRAINING_FAILED, `training of model ${m.id} failed: ${errorMessage}`, {
+          details: { modelId: m.id, errorMessage },
+        });
+      }
+      if (m.state === 'DELETING' || m.state === 'DELETING_FAILED') {
+        throw new ModeldClientError(0, ClientErrorCodes.TRAINING_FAILED, `model ${m.id} is ${m.state}; it will not become AVAILABLE`, {
+          details: { modelId: m.id, errorMessage: `the model is ${m.state}` },
+        });
+      }
+    }
+    if (now() >= deadline) {
+      const where = last ? `it is ${last.state ?? 'unknown'}` : lastError ? `last error: ${lastError.message}` : 'no answer';
+      throw new ModeldClientError(0, ClientErrorCodes.TIMEOUT, `model ${modelId} not AVAILABLE after ${Math.round(timeoutMs / 1000)}s: ${where}`, {
+        details: { modelId, state: last?.state ?? null },
+      });
+    }
+    await sleep(Math.min(intervalMs, Math.max(0, deadline - now())), options.signal, what);
+  }
 }
