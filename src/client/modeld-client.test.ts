@@ -227,3 +227,150 @@ describe('waitForDeployment', () => {
     assert.equal(err.details?.reason, 'DeleteTimeout');
   });
 });
+
+describe('uploads', () => {
+  const bytes = (n: number, seed = 7) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251);
+
+  test('a buffer is streamed in chunks with progress up to its size, and stored as sent', async () => {
+    const client = clientFor(server);
+    const body = bytes(200_000);
+    const seen: Array<[number, number | null]> = [];
+    const upload = await client.uploadFile('catalog.csv', body, { onProgress: (p) => seen.push([p.sentBytes, p.totalBytes]) });
+    assert.equal(upload.name, 'catalog.csv');
+    assert.equal(upload.bytes, 200_000);
+    assert.match(upload.uri, /^file:\/\/\/.*catalog\.csv$/);
+    assert.deepEqual(new Uint8Array(server.uploads.get('catalog.csv')!.content), body);
+    assert.equal(server.uploadRequests.at(-1)?.contentLength, '200000', 'a known size is announced');
+    assert.deepEqual(seen[0], [0, 200_000]);
+    assert.deepEqual(seen.at(-1), [200_000, 200_000]);
+    assert.ok(seen.length >= 4, `64 KiB chunks give several reports, got ${seen.length}`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i]![0] >= seen[i - 1]![0], 'progress never goes back');
+  });
+
+  test('an async iterable is sent as it comes; its size is known only when given', async () => {
+    const client = clientFor(server);
+    async function* parts() {
+      yield bytes(10, 1);
+      yield bytes(20, 2);
+    }
+    const seen: Array<number | null> = [];
+    const up = await client.uploadFile('signals.jsonl', parts(), { onProgress: (p) => seen.push(p.totalBytes) });
+    assert.equal(up.bytes, 30);
+    assert.deepEqual(new Uint8Array(server.uploads.get('signals.jsonl')!.content), new Uint8Array([...bytes(10, 1), ...bytes(20, 2)]));
+    assert.ok(seen.every((t) => t === null));
+    assert.equal(server.uploadRequests.at(-1)?.contentLength, undefined, 'no size, no content-length (chunked)');
+    const sized = await client.uploadFile('signals.jsonl', parts(), { size: 30, onProgress: (p) => seen.push(p.totalBytes) });
+    assert.equal(sized.bytes, 30);
+    assert.equal(seen.at(-1), 30);
+  });
+
+  test('a body given as a function is sent again after a 401; a bare stream is not', async () => {
+    const client = clientFor(server);
+    await client.accessToken();
+    server.revokeAll();
+    let opened = 0;
+    const up = await client.uploadFile('again.csv', () => {
+      opened++;
+      return new Blob([bytes(1000)]);
+    });
+    assert.equal(up.bytes, 1000);
+    assert.equal(opened, 2);
+
+    server.revokeAll();
+    async function* once() {
+      yield bytes(5);
+    }
+    const err = await rejection(client.uploadFile('once.csv', once()));
+    assert.equal(err.status, 401);
+    assert.equal(server.uploads.has('once.csv'), false);
+  });
+
+  test('a name the server refuses is refused before anything is sent', async () => {
+    const before = server.uploadRequests.length;
+    for (const name of ['', '.hidden', 'a/b.csv', 'a b.csv', 'x'.repeat(129)]) {
+      const err = await rejection(clientFor(server).uploadFile(name, bytes(3)));
+      assert.equal(err.code, ClientErrorCodes.INVALID_ARGUMENT, name);
+    }
+    assert.equal(server.uploadRequests.length, before);
+  });
+
+  test('an upload whose source stops yielding fails with a timeout instead of hanging', async () => {
+    const client = clientFor(server, { requestTimeoutMs: 200 });
+    await client.accessToken();
+    async function* stalls() {
+      yield bytes(10);
+      await new Promise(() => {});
+    }
+    const err = await rejection(client.uploadFile('stalled.csv', stalls()));
+    assert.equal(err.code, ClientErrorCodes.TIMEOUT);
+    assert.equal(server.uploads.has('stalled.csv'), false);
+  });
+
+  test('list and delete', async () => {
+    const client = clientFor(server);
+    await client.uploadFile('listed.csv', bytes(42));
+    const listed = (await client.listUploads()).find((u) => u.name === 'listed.csv');
+    assert.equal(listed?.bytes, 42);
+    assert.match(listed?.sha256 ?? '', /^[0-9a-f]{64}$/);
+    await client.deleteUpload('listed.csv');
+    assert.equal((await client.listUploads()).some((u) => u.name === 'listed.csv'), false);
+    const err = await rejection(client.deleteUpload('listed.csv'));
+    assert.equal(err.status, 404);
+  });
+});
+
+describe('training', () => {
+  const request = {
+    name: 'shoes',
+    modelType: 'ecommerce-rnn',
+    trainingData: { catalog: 'file:///u/c.csv', signals: 'file:///u/s.csv' },
+    config: { dataset_config: 'mlp_ecommerce', trainer_config: 'mlp_ecommerce', 'trainer_config.num_epochs': 2 },
+  };
+
+  test('trainModel sends M2; waitForModel reports progress and resolves AVAILABLE with trainingMetrics', async () => {
+    const client = clientFor(server);
+    server.nextTrainingSteps = [
+      { state: 'TRAINING', progress: { phase: 'loading-data' } },
+      { state: 'TRAINING', progress: { phase: 'training', epoch: 1, numEpochs: 2, step: 3, steps: 4 } },
+      { state: 'TRAINING', httpStatus: 503 },
+      { state: 'TRAINING', progress: { phase: 'exporting' } },
+      { state: 'AVAILABLE' },
+    ];
+    const model = await client.trainModel(request);
+    assert.equal(model.state, 'TRAINING');
+    assert.deepEqual(server.trainRequests.at(-1), request);
+    const phases: string[] = [];
+    const done = await client.waitForModel(model.id, { intervalMs: 5, onProgress: (m) => phases.push(`${m.state} ${m.trainingProgress?.phase ?? '-'}`) });
+    assert.equal(done.state, 'AVAILABLE');
+    assert.equal(done.vectorSize, 32);
+    assert.deepEqual(done.trainingMetrics, server.trainingMetrics);
+    assert.deepEqual(phases, ['TRAINING loading-data', 'TRAINING training', 'TRAINING exporting', 'AVAILABLE -']);
+    const events = await client.listModelEvents(model.id);
+    assert.equal(events[0]?.reason, 'TrainingStarted');
+    assert.deepEqual(await client.listModelEvents(model.id, { afterId: events[0]!.id }), []);
+  });
+
+  test('TRAINING_FAILED rejects with the errorMessage', async () => {
+    const client = clientFor(server);
+    server.nextTrainingSteps = [{ state: 'TRAINING' }, { state: 'TRAINING_FAILED', errorMessage: 'signals /u/s.csv: no column "query"' }];
+    const model = await client.trainModel(request);
+    const err = await rejection(client.waitForModel(model.id, { intervalMs: 5 }));
+    assert.equal(err.code, ClientErrorCodes.TRAINING_FAILED);
+    assert.equal(err.details?.errorMessage, 'signals /u/s.csv: no column "query"');
+    assert.equal(err.details?.modelId, model.id);
+    assert.match(err.message, /no column "query"/);
+  });
+
+  test('an unknown model is the 404 at once; an abort stops the wait, not the training', async () => {
+    const client = clientFor(server);
+    const missing = await rejection(client.waitForModel('nope', { intervalMs: 5 }));
+    assert.equal(missing.code, 'MODELD_ERR_MODEL_NOT_FOUND');
+    server.nextTrainingSteps = [{ state: 'TRAINING', progress: { phase: 'training', epoch: 1 } }];
+    const model = await client.trainModel(request);
+    const controller = new AbortController();
+    const err = await rejection(client.waitForModel(model.id, { intervalMs: 60_000, signal: controller.signal, onProgress: () => setImmediate(() => controller.abort()) }));
+    assert.equal(err.code, ClientErrorCodes.ABORTED);
+    assert.match(err.message, new RegExp(`model ${model.id}`));
+    assert.equal((await client.getModel(model.id)).state, 'TRAINING');
+  });
+});

@@ -258,13 +258,18 @@ export class ModeldClient {
         options.onProgress?.(progress);
       });
       const signal = options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal;
+      const headers: Record<string, string> = { authorization: `Bearer ${token.accessToken}`, 'content-type': 'application/octet-stream', accept: 'application/json' };
+      // A known length lets the server refuse an upload over its limit before a byte is read
+      // (browsers drop this header; Node's fetch sends it and fails if the body disagrees).
+      const length = knownSize(source, options.size);
+      if (length !== null) headers['content-length'] = String(length);
       let response: Response;
       try {
         response = await this.#fetchOnce(
           url,
           {
             method: 'PUT',
-            headers: { authorization: `Bearer ${token.accessToken}`, 'content-type': 'application/octet-stream', accept: 'application/json' },
+            headers,
             body: stream,
             signal,
             duplex: 'half',
@@ -499,16 +504,14 @@ function isTimeoutReason(reason: unknown): boolean {
  * socket's buffers). Buffers are cut into 64 KiB chunks so that progress moves smoothly.
  */
 function countingStream(source: UploadBody, size: number | undefined, onProgress: (p: UploadProgress) => void): ReadableStream<Uint8Array> {
-  let totalBytes: number | null = size ?? null;
+  const totalBytes = knownSize(source, size);
   let chunks: AsyncIterator<Uint8Array> | Iterator<Uint8Array>;
   if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
     const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
-    totalBytes = bytes.byteLength;
     chunks = (function* () {
       for (let i = 0; i < bytes.byteLength; i += UPLOAD_CHUNK_BYTES) yield bytes.subarray(i, i + UPLOAD_CHUNK_BYTES);
     })();
   } else if (isBlob(source)) {
-    totalBytes = source.size;
     chunks = iterateStream(source.stream() as ReadableStream<Uint8Array>);
   } else if (source instanceof ReadableStream) {
     chunks = iterateStream(source);
@@ -530,10 +533,19 @@ function countingStream(source: UploadBody, size: number | undefined, onProgress
       controller.enqueue(chunk);
       onProgress({ sentBytes, totalBytes });
     },
-    async cancel(reason) {
-      await chunks.return?.(reason);
+    cancel(reason) {
+      // Not awaited: a source stuck in a read (the reason for an idle timeout) would hold the
+      // cancellation, and with it the caller's error, forever.
+      void Promise.resolve(chunks.return?.(reason)).catch(() => {});
     },
   });
+}
+
+/** Bytes of a buffer or Blob; the caller's `size` for a stream; null when unknown. */
+function knownSize(source: UploadBody, size: number | undefined): number | null {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return source.byteLength;
+  if (isBlob(source)) return source.size;
+  return size ?? null;
 }
 
 async function* iterateStream(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {

@@ -1,13 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { Deployment, DeploymentEvent, DeploymentState } from './types.js';
+import type { Deployment, DeploymentEvent, DeploymentState, Model, ModelState, TrainingMetrics, TrainingProgress, TrainModelRequest, Upload } from './types.js';
 
 /**
  * A small real HTTP server on 127.0.0.1 speaking the parts of the modeld wire contract the
  * client's own behaviour depends on: the token endpoint (Basic auth, expiring JWT-shaped
  * tokens, revocation), the two error shapes, customer checks, deployments whose state advances
- * one step per read (with events), admin creation routes, and an embedding route that validates
- * its body. Used by the client and CLI
+ * one step per read (with events), admin creation routes, an embedding route that validates
+ * its body, uploads kept in memory, and trained models whose reads walk through scripted
+ * training progress. Used by the client and CLI
  * tests to reach states (revoked tokens, scripted failures, 5xx) the real server cannot be made
  * to produce on demand. Not exported from index.ts.
  */
@@ -28,6 +29,14 @@ export interface ScriptedStep {
   httpStatus?: number;
 }
 
+/** One read of a model in training: its state and progress (or an HTTP error instead). */
+export interface TrainingStep {
+  state: ModelState;
+  progress?: TrainingProgress;
+  errorMessage?: string;
+  httpStatus?: number;
+}
+
 export interface TestServer {
   url: string;
   customerId: string;
@@ -45,6 +54,16 @@ export interface TestServer {
   nextDeploymentSteps: ScriptedStep[] | null;
   /** Appends an event to a deployment's history. */
   addEvent(id: string, reason: string, message: string): void;
+  /** Uploads by name: what the server stored. */
+  readonly uploads: Map<string, Upload & { content: Buffer }>;
+  /** Each upload PUT as it arrived: the name and the content-length header (absent when chunked). */
+  readonly uploadRequests: Array<{ name: string; contentLength: string | undefined; bytes: number }>;
+  /** Bodies of training M2 requests, in order. */
+  readonly trainRequests: TrainModelRequest[];
+  /** Steps of the next model a training M2 creates (default: AVAILABLE at the first read). */
+  nextTrainingSteps: TrainingStep[] | null;
+  /** The trainingMetrics trained models show once AVAILABLE (with ?metrics=true). */
+  readonly trainingMetrics: TrainingMetrics;
   close(): Promise<void>;
 }
 
@@ -153,9 +172,92 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   app.get('/customers/:C/ai/models', async () => [
     { id: 'text-encoder', name: 'text-encoder', category: 'pre-trained (shared)', modelType: 'text-encoder', vectorSize: 4, state: 'AVAILABLE' },
   ]);
+  const uploads = new Map<string, Upload & { content: Buffer }>();
+  const uploadRequests: Array<{ name: string; contentLength: string | undefined; bytes: number }> = [];
+  const trainRequests: TrainModelRequest[] = [];
+  let nextTrainingSteps: TrainingStep[] | null = null;
+  const trained = new Map<string, { request: TrainModelRequest; steps: TrainingStep[]; reads: number; createdAt: string; events: DeploymentEvent[] }>();
+  const modelNotFound = (id: string) => ({ message: `model ${id} not found`, code: 'MODELD_ERR_MODEL_NOT_FOUND', details: { modelId: id } });
+  const renderModel = (id: string, t: { request: TrainModelRequest; createdAt: string }, step: TrainingStep, metrics: boolean): Model => ({
+    id,
+    name: t.request.name,
+    category: 'CUSTOM',
+    modelType: t.request.modelType,
+    region: t.request.region ?? null,
+    vectorSize: step.state === 'AVAILABLE' ? TRAINING_METRICS.summary.vector_size : null,
+    trainingData: t.request.trainingData,
+    config: t.request.config,
+    state: step.state,
+    trainingStarted: t.createdAt,
+    trainingCompleted: step.state === 'TRAINING' ? null : new Date().toISOString(),
+    createdBy: clientId,
+    ...(step.state === 'TRAINING' && { trainingProgress: step.progress ?? {} }),
+    ...(step.state === 'TRAINING_FAILED' && { errorMessage: step.errorMessage ?? 'failed' }),
+    ...(metrics && { trainingMetrics: step.state === 'AVAILABLE' ? TRAINING_METRICS : null }),
+  });
+
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 256 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  app.put('/customers/:C/ai/uploads/:name', async (request, reply) => {
+    const { name } = request.params as { name: string };
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) {
+      return reply.status(400).send({ message: `params.FILENAME: invalid file name ${JSON.stringify(name)}`, code: 'MODELD_ERR_VALIDATION' });
+    }
+    const content = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    uploadRequests.push({ name, contentLength: request.headers['content-length'], bytes: content.length });
+    const upload = {
+      name,
+      uri: `file:///srv/modeld/uploads/${customerId}/${name}`,
+      bytes: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+      uploadedAt: new Date().toISOString(),
+    };
+    uploads.set(name, { ...upload, content });
+    return upload;
+  });
+  app.get('/customers/:C/ai/uploads', async () => [...uploads.values()].map(({ content: _content, ...u }) => u));
+  app.delete('/customers/:C/ai/uploads/:name', async (request, reply) => {
+    const { name } = request.params as { name: string };
+    const u = uploads.get(name);
+    if (!u) return reply.status(404).send({ message: `upload ${name} not found`, code: 'MODELD_ERR_UPLOAD_NOT_FOUND' });
+    uploads.delete(name);
+    const { content: _content, ...rest } = u;
+    return rest;
+  });
+  app.post('/customers/:C/ai/models', async (request, reply) => {
+    const body = request.body as TrainModelRequest;
+    if (body?.modelType !== 'ecommerce-rnn' && body?.modelType !== 'general-rnn') {
+      return reply.status(400).send({ message: `body.modelType: ${JSON.stringify(body?.modelType)} cannot be trained here`, code: 'MODELD_ERR_VALIDATION' });
+    }
+    if (typeof body.trainingData?.catalog !== 'string' || typeof body.trainingData.signals !== 'string') {
+      return reply.status(400).send({ message: 'body.trainingData: needs catalog and signals', code: 'MODELD_ERR_VALIDATION' });
+    }
+    if (typeof body.config?.dataset_config !== 'string' || typeof body.config.trainer_config !== 'string') {
+      return reply.status(400).send({ message: 'body.config.dataset_config: required', code: 'MODELD_ERR_TRAINING_CONFIG' });
+    }
+    trainRequests.push(body);
+    const id = randomUUID();
+    const t = { request: body, steps: nextTrainingSteps ?? [{ state: 'AVAILABLE' as const }], reads: 0, createdAt: new Date().toISOString(), events: [] as DeploymentEvent[] };
+    nextTrainingSteps = null;
+    trained.set(id, t);
+    t.events.push({ id: ++eventSeq, type: 'Normal', reason: 'TrainingStarted', message: `training ${body.modelType} started`, data: null, at: t.createdAt });
+    return renderModel(id, t, { state: 'TRAINING' }, false);
+  });
   app.get('/customers/:C/ai/models/:id', async (request, reply) => {
     const { id } = request.params as { id: string };
-    return reply.status(404).send({ message: `model ${id} not found`, code: 'MODELD_ERR_MODEL_NOT_FOUND', details: { modelId: id } });
+    const t = trained.get(id);
+    if (!t) return reply.status(404).send(modelNotFound(id));
+    const step = t.steps[Math.min(t.reads, t.steps.length - 1)]!;
+    t.reads++;
+    if (step.httpStatus === 404) return reply.status(404).send(modelNotFound(id));
+    if (step.httpStatus !== undefined) return reply.status(step.httpStatus).send({ message: 'temporarily unavailable', code: 'MODELD_ERR_UNAVAILABLE' });
+    return renderModel(id, t, step, (request.query as { metrics?: string }).metrics === 'true');
+  });
+  app.get('/customers/:C/ai/models/:id/events', async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const t = trained.get(id);
+    if (!t) return reply.status(404).send(modelNotFound(id));
+    const q = request.query as { afterId?: string; limit?: string };
+    return t.events.filter((e) => e.id > Number(q.afterId ?? 0)).slice(0, Number(q.limit ?? 100));
   });
   app.get('/customers/:C/ai/deployments', async () =>
     [...scripts.entries()]
@@ -269,9 +371,32 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       nextDeploymentSteps = v;
     },
     addEvent,
+    uploads,
+    uploadRequests,
+    trainRequests,
+    get nextTrainingSteps() {
+      return nextTrainingSteps;
+    },
+    set nextTrainingSteps(v: TrainingStep[] | null) {
+      nextTrainingSteps = v;
+    },
+    trainingMetrics: TRAINING_METRICS,
     close: () => app.close(),
   };
 }
+
+const atK = (base: number) => ({ '1': base, '3': base + 0.1, '5': base + 0.15, '10': base + 0.2 });
+/** What a trained model of the test server reports with ?metrics=true. */
+const TRAINING_METRICS: TrainingMetrics = {
+  summary: { best_epoch: 2, index_size: 200, vector_size: 32, training_time: 14.25, num_trn_queries: 540, num_val_queries: 60, num_unique_training_pairs: 590 },
+  epoch_metrics: {
+    hit: { trn: { '1': [0.1, 0.2], '3': [0.2, 0.3], '5': [0.3, 0.4], '10': [0.4, 0.5] }, val: { '1': [0.1, 0.3], '3': [0.2, 0.4], '5': [0.3, 0.45], '10': [0.4, 0.5] } },
+  },
+  final_metrics: {
+    hit: { trn: atK(0.2), val: atK(0.3) },
+    ndcg: { trn: atK(0.15), val: atK(0.25) },
+  },
+};
 
 function b64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
