@@ -12,11 +12,12 @@ import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './ca
 import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
 import { Autoscaler, Controller } from './controller/index.js';
 import { systemClock, type Clock } from './domain/index.js';
-import { ensureShippedPretrained } from './engines/index.js';
+import { ensureShippedPretrained, importArtifact } from './engines/index.js';
 import { ModeldError } from './errors/index.js';
 import { createGatewayMetrics, EndpointRegistry, Gateway } from './gateway/index.js';
 import { ProcessRuntime, type Runtime } from './runtimes/index.js';
 import { openStore, type Store } from './store/index.js';
+import { TrainingJobManager } from './training/jobs/index.js';
 
 export interface RunningServer {
   /** Base URL the server listens on (`http://127.0.0.1:8080`). */
@@ -24,8 +25,8 @@ export interface RunningServer {
   config: Readonly<Config>;
   logger: Logger;
   /**
-   * Stops taking requests, stops the controller and (by default) every replica of this machine,
-   * closes the store. `keepReplicas: true` leaves the replicas running to be adopted by the next
+   * Stops taking requests, stops the training workers (their jobs resume at the next start), the
+   * controller and (by default) every replica of this machine, closes the store. `keepReplicas: true` leaves the replicas running to be adopted by the next
    * start, as after a crash.
    */
   close(options?: { keepReplicas?: boolean }): Promise<void>;
@@ -58,7 +59,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
   );
   const paths = dataPaths(config);
   await mkdir(config.dataDir, { recursive: true });
-  for (const dir of [paths.artifacts, paths.models, paths.replicas, paths.uploads]) await mkdir(dir, { recursive: true });
+  for (const dir of [paths.artifacts, paths.models, paths.replicas, paths.uploads, paths.training]) await mkdir(dir, { recursive: true });
 
   const store = openStore(config);
   const stack: Array<() => Promise<void>> = [() => store.close()];
@@ -100,6 +101,23 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     });
     await controller.start();
 
+    // Training jobs: picked up again from the store (QUEUED and RUNNING ones resume from their checkpoints).
+    const training = new TrainingJobManager({
+      store,
+      clock,
+      trainingDir: paths.training,
+      dataRoots: config.training.dataRoots,
+      concurrency: config.training.concurrency,
+      importArtifact: async (dir, meta) => {
+        const imported = await importArtifact(dir, paths.artifacts, meta);
+        return { artifactId: imported.artifactId, vectorSize: imported.manifest.vectorSize };
+      },
+      logger: logger.child({ part: 'training' }),
+      metrics,
+    });
+    stack.push(() => training.stop());
+    await training.start();
+
     const systemDeployments = new PretrainedDeployments({ store, pretrained, controller, clock, region: defaultRegion(config) });
     const gateway = new Gateway({
       config,
@@ -124,6 +142,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       artifacts: engineArtifacts({ store, artifactsRoot: paths.artifacts }),
       pretrained,
       gateway,
+      training,
     });
     stack.push(async () => {
       await app.close();
@@ -149,6 +168,8 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
           // Order: stop taking requests, stop reconciling, then the replicas, then the store.
           await app.close();
           await gateway.close();
+          // Workers stop after their current step; their jobs stay RUNNING and resume at the next start.
+          await training.stop();
           await controller.stop();
           for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: !closeOptions.keepReplicas });
           await store.close();

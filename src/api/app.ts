@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Authenticator, TokenService } from '../auth/index.js';
-import type { Config } from '../config/index.js';
+import { dataPaths, type Config } from '../config/index.js';
 import type { Clock } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Gateway } from '../gateway/index.js';
@@ -16,11 +16,13 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerDeploymentRoutes, type DeploymentNotifier } from './routes/deployments.js';
-import { registerModelRoutes, type ModelArtifacts, type PretrainedCatalog } from './routes/models.js';
+import { registerModelRoutes, type ModelArtifacts, type PretrainedCatalog, type TrainingJobsPort } from './routes/models.js';
 import { registerOipRoutes } from './routes/oip.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerPredictionRoutes } from './routes/predictions.js';
+import { registerUploadRoutes } from './routes/uploads.js';
 import type { ModeldApp } from './routes/shared.js';
+import { UploadStore } from './uploads.js';
 
 /** Everything the HTTP API needs, built by the composition root (src/main.ts) or by a test. */
 export interface AppDeps {
@@ -45,6 +47,11 @@ export interface AppDeps {
    * Protocol routes (`/v2/...`) are registered on it; a test of other routes may leave it out.
    */
   gateway?: Gateway;
+  /**
+   * The training job layer (src/training/jobs). Without it M2 refuses training model types with
+   * 503; uploads work either way.
+   */
+  training?: TrainingJobsPort;
 }
 
 /** Incoming `x-request-id` values kept as the request id; anything else gets a fresh UUID. */
@@ -99,7 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
       },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       tags: [
-        { name: 'Manage models', description: 'View, import and delete models (scope machinelearning.model).' },
+        { name: 'Manage models', description: 'View, train, import and delete models; upload training data (scope machinelearning.model).' },
         { name: 'Manage deployments', description: 'Deploy custom models (scope machinelearning.model).' },
         { name: 'Auth', description: 'OAuth 2.0 client credentials tokens and the keys that verify them.' },
         { name: 'Predictions', description: 'Embeddings, classification, tokenization and use cases (scope machinelearning.predict).' },
@@ -116,7 +123,18 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics });
   registerAuthRoutes(app, { tokens: deps.tokens });
   registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
-  registerModelRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, artifacts: deps.artifacts, pretrained: deps.pretrained });
+  const uploads = new UploadStore(dataPaths(deps.config).uploads);
+  registerModelRoutes(app, {
+    config: deps.config,
+    store: deps.store,
+    clock: deps.clock,
+    guard,
+    artifacts: deps.artifacts,
+    pretrained: deps.pretrained,
+    uploads,
+    ...(deps.training && { training: deps.training }),
+  });
+  registerUploadRoutes(app, { config: deps.config, clock: deps.clock, guard, uploads });
   registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller });
   if (deps.gateway) {
     registerPredictionRoutes(app, { gateway: deps.gateway, guard });

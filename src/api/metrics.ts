@@ -18,6 +18,8 @@ export class Metrics {
   #readyReplicas: Gauge<'deployment'>;
   #desiredReplicas: Gauge<'deployment'>;
   #scalings: Counter<'deployment' | 'direction'>;
+  #trainingJobs: Counter<'outcome'>;
+  #trainingRunning: Gauge;
 
   constructor(options: MetricsOptions = {}) {
     this.registry = new Registry();
@@ -53,6 +55,26 @@ export class Metrics {
       labelNames: ['deployment', 'direction'] as const,
       registers: [this.registry],
     });
+    this.#trainingJobs = new Counter({
+      name: 'modeld_training_jobs_total',
+      help: 'Training jobs that ended, by outcome (succeeded, failed, cancelled)',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+    });
+    this.#trainingRunning = new Gauge({
+      name: 'modeld_training_jobs_running',
+      help: 'Training jobs whose worker process is running now on this server',
+      registers: [this.registry],
+    });
+  }
+
+  /** Counts a training job that ended (written by the training job manager). */
+  countTrainingJob(outcome: 'succeeded' | 'failed' | 'cancelled'): void {
+    this.#trainingJobs.inc({ outcome });
+  }
+
+  setRunningTrainingJobs(n: number): void {
+    this.#trainingRunning.set(n);
   }
 
   /**

@@ -34,9 +34,14 @@ export function renderPretrained(model: PretrainedModel): ModelBody {
 /**
  * A custom model. Fields that do not apply are absent (not null): `trainingMetrics` only when
  * `withMetrics` and there are some, `deployments` only when the model has deployments,
- * `errorMessage` only in TRAINING_FAILED.
+ * `errorMessage` only in TRAINING_FAILED, `trainingProgress` (the training job's progress) only
+ * for trained models that have a job.
  */
-export function renderModel(model: ModelRecord, deployments: readonly DeploymentRecord[], options: { withMetrics?: boolean } = {}): ModelBody {
+export function renderModel(
+  model: ModelRecord,
+  deployments: readonly DeploymentRecord[],
+  options: { withMetrics?: boolean; trainingProgress?: Record<string, unknown> | null } = {},
+): ModelBody {
   const body: ModelBody = {
     id: model.id,
     name: model.name,
@@ -57,6 +62,7 @@ export function renderModel(model: ModelRecord, deployments: readonly Deployment
     body.deployments = deployments.map((d) => ({ id: d.id, region: d.region, state: d.state, deployedAt: d.deployedAt }));
   }
   if (model.state === ModelStates.TRAINING_FAILED && model.errorMessage !== null) body.errorMessage = model.errorMessage;
+  if (options.trainingProgress) body.trainingProgress = options.trainingProgress as NonNullable<ModelBody['trainingProgress']>;
   return body;
 }
 

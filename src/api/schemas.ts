@@ -40,6 +40,26 @@ export const ModelDeploymentRefSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** Extension on trained models: where the training job stands (null where not known yet). */
+export const TrainingProgressSchema = Type.Object(
+  {
+    phase: Type.String({ description: 'queued, loading-data, learning-vocabulary, training, exporting, importing' }),
+    epoch: Nullable(Type.Integer()),
+    numEpochs: Nullable(Type.Integer()),
+    step: Nullable(Type.Integer()),
+    steps: Nullable(Type.Integer()),
+    loss: Nullable(Type.Number()),
+    pairsPerSecond: Nullable(Type.Number()),
+    etaSeconds: Nullable(Type.Number()),
+    monitor: Nullable(Type.Object({ key: Type.String(), value: Type.Number() }, { additionalProperties: false })),
+    bestEpoch: Nullable(Type.Integer()),
+    updatedAt: IsoTime,
+  },
+  { additionalProperties: false },
+);
+
 /** The model object: one union for pre-trained and custom models; fields are absent when they do not apply. */
 export const ModelSchema = Type.Object(
   {
@@ -67,6 +87,7 @@ export const ModelSchema = Type.Object(
     trainingMetrics: Type.Optional(JsonObject),
     deployments: Type.Optional(Type.Array(ModelDeploymentRefSchema)),
     errorMessage: Type.Optional(Type.String({ description: 'Extension: why training failed (TRAINING_FAILED only)' })),
+    trainingProgress: Type.Optional(TrainingProgressSchema),
   },
   { additionalProperties: false },
 );
@@ -146,11 +167,14 @@ export const EventSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** M2 as import. The training fields are accepted by the schema so that M2 can name `modelType` as the problem. */
+/**
+ * M2. The training fields are typed loosely here so that M2's own checks (and the training config
+ * compiler) name the exact field that is wrong.
+ */
 export const CreateModelBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 256 }),
-    modelType: Type.String({ minLength: 1, description: 'imported (training types come with training)' }),
+    modelType: Type.String({ minLength: 1, description: 'ecommerce-rnn or general-rnn (train from trainingData with config), or imported (from artifact.uri)' }),
     description: Type.Optional(Type.String({ maxLength: 4096 })),
     region: Type.Optional(Type.String({ minLength: 1 })),
     artifact: Type.Optional(

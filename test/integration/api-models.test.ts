@@ -177,13 +177,19 @@ describe('M2 refusals (nothing stored)', () => {
     const post = (payload: unknown) => () => call('POST', base(alice.customerId), payload);
     const folder = pathToFileURL(path.join(importRoot, 'folder')).href;
 
-    await t.test('a training model type is not accepted yet, and the answer lists what is', async () => {
-      for (const modelType of ['ecommerce-rnn', 'general-rnn', 'something-else']) {
-        const body = await refused(
+    await t.test('an unknown model type is refused, and the answer lists the accepted ones', async () => {
+      const body = await refused(
+        post({ name: 'm', modelType: 'something-else', region: 'local', trainingData: { catalog: 'file:///c', signals: 'file:///s' }, config: { dataset_config: 'mlp_ecommerce' } }),
+        { status: 400, code: 'MODELD_ERR_VALIDATION', field: 'body.modelType', message: /one of ecommerce-rnn, general-rnn, imported/ },
+      );
+      assert.deepEqual(body.details.accepted, ['ecommerce-rnn', 'general-rnn', 'imported']);
+    });
+    await t.test('a training model type on an app built without the training job layer is a 503', async () => {
+      for (const modelType of ['ecommerce-rnn', 'general-rnn']) {
+        await refused(
           post({ name: 'm', modelType, region: 'local', trainingData: { catalog: 'file:///c', signals: 'file:///s' }, config: { dataset_config: 'mlp_ecommerce' } }),
-          { status: 400, code: 'MODELD_ERR_VALIDATION', field: 'body.modelType', message: /accepted now: imported/ },
+          { status: 503, code: 'MODELD_ERR_UNAVAILABLE', field: 'body.modelType', message: /training .* is not enabled/ },
         );
-        assert.deepEqual(body.details.accepted, ['imported']);
       }
     });
     await t.test('artifact missing', () => refused(post({ name: 'm', modelType: 'imported' }), { status: 400, code: 'MODELD_ERR_VALIDATION', field: 'body.artifact' }));

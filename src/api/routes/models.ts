@@ -1,17 +1,39 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
+import type { Static } from 'typebox';
 import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
 import { ModeldError, invalidField } from '../../errors/index.js';
 import type { Config } from '../../config/index.js';
-import type { Store } from '../../store/index.js';
+import type { Store, TrainingJobRecord } from '../../store/index.js';
+import { compileTrainingConfig, resolveDataUri } from '../../training/index.js';
+import { initialProgress } from '../../training/jobs/index.js';
 import { resolveImportDir } from '../artifact-source.js';
 import { principalOf, type Guard } from '../plugins/auth.js';
-import { renderModel, renderPretrained, renderDeployment } from '../render.js';
-import { CreateModelBody, CustomerParams, DeploymentSchema, ModelParams, ModelQuery, ModelSchema, errorResponses } from '../schemas.js';
+import { renderEvent, renderModel, renderPretrained, renderDeployment } from '../render.js';
+import { CreateModelBody, CustomerParams, DeploymentSchema, EventSchema, EventsQuery, ModelParams, ModelQuery, ModelSchema, errorResponses } from '../schemas.js';
+import type { UploadStore } from '../uploads.js';
 import { requireJsonBody, type ModeldApp } from './shared.js';
 
-/** Model types M2 accepts now. Training types (`ecommerce-rnn`, `general-rnn`, ...) arrive with training. */
+/** Model types M2 creates by importing an artifact directory. */
 export const IMPORTABLE_MODEL_TYPES = ['imported'] as const;
+/** Model types M2 creates by training from `trainingData` with `config`. */
+export const TRAINING_MODEL_TYPES = ['ecommerce-rnn', 'general-rnn'] as const;
+
+/**
+ * What the models routes need from the training job layer (src/training/jobs). The API writes the
+ * model (TRAINING) and its job (QUEUED) itself and only tells the job layer; it never starts a
+ * process.
+ */
+export interface TrainingJobsPort {
+  /** A job was written QUEUED: run it when a slot is free. */
+  notify(jobId: string): void;
+  /**
+   * Stops the model's training job if it is queued or running (its worker's process group is
+   * killed and waited for), marks it CANCELLED and removes its directory. Fine for a model
+   * without a job.
+   */
+  cancel(modelId: string): Promise<void>;
+}
 
 /**
  * What the models routes need from engines/: turning a directory into a verified artifact, and
@@ -41,7 +63,13 @@ export interface ModelRouteDeps {
   guard: Guard;
   artifacts: ModelArtifacts;
   pretrained: PretrainedCatalog;
+  /** Customers' uploaded files: M2 refuses training data in another customer's folder. */
+  uploads: UploadStore;
+  /** The training job layer; without it M2 answers 503 for training model types. */
+  training?: TrainingJobsPort;
 }
+
+type CreateBody = Static<typeof CreateModelBody>;
 
 const TAGS = ['Manage models'];
 const SECURITY = [{ bearerAuth: [] }];
@@ -75,7 +103,10 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         store.listDeployments(customerId),
       ]);
       const byModel = groupByModel(deployments);
-      return [...pretrained.map(renderPretrained), ...models.map((m) => renderModel(m, byModel.get(m.id) ?? []))];
+      const rendered = await Promise.all(
+        models.map(async (m) => renderModel(m, byModel.get(m.id) ?? [], { trainingProgress: await progressOf(store, m) })),
+      );
+      return [...pretrained.map(renderPretrained), ...rendered];
     },
   );
 
@@ -86,23 +117,21 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       schema: {
         tags: TAGS,
         security: SECURITY,
-        summary: 'M2: create a model; now by importing an artifact directory (modelType "imported")',
+        summary: 'M2: create a model: train one (modelType ecommerce-rnn / general-rnn) or import an artifact directory (modelType "imported")',
         description:
-          'Copies the directory named by artifact.uri (file:///abs/dir: a modeld artifact or a Hugging Face folder with config.json, tokenizer.json and onnx/model.onnx) into the artifact store, loads it in a child process and runs one inference. Answers 200 with the model AVAILABLE, or 400 saying what is wrong; nothing is stored on failure.',
+          'Training: checks config (400 naming body.config.<key>), trainingData.catalog and .signals (file:// URIs of readable files inside the data roots; another customer’s uploads are refused with 403) and region, stores the model TRAINING and queues its training job; answers 200 with state TRAINING. Progress shows as trainingProgress on M1/M3 and as events. Import: copies the directory named by artifact.uri (file:///abs/dir: a modeld artifact or a Hugging Face folder with config.json, tokenizer.json and onnx/model.onnx) into the artifact store, loads it in a child process and runs one inference. Answers 200 with the model AVAILABLE, or 400 saying what is wrong; nothing is stored on failure.',
         params: CustomerParams,
         body: CreateModelBody,
-        response: { 200: ModelSchema, ...errorResponses(400, 401, 403, 413, 415) },
+        response: { 200: ModelSchema, ...errorResponses(400, 401, 403, 413, 415, 503) },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       const body = request.body;
+      if ((TRAINING_MODEL_TYPES as readonly string[]).includes(body.modelType)) return createTrainingModel(principal, body);
       if (!(IMPORTABLE_MODEL_TYPES as readonly string[]).includes(body.modelType)) {
-        throw invalidField(
-          'body.modelType',
-          `${JSON.stringify(body.modelType)} cannot be created yet; accepted now: ${IMPORTABLE_MODEL_TYPES.join(', ')} (training model types such as ecommerce-rnn and general-rnn are not available yet)`,
-          { accepted: [...IMPORTABLE_MODEL_TYPES] },
-        );
+        const accepted = [...TRAINING_MODEL_TYPES, ...IMPORTABLE_MODEL_TYPES];
+        throw invalidField('body.modelType', `${JSON.stringify(body.modelType)} is not a model type modeld creates; one of ${accepted.join(', ')}`, { accepted });
       }
       for (const field of ['trainingData', 'trainingDataCredentials', 'config'] as const) {
         if (body[field] !== undefined) throw invalidField(`body.${field}`, `not accepted with modelType ${JSON.stringify(body.modelType)}`);
@@ -163,7 +192,12 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       const customerId = principalOf(request).customerId;
       const { MODEL_ID } = request.params;
       const model = await store.getModel(customerId, MODEL_ID);
-      if (model) return renderModel(model, await store.listDeploymentsByModel(model.id), { withMetrics: request.query.metrics === true });
+      if (model) {
+        return renderModel(model, await store.listDeploymentsByModel(model.id), {
+          withMetrics: request.query.metrics === true,
+          trainingProgress: await progressOf(store, model),
+        });
+      }
       const shared = (await deps.pretrained.list()).find((p) => p.id === MODEL_ID);
       if (shared) return renderPretrained(shared);
       throw modelNotFound(MODEL_ID);
@@ -219,6 +253,9 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         throw modelNotFound(MODEL_ID);
       }
       const deployments = await store.listDeploymentsByModel(model.id);
+      // A model in training has no deployment (only AVAILABLE models deploy): stop its job first,
+      // so that no worker writes to a model that is gone; this also removes the job's directory.
+      if (deployments.length === 0 && deps.training) await deps.training.cancel(model.id);
       if (deployments.length > 0 || !(await store.deleteModel(model.id))) {
         const ids = deployments.map((d) => d.id);
         throw new ModeldError(
@@ -231,6 +268,108 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       return { ...renderModel(model, []), state: ModelStates.DELETING };
     },
   );
+
+  app.get(
+    `${base}/:MODEL_ID/events`,
+    {
+      onRequest: guard,
+      schema: {
+        tags: TAGS,
+        security: SECURITY,
+        summary: 'Extension: what happened to a model and why, oldest first (training phases, epochs, failures)',
+        description: 'Page with afterId = the last id seen; limit defaults to 100.',
+        params: ModelParams,
+        querystring: EventsQuery,
+        response: { 200: Type.Array(EventSchema), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const model = await store.getModel(principalOf(request).customerId, request.params.MODEL_ID);
+      if (!model) throw modelNotFound(request.params.MODEL_ID);
+      const events = await store.listEvents('model', model.id, { afterId: request.query.afterId ?? 0, limit: request.query.limit ?? 100 });
+      return events.map(renderEvent);
+    },
+  );
+
+  /**
+   * M2 for a training model type: everything knowable now is checked before anything is
+   * written (config, both data files, region); then the model (TRAINING) and its job (QUEUED)
+   * are stored and the job layer is told.
+   */
+  async function createTrainingModel(principal: { customerId: string; clientId: string }, body: CreateBody) {
+    if (!deps.training) {
+      throw new ModeldError('MODELD_ERR_UNAVAILABLE', `body.modelType: training (${body.modelType}) is not enabled on this server`, {
+        details: { field: 'body.modelType' },
+      });
+    }
+    if (body.artifact !== undefined) throw invalidField('body.artifact', `not accepted with modelType ${JSON.stringify(body.modelType)}; give trainingData and config`);
+    if (body.trainingDataCredentials !== undefined && body.trainingDataCredentials !== null && !isEmptyObject(body.trainingDataCredentials)) {
+      throw invalidField('body.trainingDataCredentials', 'not supported: modeld reads training data from file:// URIs (upload the files first), never with credentials');
+    }
+    const compiled = compileTrainingConfig(body.modelType, body.config);
+    const data = body.trainingData;
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      throw invalidField('body.trainingData', 'required: {"catalog": "file:///...", "signals": "file:///..."}');
+    }
+    const extra = Object.keys(data).filter((k) => k !== 'catalog' && k !== 'signals');
+    if (extra.length > 0) throw invalidField(`body.trainingData.${extra[0]}`, 'unknown field; trainingData has catalog and signals');
+    const uris: { catalog: string; signals: string } = { catalog: '', signals: '' };
+    for (const key of ['catalog', 'signals'] as const) {
+      const field = `body.trainingData.${key}`;
+      const uri = (data as Record<string, unknown>)[key];
+      if (typeof uri !== 'string' || uri === '') throw invalidField(field, 'required: the file:// URI of the file (upload it with PUT .../ai/uploads/{FILENAME})');
+      await deps.uploads.checkOwnership(principal.customerId, uri, field);
+      const real = await resolveDataUri(uri, config.training.dataRoots, field);
+      await deps.uploads.checkOwnership(principal.customerId, uri, field, real);
+      uris[key] = uri;
+    }
+    if (body.region === undefined) {
+      throw invalidField('body.region', `required with modelType ${JSON.stringify(body.modelType)}; known regions: ${Object.keys(config.regions).join(', ')}`);
+    }
+    checkRegion(config, body.region);
+
+    const now = isoAt(clock.now());
+    const model = newModelRecord({
+      id: randomUUID(),
+      customerId: principal.customerId,
+      name: body.name,
+      modelType: body.modelType,
+      description: body.description ?? null,
+      region: body.region,
+      state: ModelStates.TRAINING,
+      trainingData: uris,
+      config: { ...compiled.flat },
+      createdBy: principal.clientId,
+      at: now,
+    });
+    const job: TrainingJobRecord = {
+      id: randomUUID(),
+      modelId: model.id,
+      customerId: model.customerId,
+      state: 'QUEUED',
+      progress: initialProgress(now) as unknown as Record<string, unknown>,
+      checkpoint: null,
+      attempts: 0,
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await store.createModel(model);
+    // The job layer fails a TRAINING model left without a job (a crash right here) at its next start.
+    await store.createTrainingJob(job);
+    await store.appendEvent({
+      objectKind: 'model',
+      objectId: model.id,
+      customerId: model.customerId,
+      type: 'Normal',
+      reason: 'TrainingQueued',
+      message: `training queued: ${compiled.encoder.rnnNames.join('+')} encoder, vector size ${compiled.vectorSize}, up to ${compiled.numEpochs} epochs${compiled.unknownKeys.length > 0 ? `; unknown config keys kept without effect: ${compiled.unknownKeys.join(', ')}` : ''}`,
+      data: { jobId: job.id, vectorSize: compiled.vectorSize, numEpochs: compiled.numEpochs, unknownKeys: [...compiled.unknownKeys] },
+      at: now,
+    });
+    deps.training.notify(job.id);
+    return renderModel(model, [], { trainingProgress: job.progress });
+  }
 }
 
 /** 400 MODELD_ERR_UNKNOWN_REGION listing the configured regions, in the message and in details. */
@@ -247,6 +386,16 @@ export function modelNotFound(id: string, field?: string): ModeldError {
   return new ModeldError('MODELD_ERR_MODEL_NOT_FOUND', `${field ? `${field}: ` : ''}model ${id} not found`, {
     details: field ? { field, modelId: id } : { modelId: id },
   });
+}
+
+/** The training job's progress of a trained model (the `trainingProgress` extension), null for others. */
+async function progressOf(store: Store, model: ModelRecord): Promise<Record<string, unknown> | null> {
+  if (!(TRAINING_MODEL_TYPES as readonly string[]).includes(model.modelType)) return null;
+  return (await store.getTrainingJobByModel(model.id))?.progress ?? null;
+}
+
+function isEmptyObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
 }
 
 function groupByModel(deployments: readonly DeploymentRecord[]): Map<string, DeploymentRecord[]> {

@@ -1,0 +1,558 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelStates, isoAt, type Clock, type ModelRecord, type NewEvent } from '../../domain/index.js';
+import type { Store, TrainingJobRecord } from '../../store/index.js';
+import type { TrainingJobInput, TrainingJobResult, TrainingProgress } from '../job-types.js';
+import { applyProgress, initialProgress, phaseWords, progressFromStore, whereInRun, type TrainingProgressView } from './progress.js';
+import { JobFiles, WORKER_ENTRY, WORKER_EXIT_ABORTED, type WorkerInputFile, type WorkerMessage } from './protocol.js';
+
+/** pino-compatible subset the manager logs through. */
+export interface JobLogger {
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
+}
+
+export interface TrainingJobMetrics {
+  countTrainingJob(outcome: 'succeeded' | 'failed' | 'cancelled'): void;
+  setRunningTrainingJobs(n: number): void;
+}
+
+export interface TrainingJobManagerOptions {
+  store: Store;
+  clock: Clock;
+  /** `<dataDir>/training`: one directory per job (`<trainingDir>/<jobId>`). */
+  trainingDir: string;
+  /** The server's `training.dataRoots`, handed to every run. */
+  dataRoots: readonly string[];
+  /** Jobs running at once (config `training.concurrency`). */
+  concurrency: number;
+  /**
+   * Copies a finished run's artifact directory into the artifact store (content-addressed, checked
+   * in a child process, exactly as M2 imports do) and tells its address and vector size.
+   */
+  importArtifact(dir: string, meta: { name: string; modelType: string }): Promise<{ artifactId: string; vectorSize: number }>;
+  logger?: JobLogger;
+  metrics?: TrainingJobMetrics;
+  /** Cores shared by the jobs (default os.availableParallelism()); each job gets max(1, floor(cores / concurrency)) threads. */
+  cores?: number;
+  /** Runs of one job (the first and each restart after an interruption); default 3. */
+  maxAttempts?: number;
+  /** Least time between two progress writes of one job during an epoch; default 1000 ms. Epoch ends are always written. */
+  progressIntervalMs?: number;
+  /** After SIGTERM at shutdown, how long a worker gets before SIGKILL; default 5000 ms. */
+  stopGraceMs?: number;
+  /** Module exporting runTrainingJob for the worker (default src/training/job.ts). */
+  jobModule?: string;
+  /** Largest data file a run reads, bytes (default: the data reader's). */
+  maxDataBytes?: number;
+}
+
+const TERMINAL: ReadonlySet<TrainingJobRecord['state']> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+const LOG_TAIL_BYTES = 2048;
+const silent: JobLogger = { info() {}, warn() {}, error() {} };
+
+interface Running {
+  jobId: string;
+  modelId: string;
+  customerId: string;
+  dir: string;
+  child: ChildProcess | null;
+  pid: number | null;
+  /** DELETE of the model: the exit is expected, the job becomes CANCELLED. */
+  cancelled: boolean;
+  /** Server shutdown: the exit is expected, the job stays RUNNING for the next start. */
+  stopping: boolean;
+  view: TrainingProgressView;
+  epochsDone: number;
+  lastWriteMs: number;
+  trailing: NodeJS.Timeout | null;
+  /** Store writes of this job, one after another. */
+  writes: Promise<void>;
+  result: TrainingJobResult | null;
+  failure: string | null;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | null;
+  /** Resolves when the job is handled completely (its final state written, or left for the next start). */
+  done: Promise<void>;
+}
+
+/**
+ * Runs training jobs, each in a worker child process (worker-main.ts, spawned detached with the
+ * tsx loader and an IPC channel), at most `concurrency` at a time, oldest first. The store is the
+ * truth: the API writes a model TRAINING and its job QUEUED and calls `notify(jobId)`; after a
+ * restart `start()` picks every QUEUED and RUNNING job up again. A job's worker resumes from the
+ * checkpoint in its directory. Outcomes, each written to the model (state, errorMessage) and as
+ * a model event:
+ *
+ * - the run succeeds: the artifact is imported, the model becomes AVAILABLE with vectorSize,
+ *   trainingCompleted, trainingMetrics and the compiled config; the job directory is removed;
+ * - the run throws (bad data, a bug): TRAINING_FAILED with the error's message;
+ * - the worker dies (exit code, signal) without being asked to: TRAINING_FAILED saying so and
+ *   in which epoch; not retried, since a crash that repeats would only burn the attempts;
+ * - the server stops or dies: the job stays RUNNING and is started again by the next server, at
+ *   most `maxAttempts` runs in all; then TRAINING_FAILED saying it was interrupted.
+ *
+ * `cancel(modelId)` kills the worker's process group and marks the job CANCELLED.
+ * A model is never left TRAINING without a job that will run: `start()` fails such models.
+ */
+export class TrainingJobManager {
+  readonly #o: Required<Omit<TrainingJobManagerOptions, 'jobModule' | 'maxDataBytes' | 'metrics'>> &
+    Pick<TrainingJobManagerOptions, 'jobModule' | 'maxDataBytes' | 'metrics'>;
+  readonly #log: JobLogger;
+  readonly #queue: string[] = [];
+  readonly #running = new Map<string, Running>();
+  #started = false;
+  #stopping = false;
+
+  constructor(options: TrainingJobManagerOptions) {
+    this.#o = {
+      logger: silent,
+      cores: os.availableParallelism(),
+      maxAttempts: 3,
+      progressIntervalMs: 1000,
+      stopGraceMs: 5000,
+      ...options,
+    };
+    this.#log = this.#o.logger;
+  }
+
+  /** Compute threads of one job: max(1, floor(cores / concurrency)). */
+  get threadsPerJob(): number {
+    return Math.max(1, Math.floor(this.#o.cores / this.#o.concurrency));
+  }
+
+  /** Jobs whose worker runs now (or is being prepared or finished). */
+  get runningJobIds(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /**
+   * Picks up the jobs a previous server left QUEUED or RUNNING (oldest first) and fails every
+   * TRAINING model that has no such job. Idempotent.
+   */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.#stopping = false;
+    await mkdir(this.#o.trainingDir, { recursive: true });
+    const open = await this.#o.store.listTrainingJobs(['QUEUED', 'RUNNING']);
+    const withJob = new Set(open.map((j) => j.modelId));
+    for (const model of await this.#o.store.listModelsByState(ModelStates.TRAINING)) {
+      if (withJob.has(model.id)) continue;
+      const job = await this.#o.store.getTrainingJobByModel(model.id);
+      await this.#failModel(model, job, 'training was interrupted and its job is gone (the server stopped while the model was being created); submit the model again');
+    }
+    for (const job of open) {
+      if (!this.#queue.includes(job.id)) this.#queue.push(job.id);
+    }
+    if (open.length > 0) this.#log.info({ jobs: open.map((j) => j.id) }, 'training jobs picked up after a restart');
+    this.#pump();
+  }
+
+  /** Tells the manager a job was written QUEUED (by M2). Ignored before start() and after stop(); start() finds it then. */
+  notify(jobId: string): void {
+    if (!this.#started || this.#stopping) return;
+    if (this.#queue.includes(jobId) || this.#running.has(jobId)) return;
+    this.#queue.push(jobId);
+    this.#pump();
+  }
+
+  /**
+   * Stops the model's training: a queued job leaves the queue, a running worker's process group
+   * is killed (SIGKILL) and waited for; the job becomes CANCELLED (unless it had already ended)
+   * and its directory is removed. Resolves when no process of the job is left. Never throws for a
+   * model without a job.
+   */
+  async cancel(modelId: string): Promise<void> {
+    const job = await this.#o.store.getTrainingJobByModel(modelId);
+    if (!job) return;
+    const queued = this.#queue.indexOf(job.id);
+    if (queued >= 0) this.#queue.splice(queued, 1);
+    const running = this.#running.get(job.id);
+    if (running) {
+      running.cancelled = true;
+      if (running.pid !== null) killGroup(running.pid, 'SIGKILL');
+      await running.done;
+    }
+    const fresh = await this.#o.store.getTrainingJob(job.id);
+    if (fresh && !TERMINAL.has(fresh.state)) {
+      await this.#o.store.updateTrainingJob(job.id, { state: 'CANCELLED', error: 'cancelled: the model was deleted' }, this.#now());
+      this.#o.metrics?.countTrainingJob('cancelled');
+      this.#log.info({ jobId: job.id, modelId }, 'training job cancelled');
+    }
+    await rm(this.#jobDir(job.id), { recursive: true, force: true });
+  }
+
+  /**
+   * Server shutdown: no new job starts; running workers get SIGTERM (they stop after the current
+   * step, their last epoch's checkpoint on disk), then SIGKILL after `stopGraceMs`. Their jobs stay
+   * RUNNING in the store and resume at the next start(). Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#stopping = true;
+    this.#queue.length = 0;
+    const all = [...this.#running.values()];
+    for (const r of all) {
+      r.stopping = true;
+      if (r.pid !== null) killGroup(r.pid, 'SIGTERM');
+    }
+    await Promise.all(
+      all.map(async (r) => {
+        const timer = setTimeout(() => {
+          if (r.pid !== null) killGroup(r.pid, 'SIGKILL');
+        }, this.#o.stopGraceMs);
+        await r.done;
+        clearTimeout(timer);
+      }),
+    );
+    this.#started = false;
+  }
+
+  #now(): string {
+    return isoAt(this.#o.clock.now());
+  }
+
+  #jobDir(jobId: string): string {
+    return path.join(this.#o.trainingDir, jobId);
+  }
+
+  #pump(): void {
+    while (!this.#stopping && this.#running.size < this.#o.concurrency && this.#queue.length > 0) {
+      const jobId = this.#queue.shift()!;
+      if (this.#running.has(jobId)) continue;
+      const entry: Running = {
+        jobId,
+        modelId: '',
+        customerId: '',
+        dir: this.#jobDir(jobId),
+        child: null,
+        pid: null,
+        cancelled: false,
+        stopping: false,
+        view: initialProgress(this.#now()),
+        epochsDone: 0,
+        lastWriteMs: 0,
+        trailing: null,
+        writes: Promise.resolve(),
+        result: null,
+        failure: null,
+        exited: null,
+        done: Promise.resolve(),
+      };
+      this.#running.set(jobId, entry);
+      this.#o.metrics?.setRunningTrainingJobs(this.#running.size);
+      entry.done = this.#run(entry)
+        .catch((err: unknown) => this.#log.error({ err, jobId }, 'training job handling failed'))
+        .finally(() => {
+          if (entry.trailing) clearTimeout(entry.trailing);
+          this.#running.delete(jobId);
+          this.#o.metrics?.setRunningTrainingJobs(this.#running.size);
+          this.#pump();
+        });
+    }
+  }
+
+  /** One attempt of one job, from the store record to its final write. */
+  async #run(r: Running): Promise<void> {
+    const { store } = this.#o;
+    const job = await store.getTrainingJob(r.jobId);
+    if (!job || TERMINAL.has(job.state)) return;
+    r.modelId = job.modelId;
+    r.customerId = job.customerId;
+    const model = await store.getModelById(job.modelId);
+    if (!model) {
+      await store.updateTrainingJob(job.id, { state: 'CANCELLED', error: 'the model is gone' }, this.#now());
+      return;
+    }
+    if (model.state !== ModelStates.TRAINING) {
+      await store.updateTrainingJob(job.id, { state: 'CANCELLED', error: `the model is ${model.state}, not TRAINING` }, this.#now());
+      return;
+    }
+    if (r.cancelled || r.stopping) return;
+    r.view = progressFromStore(job.progress, this.#now());
+    if (job.attempts >= this.#o.maxAttempts) {
+      await this.#failModel(
+        model,
+        job,
+        `training was interrupted ${job.attempts} time${job.attempts === 1 ? '' : 's'} (the server stopped or restarted while it ran) and is not started again after ${this.#o.maxAttempts} attempts; submit the model again`,
+      );
+      return;
+    }
+
+    await mkdir(r.dir, { recursive: true });
+    await killStaleWorker(r.dir);
+    const attempt = job.attempts + 1;
+    const input: TrainingJobInput = {
+      modelId: model.id,
+      modelName: model.name,
+      modelType: model.modelType,
+      config: model.config ?? {},
+      trainingData: { catalog: model.trainingData?.catalog ?? '', signals: model.trainingData?.signals ?? '' },
+      dataRoots: [...this.#o.dataRoots],
+      workDir: r.dir,
+      threads: this.threadsPerJob,
+      ...(this.#o.maxDataBytes !== undefined && { maxDataBytes: this.#o.maxDataBytes }),
+    };
+    const file: WorkerInputFile = { input, ...(this.#o.jobModule !== undefined && { jobModule: this.#o.jobModule }) };
+    await writeFile(path.join(r.dir, JobFiles.input), JSON.stringify(file, null, 2));
+    const now = this.#now();
+    await store.updateTrainingJob(job.id, { state: 'RUNNING', attempts: attempt, checkpoint: path.join(r.dir, 'checkpoint') }, now);
+    if (model.trainingStarted === null) await store.updateModel(model.id, { trainingStarted: now }, now);
+    await this.#event(
+      r,
+      'Normal',
+      attempt === 1 ? 'TrainingStarted' : 'TrainingRestarted',
+      attempt === 1
+        ? `training started (${input.threads} thread${input.threads === 1 ? '' : 's'})`
+        : `training started again after an interruption (attempt ${attempt} of ${this.#o.maxAttempts}); it resumes from the last finished epoch`,
+      { attempt, threads: input.threads },
+    );
+    if (r.cancelled || r.stopping) return;
+
+    await this.#spawn(r);
+    const exit = await r.exited!;
+    await r.writes;
+    if (r.trailing) clearTimeout(r.trailing);
+    if (r.cancelled) return;
+    if (r.stopping) {
+      this.#log.info({ jobId: r.jobId, ...exit }, 'training worker stopped for the shutdown; the job resumes at the next start');
+      return;
+    }
+    if (r.result) {
+      await this.#succeed(r, r.result);
+      return;
+    }
+    const fresh = await store.getModelById(r.modelId);
+    if (!fresh) return;
+    if (r.failure !== null) {
+      await this.#failModel(fresh, await store.getTrainingJob(r.jobId), r.failure);
+      return;
+    }
+    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    const tail = await logTail(path.join(r.dir, JobFiles.log));
+    const aborted = exit.code === WORKER_EXIT_ABORTED ? ' (it was told to stop by someone else than this server)' : '';
+    await this.#failModel(
+      fresh,
+      await store.getTrainingJob(r.jobId),
+      `the training process exited with ${how} ${whereInRun(r.view, r.epochsDone)}${aborted}${tail ? `; its last output: ${tail}` : ''}`,
+    );
+  }
+
+  async #spawn(r: Running): Promise<void> {
+    const logFd = await open(path.join(r.dir, JobFiles.log), 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(process.execPath, ['--import', fileURLToPath(import.meta.resolve('tsx/esm')), WORKER_ENTRY, r.dir], {
+        cwd: r.dir,
+        // Own process group: cancel and stop signal the whole group (the worker and anything it starts).
+        detached: true,
+        stdio: ['ignore', logFd.fd, logFd.fd, 'ipc'],
+        env: { ...process.env },
+      });
+    } finally {
+      await logFd.close();
+    }
+    r.child = child;
+    r.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', (err) => {
+        r.failure ??= `the training process could not be started: ${err.message}`;
+        resolve({ code: null, signal: null });
+      });
+    });
+    child.on('message', (m: WorkerMessage) => this.#onMessage(r, m));
+    await new Promise<void>((resolve) => {
+      child.once('spawn', resolve);
+      child.once('error', () => resolve());
+    });
+    r.pid = child.pid ?? null;
+    if (r.pid !== null) await writeFile(path.join(r.dir, JobFiles.pid), String(r.pid));
+    this.#log.info({ jobId: r.jobId, modelId: r.modelId, pid: r.pid }, 'training worker spawned');
+    // A cancel or stop that arrived while spawning.
+    if (r.pid !== null && (r.cancelled || r.stopping)) killGroup(r.pid, r.cancelled ? 'SIGKILL' : 'SIGTERM');
+  }
+
+  #onMessage(r: Running, m: WorkerMessage): void {
+    if (m.type === 'done') {
+      r.result = m.result;
+      return;
+    }
+    if (m.type === 'failed') {
+      r.failure = m.message;
+      return;
+    }
+    if (m.type !== 'progress') return;
+    const p = m.progress;
+    const before = r.view;
+    r.view = applyProgress(r.view, p, this.#now());
+    if (p.kind === 'epoch') r.epochsDone = p.epoch;
+    if (p.kind === 'resumed') r.epochsDone = p.fromEpoch;
+    if (p.kind === 'step') {
+      // Throttled: at most one write per interval, the latest values written by a trailing timer.
+      const due = this.#o.clock.now() - r.lastWriteMs >= this.#o.progressIntervalMs;
+      if (due) this.#writeProgress(r);
+      else if (!r.trailing) {
+        r.trailing = setTimeout(() => {
+          r.trailing = null;
+          this.#writeProgress(r);
+        }, this.#o.progressIntervalMs);
+        r.trailing.unref();
+      }
+      return;
+    }
+    this.#writeProgress(r);
+    if (p.kind === 'phase' && p.phase !== before.phase) {
+      this.#queueEvent(r, 'Normal', 'TrainingPhase', p.message || phaseWords(p.phase), { phase: p.phase });
+    } else if (p.kind === 'epoch') {
+      const value = Number.isFinite(p.monitor.value) ? p.monitor.value.toFixed(4) : String(p.monitor.value);
+      this.#queueEvent(
+        r,
+        'Normal',
+        'EpochCompleted',
+        `epoch ${p.epoch} of ${p.numEpochs}: ${p.monitor.key} ${value} on the validation queries, loss ${p.loss.toFixed(4)}, best epoch ${p.bestEpoch}${p.stopping ? '; stopping early' : ''}`,
+        {
+          epoch: p.epoch,
+          numEpochs: p.numEpochs,
+          loss: p.loss,
+          monitor: p.monitor,
+          bestEpoch: p.bestEpoch,
+          trainSeconds: p.trainSeconds,
+          evalSeconds: p.evalSeconds,
+          stopping: p.stopping,
+        },
+      );
+    } else if (p.kind === 'resumed') {
+      this.#queueEvent(r, 'Normal', 'Resumed', `resumed from the checkpoint of epoch ${p.fromEpoch}`, { fromEpoch: p.fromEpoch });
+    }
+  }
+
+  #writeProgress(r: Running): void {
+    r.lastWriteMs = this.#o.clock.now();
+    const view = { ...r.view, updatedAt: this.#now() };
+    r.writes = r.writes
+      .then(async () => {
+        await this.#o.store.updateTrainingJob(r.jobId, { progress: view as unknown as Record<string, unknown> }, view.updatedAt);
+      })
+      .catch((err: unknown) => this.#log.warn({ err, jobId: r.jobId }, 'training progress write failed'));
+  }
+
+  #queueEvent(r: Running, type: NewEvent['type'], reason: string, message: string, data: Record<string, unknown> | null): void {
+    r.writes = r.writes
+      .then(() => this.#event(r, type, reason, message, data))
+      .catch((err: unknown) => this.#log.warn({ err, jobId: r.jobId }, 'training event write failed'));
+  }
+
+  async #event(r: Pick<Running, 'modelId' | 'customerId'>, type: NewEvent['type'], reason: string, message: string, data: Record<string, unknown> | null): Promise<void> {
+    await this.#o.store.appendEvent({ objectKind: 'model', objectId: r.modelId, customerId: r.customerId, type, reason, message, data, at: this.#now() });
+  }
+
+  async #succeed(r: Running, result: TrainingJobResult): Promise<void> {
+    const { store } = this.#o;
+    const model = await store.getModelById(r.modelId);
+    if (!model) return;
+    r.view = { ...r.view, phase: 'importing', updatedAt: this.#now() };
+    await store.updateTrainingJob(r.jobId, { progress: r.view as unknown as Record<string, unknown> }, r.view.updatedAt);
+    let imported: { artifactId: string; vectorSize: number };
+    try {
+      imported = await this.#o.importArtifact(result.artifactDir, { name: model.name, modelType: model.modelType });
+    } catch (err) {
+      await this.#failModel(model, await store.getTrainingJob(r.jobId), `the trained model could not be stored: ${(err as Error).message}`);
+      return;
+    }
+    const now = this.#now();
+    const updated = await store.updateModel(
+      model.id,
+      {
+        state: ModelStates.AVAILABLE,
+        errorMessage: null,
+        artifactId: imported.artifactId,
+        vectorSize: imported.vectorSize,
+        trainingCompleted: now,
+        trainingMetrics: result.metrics as unknown as Record<string, unknown>,
+        config: result.config,
+      },
+      now,
+    );
+    if (!updated) return;
+    await store.updateTrainingJob(r.jobId, { state: 'SUCCEEDED', error: null, progress: { ...r.view, updatedAt: now } as unknown as Record<string, unknown> }, now);
+    const best = result.metrics.summary.best_epoch;
+    await this.#event(r, 'Normal', 'TrainingCompleted', `trained: vector size ${imported.vectorSize}, best epoch ${best}`, {
+      artifactId: imported.artifactId,
+      vectorSize: imported.vectorSize,
+      bestEpoch: best,
+    });
+    this.#o.metrics?.countTrainingJob('succeeded');
+    this.#log.info({ jobId: r.jobId, modelId: model.id, artifactId: imported.artifactId }, 'training job succeeded');
+    await rm(r.dir, { recursive: true, force: true });
+  }
+
+  /** TRAINING_FAILED with `message`, the job FAILED, a Warning event. Does nothing to a model no longer TRAINING. */
+  async #failModel(model: ModelRecord, job: TrainingJobRecord | null, message: string): Promise<void> {
+    const { store } = this.#o;
+    const now = this.#now();
+    const current = await store.getModelById(model.id);
+    if (!current || current.state !== ModelStates.TRAINING) return;
+    await store.updateModel(model.id, { state: ModelStates.TRAINING_FAILED, errorMessage: message }, now);
+    if (job && !TERMINAL.has(job.state)) await store.updateTrainingJob(job.id, { state: 'FAILED', error: message }, now);
+    await this.#event({ modelId: model.id, customerId: model.customerId }, 'Warning', 'TrainingFailed', message, job ? { jobId: job.id, attempts: job.attempts } : null);
+    this.#o.metrics?.countTrainingJob('failed');
+    this.#log.warn({ modelId: model.id, jobId: job?.id, reason: message }, 'training failed');
+  }
+}
+
+/** SIGNAL to the process group led by `pid` (workers are spawned detached: pgid = pid). A gone group is fine. */
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/**
+ * A worker of a previous server may still be running on this job directory (it stops by itself
+ * when its server goes away, after its current step). Kill it, so that two runs never share a
+ * directory: the pid from `worker.pid`, only if /proc says its command line names the directory.
+ */
+async function killStaleWorker(dir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(path.join(dir, JobFiles.pid), 'utf8')).trim());
+  } catch {
+    return;
+  }
+  const isOurs = (): boolean => {
+    if (!Number.isInteger(pid) || pid <= 1) return false;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    if (!existsSync('/proc/self/cmdline')) return true;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dir);
+    } catch {
+      return false;
+    }
+  };
+  if (!isOurs()) return;
+  killGroup(pid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (isOurs() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** The last lines of the worker log (a crash's stack trace or the runtime's last words), at most LOG_TAIL_BYTES, one line. */
+async function logTail(file: string): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    const lines = text.slice(-LOG_TAIL_BYTES).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    return lines.slice(-3).join(' | ').slice(-500);
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,109 @@
+import type { TrainingPhase, TrainingProgress } from '../job-types.js';
+
+/**
+ * Where a job stands, as the API shows it (`trainingProgress` on the model object, M1 and M3) and
+ * as it is stored (`training_jobs.progress`). Every key is always present; null until known.
+ * `phase` is a TrainingPhase while the worker runs, `queued` before it starts and `importing`
+ * while the finished artifact is checked and copied into the artifact store.
+ */
+export interface TrainingProgressView {
+  phase: TrainingPhase | 'queued' | 'importing';
+  epoch: number | null;
+  numEpochs: number | null;
+  step: number | null;
+  steps: number | null;
+  loss: number | null;
+  pairsPerSecond: number | null;
+  etaSeconds: number | null;
+  monitor: { key: string; value: number } | null;
+  bestEpoch: number | null;
+  updatedAt: string;
+}
+
+export function initialProgress(at: string): TrainingProgressView {
+  return {
+    phase: 'queued',
+    epoch: null,
+    numEpochs: null,
+    step: null,
+    steps: null,
+    loss: null,
+    pairsPerSecond: null,
+    etaSeconds: null,
+    monitor: null,
+    bestEpoch: null,
+    updatedAt: at,
+  };
+}
+
+/**
+ * Folds one message of the worker into the view (pure). `step` messages carry the epoch in
+ * progress; `epoch` messages close one (step = steps). Returns a new object.
+ */
+export function applyProgress(view: TrainingProgressView, p: TrainingProgress, at: string): TrainingProgressView {
+  switch (p.kind) {
+    case 'phase':
+      return { ...view, phase: p.phase, updatedAt: at };
+    case 'step':
+      return {
+        ...view,
+        phase: 'training',
+        epoch: p.epoch,
+        numEpochs: p.numEpochs,
+        step: p.step,
+        steps: p.steps,
+        loss: p.loss,
+        pairsPerSecond: p.pairsPerSecond,
+        etaSeconds: p.etaSeconds,
+        updatedAt: at,
+      };
+    case 'epoch':
+      return {
+        ...view,
+        phase: 'training',
+        epoch: p.epoch,
+        numEpochs: p.numEpochs,
+        step: view.steps,
+        loss: p.loss,
+        etaSeconds: p.etaSeconds,
+        monitor: { key: p.monitor.key, value: p.monitor.value },
+        bestEpoch: p.bestEpoch,
+        updatedAt: at,
+      };
+    case 'resumed':
+      return { ...view, epoch: p.fromEpoch, updatedAt: at };
+    default:
+      return view;
+  }
+}
+
+/** Reads a stored progress object back (tolerates an older or partial shape). */
+export function progressFromStore(stored: Record<string, unknown> | null, at: string): TrainingProgressView {
+  return { ...initialProgress(at), ...(stored ?? {}) } as TrainingProgressView;
+}
+
+const PHASE_WORDS: Record<TrainingProgressView['phase'], string> = {
+  queued: 'queued',
+  'loading-data': 'loading the training data',
+  'learning-vocabulary': 'learning the vocabulary',
+  training: 'training',
+  exporting: 'exporting the model',
+  importing: 'checking and storing the artifact',
+};
+
+/**
+ * Where in the run a crash happened, for the failure message: "during epoch 2 of 5",
+ * "while loading the training data", or "before it reported anything".
+ */
+export function whereInRun(view: TrainingProgressView, epochsDone: number): string {
+  if (view.phase === 'training') {
+    const epoch = Math.min(epochsDone + 1, view.numEpochs ?? epochsDone + 1);
+    return `during epoch ${epoch}${view.numEpochs !== null ? ` of ${view.numEpochs}` : ''}`;
+  }
+  if (view.phase === 'queued') return 'before it reported anything';
+  return `while ${PHASE_WORDS[view.phase]}`;
+}
+
+export function phaseWords(phase: TrainingProgressView['phase']): string {
+  return PHASE_WORDS[phase];
+}
