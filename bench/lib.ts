@@ -5,6 +5,7 @@
  * only and stops by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -40,11 +41,14 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `bin/modeld.js serve` on a free port over `dataDir` and waits until /readyz answers. */
-export async function startServer(dataDir: string, port?: number, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+/**
+ * Starts `bin/modeld.js serve` on a free port over `dataDir` and waits until /readyz answers.
+ * `nodeArgs` go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow).
+ */
+export async function startServer(dataDir: string, port?: number, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerProcess> {
   const p = port ?? (await freePort());
   const t0 = performance.now();
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/modeld.js'), 'serve'], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(repoRoot, 'bin/modeld.js'), 'serve'], {
     cwd: repoRoot,
     env: { ...process.env, MODELD_PORT: String(p), MODELD_DATA_DIR: dataDir, MODELD_LOG_LEVEL: 'warn', ...extraEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -405,4 +409,72 @@ export async function scrapeCounter(url: string, name: string, match: Record<str
     out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return out;
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); null when it is gone or there is no /proc. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticksPerSecond = 100; // USER_HZ, 100 on every Linux this runs on
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+/** Pids of the runner processes under `<dataDir>/replicas/<region>/<replicaId>` (from their `pid` files). */
+export function runnerPids(dataDir: string): number[] {
+  const pids: number[] = [];
+  const root = path.join(dataDir, 'replicas');
+  for (const region of safeReaddir(root)) {
+    for (const replica of safeReaddir(path.join(root, region))) {
+      try {
+        const pid = Number.parseInt(readFileSync(path.join(root, region, replica, 'pid'), 'utf8'), 10);
+        if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+      } catch {
+        // being created or removed
+      }
+    }
+  }
+  return pids;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU milliseconds used by the load generator (this process), the server and the runners between `start()` and `stop()`. */
+export class CpuMeter {
+  readonly #serverPid: number;
+  readonly #runners: number[];
+  #t0 = { self: 0, server: 0, runners: 0 };
+
+  constructor(serverPid: number, runnerPids: number[]) {
+    this.#serverPid = serverPid;
+    this.#runners = runnerPids;
+  }
+
+  #read(): { self: number; server: number; runners: number } {
+    const self = process.cpuUsage();
+    return {
+      self: (self.user + self.system) / 1000,
+      server: processCpuMs(this.#serverPid) ?? NaN,
+      runners: this.#runners.reduce((sum, pid) => sum + (processCpuMs(pid) ?? NaN), 0),
+    };
+  }
+
+  start(): void {
+    this.#t0 = this.#read();
+  }
+
+  stop(): { self: number; server: number; runners: number } {
+    const t1 = this.#read();
+    return { self: t1.self - this.#t0.self, server: t1.server - this.#t0.server, runners: t1.runners - this.#t0.runners };
+  }
 }

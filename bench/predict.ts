@@ -11,7 +11,12 @@
  *         load at concurrency 1, 16, 64 with batch 32 and batch 1.
  *   also: deploy-to-DEPLOYED time and server restart-to-serving time (kill -9, start again).
  *
- * Usage: npm run bench:predict [-- --seconds 5]
+ * Each end-to-end row also prints the CPU milliseconds per request spent by the load generator
+ * (this process), the server and the two runners together (from /proc), which is where the 2
+ * cores go; the raw engine's CPU per request is its wall time (one thread, nothing else running).
+ *
+ * Usage: npm run bench:predict [-- --seconds 5] [--only 32x16,1x1] [--no-restart]
+ *   --only: just these batch x concurrency rows (quick comparisons); --no-restart: skip the kill -9 part.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,9 +25,12 @@ import { Worker } from 'node:worker_threads';
 import { loadEngine, measureEngineThroughput } from '../src/engines/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { adminCredentials, api, closedLoop, fmt, machineLine, percentile, startServer, token, waitForState } from './lib.js';
+import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, runnerPids, startServer, token, waitForState } from './lib.js';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5;
+const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const only = onlyArg === undefined ? null : new Set(onlyArg.split(','));
+const restart = !process.argv.includes('--no-restart');
 const work = await mkdtemp(path.join(os.tmpdir(), 'modeld-bench-predict-'));
 const dataDir = path.join(work, 'data');
 let server: Awaited<ReturnType<typeof startServer>> | null = null;
@@ -81,40 +89,49 @@ try {
   // Warm the connections and the replicas.
   await closedLoop({ url: server.url, path: route, tok, bodies: bodies(32), itemsPerRequest: 32, concurrency: 4, seconds: 1 });
 
-  console.log('\nend to end over HTTP (2 replicas), closed loop:');
-  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed');
+  console.log('\nend to end over HTTP (2 replicas), closed loop; CPU ms per request of the load generator, the server, the 2 runners:');
+  console.log(`raw engine CPU per request (1 thread): batch 32 ${((32 * 1000) / raw32).toFixed(2)} ms, batch 1 ${(1000 / raw1).toFixed(2)} ms`);
+  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners');
   const rows: Array<{ batch: number; conc: number; r: Awaited<ReturnType<typeof closedLoop>> }> = [];
+  const cpu = new CpuMeter(server.child.pid!, runnerPids(dataDir));
   for (const batch of [32, 1]) {
     for (const conc of [1, 16, 64]) {
+      if (only !== null && !only.has(`${batch}x${conc}`)) continue;
+      cpu.start();
       const r = await closedLoop({ url: server.url, path: route, tok, bodies: bodies(batch), itemsPerRequest: batch, concurrency: conc, seconds, check: check(batch) });
+      const used = cpu.stop();
       rows.push({ batch, conc, r });
       const ratio = r.itemsPerSecond / (batch === 32 ? raw2x32 : raw2x1);
+      const perRequest = (ms: number) => (ms / r.ok).toFixed(2).padStart(7);
       console.log(
-        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}`,
+        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}   ${perRequest(used.self)} ${perRequest(used.server)} ${perRequest(used.runners)}`,
       );
     }
   }
-  const c1b1 = rows.find((x) => x.batch === 1 && x.conc === 1)!.r;
-  console.log(`p50 overhead at concurrency 1, batch 1: ${(c1b1.p50Ms - rawP50Batch1).toFixed(3)} ms (end to end p50 ${c1b1.p50Ms.toFixed(3)} ms - raw p50 ${rawP50Batch1.toFixed(3)} ms)`);
-  const c16b32 = rows.find((x) => x.batch === 32 && x.conc === 16)!.r;
-  console.log(`ratio at batch 32, concurrency 16: ${(c16b32.itemsPerSecond / raw2x32).toFixed(2)} of 2 raw engines, ${(c16b32.itemsPerSecond / raw32).toFixed(2)} of 1 raw engine`);
-
-  // Restart-to-serving: kill -9 the server, start it again, time to the first 200 prediction.
-  await server.stop('SIGKILL');
-  const r0 = performance.now();
-  server = await startServer(dataDir);
-  const tok2 = await token(server.url, admin);
-  for (;;) {
-    const r = await fetch(`${server.url}${route}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tok2}`, 'content-type': 'application/json' },
-      body: bodies(1)[0],
-    });
-    await r.arrayBuffer();
-    if (r.ok) break;
-    await new Promise((res) => setTimeout(res, 10));
+  const c1b1 = rows.find((x) => x.batch === 1 && x.conc === 1)?.r;
+  if (c1b1) console.log(`p50 overhead at concurrency 1, batch 1: ${(c1b1.p50Ms - rawP50Batch1).toFixed(3)} ms (end to end p50 ${c1b1.p50Ms.toFixed(3)} ms - raw p50 ${rawP50Batch1.toFixed(3)} ms)`);
+  const c16b32 = rows.find((x) => x.batch === 32 && x.conc === 16)?.r;
+  if (c16b32) console.log(`ratio at batch 32, concurrency 16: ${(c16b32.itemsPerSecond / raw2x32).toFixed(2)} of 2 raw engines, ${(c16b32.itemsPerSecond / raw32).toFixed(2)} of 1 raw engine`);
+  const c16b1 = rows.find((x) => x.batch === 1 && x.conc === 16)?.r;
+  if (c16b1) console.log(`ratio at batch 1, concurrency 16: ${(c16b1.itemsPerSecond / raw2x1).toFixed(2)} of 2 raw engines, ${(c16b1.itemsPerSecond / raw1).toFixed(2)} of 1 raw engine`);
+  if (restart) {
+    // Restart-to-serving: kill -9 the server, start it again, time to the first 200 prediction.
+    await server.stop('SIGKILL');
+    const r0 = performance.now();
+    server = await startServer(dataDir);
+    const tok2 = await token(server.url, admin);
+    for (;;) {
+      const r = await fetch(`${server.url}${route}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tok2}`, 'content-type': 'application/json' },
+        body: bodies(1)[0],
+      });
+      await r.arrayBuffer();
+      if (r.ok) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    console.log(`restart-to-serving after kill -9 (replicas adopted): ${fmt(performance.now() - r0)} ms (server ready after ${fmt(server.startMs)} ms)`);
   }
-  console.log(`restart-to-serving after kill -9 (replicas adopted): ${fmt(performance.now() - r0)} ms (server ready after ${fmt(server.startMs)} ms)`);
 } finally {
   if (server) await server.stop('SIGTERM');
   await rm(work, { recursive: true, force: true });
