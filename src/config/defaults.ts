@@ -27,7 +27,7 @@ export function defaultConfig(): Config {
       deleteDeadlineMs: 60_000,
       workers: 4,
     },
-    runner: { intraOpThreads: 0, orphanTimeoutMs: 300_000, batchWaitMs: 1, maxBatchItems: 256 },
+    runner: { intraOpThreads: 0, orphanTimeoutMs: 300_000, batchWaitMs: 1, maxBatchItems: 32 },
     gateway: { requestTimeoutMs: 30_000, retries: 2, maxInflightPerReplica: 8, maxQueuePerDeployment: 256 },
     autoscale: { targetConcurrencyPerReplica: 4, scaleDownStabilizationMs: 300_000, tolerance: 0.1 },
     training: { dataRoots: [], concurrency: 1 },
