@@ -2,6 +2,18 @@
 export { runCli, buildProgram, EXIT_STOPPED } from './program.js';
 export type { CliIo, OutputStream, StopSignal } from './io.js';
 export { CliError, CliErrorCodes, StoppedWaiting, type CliErrorCode } from './cli-error.js';
-export { renderDeploymentProgress, bar, ProgressLine, type ProgressRenderOptions } from './progress.js';
-export { renderTable, modelsTable, deploymentsTable, eventsTable, embeddingSummary, formatError } from './format.js';
+export {
+  renderDeploymentProgress,
+  renderTrainingProgress,
+  trainingProgressKey,
+  renderUploadProgress,
+  uploadProgressKey,
+  formatDuration,
+  formatBytes,
+  bar,
+  ProgressLine,
+  type ProgressRenderOptions,
+} from './progress.js';
+export { renderTable, modelsTable, deploymentsTable, eventsTable, uploadsTable, finalMetricsTable, trainingSummary, embeddingSummary, formatError } from './format.js';
+export { buildTrainingConfig, contentAddressedName, isUri, CONFIG_FAMILY } from './training-config.js';
 export { resolveCredentials, DEFAULT_CREDENTIALS_FILE, DEFAULT_URL, type Credentials, type GlobalOptions } from './context.js';

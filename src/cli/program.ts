@@ -7,6 +7,8 @@ import { registerEmbed } from './commands/embed.js';
 import { registerModels } from './commands/models.js';
 import { registerServe } from './commands/serve.js';
 import { registerToken } from './commands/token.js';
+import { registerTrain } from './commands/train.js';
+import { registerUpload, registerUploads } from './commands/uploads.js';
 import { DEFAULT_CREDENTIALS_FILE, DEFAULT_URL } from './context.js';
 import { formatError } from './format.js';
 import type { CliIo } from './io.js';
@@ -41,6 +43,9 @@ export function buildProgram(io: CliIo): Command {
   registerServe(program, io);
   registerToken(program, io);
   registerModels(program, io);
+  registerUpload(program, io);
+  registerUploads(program, io);
+  registerTrain(program, io);
   registerDeploy(program, io);
   registerDeployments(program, io);
   registerEmbed(program, io);

@@ -2,10 +2,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { CommandContext } from '../context.js';
-import { modelsTable } from '../format.js';
+import { followOptions, followTraining } from '../following.js';
+import { eventsTable, finalMetricsTable, modelsTable, trainingSummary } from '../format.js';
 import type { CliIo } from '../io.js';
+import { nonNegativeInt, positiveInt, seconds } from '../parse.js';
+import { renderTrainingProgress } from '../progress.js';
 
-/** `modeld models list|get|import|delete`. */
+/** `modeld models list|get|follow|events|import|delete`. */
 export function registerModels(program: Command, io: CliIo): void {
   const models = program.command('models').description('pre-trained and custom models');
 
@@ -23,10 +26,43 @@ export function registerModels(program: Command, io: CliIo): void {
     .command('get')
     .description('show one model')
     .argument('<id>', 'model id (a pre-trained name or a UUID)')
-    .option('--metrics', 'include training metrics')
+    .option('--metrics', 'training summary and the best epoch\'s metrics as a table (with --json: the model with trainingMetrics)')
     .action(async (id: string, opts: { metrics?: boolean }, command: Command) => {
       const ctx = new CommandContext(io, command);
-      ctx.outJson(await ctx.client().getModel(id, { metrics: opts.metrics === true }));
+      const model = await ctx.client().getModel(id, { metrics: opts.metrics === true });
+      if (!opts.metrics || ctx.json) {
+        ctx.outJson(model);
+        return;
+      }
+      ctx.out(trainingSummary(model));
+      if (model.trainingMetrics) ctx.out(finalMetricsTable(model.trainingMetrics, ['val', 'trn']));
+      else if (model.state === 'TRAINING') ctx.out(`no metrics yet: ${renderTrainingProgress(model)}`);
+      else if (model.state === 'TRAINING_FAILED') ctx.out(`no metrics: training failed: ${model.errorMessage ?? 'no error message'}`);
+      else ctx.out('no training metrics: only models trained by modeld have them');
+    });
+
+  models
+    .command('follow')
+    .description('follow a model in training until it is AVAILABLE (progress on stderr), then print its metrics; Ctrl-C stops following, not the training')
+    .argument('<id>', 'model id')
+    .option('--timeout <seconds>', 'give up following after this long (default: no limit)', seconds)
+    .option('--interval <seconds>', 'time between two reads of the model', seconds, 1)
+    .action(async (id: string, opts: { timeout?: number; interval: number }, command: Command) => {
+      const ctx = new CommandContext(io, command);
+      await followTraining(ctx, id, followOptions(opts));
+    });
+
+  models
+    .command('events')
+    .description('what happened to a model (training started, epochs, outcome), oldest first')
+    .argument('<id>', 'model id')
+    .option('--after <event-id>', 'only events after this id', nonNegativeInt)
+    .option('--limit <n>', 'at most this many events', positiveInt)
+    .action(async (id: string, opts: { after?: number; limit?: number }, command: Command) => {
+      const ctx = new CommandContext(io, command);
+      const events = await ctx.client().listModelEvents(id, { afterId: opts.after, limit: opts.limit });
+      if (ctx.json) ctx.outJson(events);
+      else ctx.out(eventsTable(events));
     });
 
   models
