@@ -120,7 +120,7 @@ describe('encoder graph', () => {
       for (let t = 0; t < T; t++) for (let b = 0; b < c.B; b++) x.set(embedding.subarray(ids[b]![t]! * E, ids[b]![t]! * E + E), (t * c.B + b) * E);
       return x;
     };
-    const feeds = { ...feedsFor(c, 11), xq: timeMajor(qIds, c.Tq), xi: timeMajor(iIds, c.Ti) };
+    const feeds: Record<string, Float32Array | Int32Array> = { ...feedsFor(c, 11), xq: timeMajor(qIds, c.Tq), xi: timeMajor(iIds, c.Ti) };
     const step = await ort.InferenceSession.create(buildTrainStepGraph({ shape: c.shape, queryTokens: c.Tq, itemTokens: c.Ti, scale: 5 }));
     const stepLoss = (await runStep(step, c, feeds)).loss!.data[0] as number;
 
