@@ -34,8 +34,8 @@ export function renderPretrained(model: PretrainedModel): ModelBody {
 /**
  * A custom model. Fields that do not apply are absent (not null): `trainingMetrics` only when
  * `withMetrics` and there are some, `deployments` only when the model has deployments,
- * `errorMessage` only in TRAINING_FAILED, `trainingProgress` (the training job's progress) only
- * for trained models that have a job.
+ * `errorMessage` only in TRAINING_FAILED, `trainingProgress` (the training job's progress, keys
+ * not known yet left out) only in TRAINING and TRAINING_FAILED.
  */
 export function renderModel(
   model: ModelRecord,
@@ -62,7 +62,11 @@ export function renderModel(
     body.deployments = deployments.map((d) => ({ id: d.id, region: d.region, state: d.state, deployedAt: d.deployedAt }));
   }
   if (model.state === ModelStates.TRAINING_FAILED && model.errorMessage !== null) body.errorMessage = model.errorMessage;
-  if (options.trainingProgress) body.trainingProgress = options.trainingProgress as NonNullable<ModelBody['trainingProgress']>;
+  if (options.trainingProgress && (model.state === ModelStates.TRAINING || model.state === ModelStates.TRAINING_FAILED)) {
+    body.trainingProgress = Object.fromEntries(Object.entries(options.trainingProgress).filter(([, v]) => v !== null && v !== undefined)) as NonNullable<
+      ModelBody['trainingProgress']
+    >;
+  }
   return body;
 }
 

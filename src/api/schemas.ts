@@ -40,22 +40,25 @@ export const ModelDeploymentRefSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
-
-/** Extension on trained models: where the training job stands (null where not known yet). */
+/**
+ * Extension on models being trained (TRAINING, and TRAINING_FAILED to show where it stopped):
+ * where the training job stands. A key is absent until the job has reported it.
+ */
 export const TrainingProgressSchema = Type.Object(
   {
-    phase: Type.String({ description: 'queued, loading-data, learning-vocabulary, training, exporting, importing' }),
-    epoch: Nullable(Type.Integer()),
-    numEpochs: Nullable(Type.Integer()),
-    step: Nullable(Type.Integer()),
-    steps: Nullable(Type.Integer()),
-    loss: Nullable(Type.Number()),
-    pairsPerSecond: Nullable(Type.Number()),
-    etaSeconds: Nullable(Type.Number()),
-    monitor: Nullable(Type.Object({ key: Type.String(), value: Type.Number() }, { additionalProperties: false })),
-    bestEpoch: Nullable(Type.Integer()),
-    updatedAt: IsoTime,
+    phase: Type.Optional(
+      Type.Union([Type.Literal('loading-data'), Type.Literal('learning-vocabulary'), Type.Literal('training'), Type.Literal('exporting')]),
+    ),
+    epoch: Type.Optional(Type.Integer({ description: '1-based: the epoch running, or the last one finished' })),
+    numEpochs: Type.Optional(Type.Integer()),
+    step: Type.Optional(Type.Integer()),
+    steps: Type.Optional(Type.Integer()),
+    loss: Type.Optional(Type.Number()),
+    pairsPerSecond: Type.Optional(Type.Number()),
+    etaSeconds: Type.Optional(Type.Number()),
+    monitor: Type.Optional(Type.Object({ key: Type.String(), value: Type.Number() }, { additionalProperties: false })),
+    bestEpoch: Type.Optional(Type.Integer()),
+    updatedAt: Type.Optional(IsoTime),
   },
   { additionalProperties: false },
 );

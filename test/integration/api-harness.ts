@@ -17,7 +17,9 @@ import {
   type ModelRecord,
 } from '../../src/domain/index.js';
 import type { Gateway } from '../../src/gateway/index.js';
+import { importArtifact } from '../../src/engines/index.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
+import { TrainingJobManager, type TrainingJobManagerOptions } from '../../src/training/jobs/index.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
 
 /**
@@ -31,6 +33,8 @@ export interface ApiHarness {
   config: Readonly<Config>;
   metrics: Metrics;
   tmp: TempDir;
+  /** The real training job layer, when the harness was started with `training`. */
+  training?: TrainingJobManager;
   /** Every log line the app wrote, parsed. */
   logs: Record<string, unknown>[];
   /** A new customer with one client; `token()` signs a bearer token for it. */
@@ -57,6 +61,11 @@ export interface HarnessOptions {
   clock?: Clock;
   /** A prediction gateway to serve the /ai and /v2 routes with; closed by close(). */
   gateway?: (config: Readonly<Config>, store: Store) => Gateway;
+  /**
+   * Runs the real training job layer (worker processes, imports into `<dataDir>/artifacts`) with
+   * these overrides; started before the app, stopped by close().
+   */
+  training?: Partial<TrainingJobManagerOptions>;
 }
 
 /** The artifact port of a harness whose tests never import: any call is a failed test. */
@@ -83,6 +92,22 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     },
   });
   const gateway = options.gateway?.(config, store);
+  const training = options.training
+    ? new TrainingJobManager({
+        store,
+        clock: options.clock ?? systemClock,
+        trainingDir: path.join(config.dataDir, 'training'),
+        dataRoots: config.training.dataRoots,
+        concurrency: config.training.concurrency,
+        importArtifact: async (dir, meta) => {
+          const imported = await importArtifact(dir, path.join(config.dataDir, 'artifacts'), meta);
+          return { artifactId: imported.artifactId, vectorSize: imported.manifest.vectorSize };
+        },
+        metrics,
+        ...options.training,
+      })
+    : undefined;
+  await training?.start();
   const app = await buildApp({
     config,
     store,
@@ -95,6 +120,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     artifacts: options.artifacts ? options.artifacts(config, store) : noImports,
     pretrained: options.pretrained ? options.pretrained(config) : { list: async () => [] },
     ...(gateway && { gateway }),
+    ...(training && { training }),
   });
 
   async function tenant(): Promise<Tenant> {
@@ -117,10 +143,12 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     config,
     metrics,
     tmp,
+    ...(training && { training }),
     logs,
     tenant,
     close: async () => {
       await app.close();
+      await training?.stop();
       await gateway?.close();
       await store.close();
       await tmp.cleanup();

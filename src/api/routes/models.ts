@@ -388,9 +388,9 @@ export function modelNotFound(id: string, field?: string): ModeldError {
   });
 }
 
-/** The training job's progress of a trained model (the `trainingProgress` extension), null for others. */
+/** The training job's progress (the `trainingProgress` extension) of a model in TRAINING or TRAINING_FAILED, else null. */
 async function progressOf(store: Store, model: ModelRecord): Promise<Record<string, unknown> | null> {
-  if (!(TRAINING_MODEL_TYPES as readonly string[]).includes(model.modelType)) return null;
+  if (model.state !== ModelStates.TRAINING && model.state !== ModelStates.TRAINING_FAILED) return null;
   return (await store.getTrainingJobByModel(model.id))?.progress ?? null;
 }
 

@@ -455,7 +455,7 @@ export class TrainingJobManager {
     const { store } = this.#o;
     const model = await store.getModelById(r.modelId);
     if (!model) return;
-    r.view = { ...r.view, phase: 'importing', updatedAt: this.#now() };
+    r.view = { ...r.view, phase: 'exporting', updatedAt: this.#now() };
     await store.updateTrainingJob(r.jobId, { progress: r.view as unknown as Record<string, unknown> }, r.view.updatedAt);
     let imported: { artifactId: string; vectorSize: number };
     try {

@@ -2,12 +2,12 @@ import type { TrainingPhase, TrainingProgress } from '../job-types.js';
 
 /**
  * Where a job stands, as the API shows it (`trainingProgress` on the model object, M1 and M3) and
- * as it is stored (`training_jobs.progress`). Every key is always present; null until known.
- * `phase` is a TrainingPhase while the worker runs, `queued` before it starts and `importing`
- * while the finished artifact is checked and copied into the artifact store.
+ * as it is stored (`training_jobs.progress`). Every key is always present in the store, null
+ * until known (the API leaves null keys out). `phase` is null while the job waits for its worker;
+ * it stays `exporting` while the finished artifact is checked and copied into the artifact store.
  */
 export interface TrainingProgressView {
-  phase: TrainingPhase | 'queued' | 'importing';
+  phase: TrainingPhase | null;
   epoch: number | null;
   numEpochs: number | null;
   step: number | null;
@@ -22,7 +22,7 @@ export interface TrainingProgressView {
 
 export function initialProgress(at: string): TrainingProgressView {
   return {
-    phase: 'queued',
+    phase: null,
     epoch: null,
     numEpochs: null,
     step: null,
@@ -82,13 +82,11 @@ export function progressFromStore(stored: Record<string, unknown> | null, at: st
   return { ...initialProgress(at), ...(stored ?? {}) } as TrainingProgressView;
 }
 
-const PHASE_WORDS: Record<TrainingProgressView['phase'], string> = {
-  queued: 'queued',
+const PHASE_WORDS: Record<TrainingPhase, string> = {
   'loading-data': 'loading the training data',
   'learning-vocabulary': 'learning the vocabulary',
   training: 'training',
   exporting: 'exporting the model',
-  importing: 'checking and storing the artifact',
 };
 
 /**
@@ -100,10 +98,10 @@ export function whereInRun(view: TrainingProgressView, epochsDone: number): stri
     const epoch = Math.min(epochsDone + 1, view.numEpochs ?? epochsDone + 1);
     return `during epoch ${epoch}${view.numEpochs !== null ? ` of ${view.numEpochs}` : ''}`;
   }
-  if (view.phase === 'queued') return 'before it reported anything';
+  if (view.phase === null) return 'before it reported anything';
   return `while ${PHASE_WORDS[view.phase]}`;
 }
 
-export function phaseWords(phase: TrainingProgressView['phase']): string {
+export function phaseWords(phase: TrainingPhase): string {
   return PHASE_WORDS[phase];
 }
