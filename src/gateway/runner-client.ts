@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
 import type { TokenizeResult } from '../engines/types.js';
 import { ModeldError } from '../errors/index.js';
-import { EMBED_CONTENT_TYPE, decodeEmbedFrame, type EmbedFrame, type EmbedRequest, type RunnerErrorBody } from '../runner/protocol.js';
+import { EMBED_CONTENT_TYPE, decodeEmbedFrame, runnerConnection, type EmbedFrame, type EmbedRequest, type RunnerErrorBody } from '../runner/protocol.js';
 
 /** Why a call to a runner failed; decides whether another replica is tried. */
 export const RunnerFailures = {
@@ -41,13 +41,14 @@ export interface RunnerClientOptions {
   connectionsPerReplica: number;
 }
 
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+// ENOENT: a Unix socket file that is gone (the runner closed its server or its directory was removed).
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNABORTED']);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /**
  * Talks to runners (runner/protocol.ts) over HTTP/1.1 keep-alive: one undici Pool per replica
- * URL, created on first use and closed when the replica is no longer published. Every failure is
+ * endpoint (a Unix socket `http+unix://...` or loopback TCP `http://127.0.0.1:port`), created on first use and closed when the replica is no longer published. Every failure is
  * a ModeldError: MODELD_ERR_REPLICA_FAILED with `details.failure` (a RunnerFailure), or
  * MODELD_ERR_VALIDATION when the runner refused the input; an aborted call rejects with the
  * signal's reason.
@@ -112,7 +113,9 @@ export class RunnerClient {
     if (this.#closed) throw new ModeldError('MODELD_ERR_UNAVAILABLE', 'the server is shutting down');
     let pool = this.#pools.get(url);
     if (!pool) {
-      pool = new Pool(url, {
+      const { origin, socketPath } = runnerConnection(url);
+      pool = new Pool(origin, {
+        ...(socketPath === undefined ? {} : { socketPath }),
         connections: this.#options.connectionsPerReplica,
         pipelining: 1,
         headersTimeout: this.#options.timeoutMs,

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 export * from './protocol.js';
 export {
   ReplicaFiles,
+  MAX_SOCKET_PATH_BYTES,
+  socketPathFor,
   RunnerExitCodes,
   DEFAULT_RUNNER_SETTINGS,
   readRunnerSpec,

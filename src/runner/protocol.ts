@@ -1,5 +1,6 @@
 /**
- * The gateway <-> runner wire protocol, over HTTP/1.1 keep-alive on loopback.
+ * The gateway <-> runner wire protocol, over HTTP/1.1 keep-alive on a Unix domain socket in the
+ * replica directory (or loopback TCP, see runnerEndpoint).
  *
  *   GET  /health    -> 200 RunnerHealth when ready, 503 RunnerHealth otherwise. Each probe also
  *                      tells the runner a controller is alive (orphaned runners exit by themselves).
@@ -13,6 +14,30 @@
  */
 
 export const EMBED_CONTENT_TYPE = 'application/x-modeld-embeddings';
+
+/** Scheme of a runner endpoint on a Unix domain socket: `http+unix://<percent-encoded socket path>`. */
+const UNIX_SCHEME = 'http+unix://';
+
+/**
+ * A runner's endpoint URL from where it listens: `http+unix://<percent-encoded path>` for a Unix
+ * domain socket (the default for process replicas: no TCP stack on the way, and the socket is as
+ * private as its directory), `http://127.0.0.1:<port>` for loopback TCP (a socket path that does
+ * not fit in sun_path, or a replica started by a modeld that predates sockets). Null before it
+ * listens.
+ */
+export function runnerEndpoint(where: { socketPath?: string | null; port: number | null }): string | null {
+  if (where.socketPath) return `${UNIX_SCHEME}${encodeURIComponent(where.socketPath)}`;
+  return where.port === null ? null : `http://127.0.0.1:${where.port}`;
+}
+
+/**
+ * How to reach an endpoint URL: the HTTP origin to put in requests and, for `http+unix://`, the
+ * socket path to connect to (node:http `socketPath`, undici `socketPath`). Other URLs pass as they are.
+ */
+export function runnerConnection(endpoint: string): { origin: string; socketPath?: string } {
+  if (!endpoint.startsWith(UNIX_SCHEME)) return { origin: endpoint };
+  return { origin: 'http://localhost', socketPath: decodeURIComponent(endpoint.slice(UNIX_SCHEME.length)) };
+}
 const MAGIC = 0x3145444d; // 'MDE1' little-endian
 
 export interface EmbedRequest {

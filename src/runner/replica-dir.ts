@@ -13,7 +13,21 @@ export const ReplicaFiles = {
   status: 'status.json',
   log: 'runner.log',
   pid: 'pid',
+  /** The runner's Unix domain socket, when the runtime asked for one (spec.socketPath). */
+  socket: 'runner.sock',
 } as const;
+
+/** Longest socket path a Unix domain socket can be bound to on Linux (sun_path is 108 bytes with the NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * The socket path a runner in `replicaDir` listens on: `<replicaDir>/runner.sock`, or null when
+ * that path is too long for a Unix domain socket (the runner then listens on loopback TCP).
+ */
+export function socketPathFor(replicaDir: string): string | null {
+  const file = path.join(replicaDir, ReplicaFiles.socket);
+  return Buffer.byteLength(file) <= MAX_SOCKET_PATH_BYTES ? file : null;
+}
 
 /**
  * Exit codes of the runner process, stable: a runtime reads them to tell a clean stop from a
@@ -66,6 +80,8 @@ export interface RunnerSpec extends RunnerSettings {
   artifactDir: string;
   config: Record<string, unknown>;
   intraOpThreads: number;
+  /** Absolute path of the Unix domain socket to serve on; absent or null: loopback TCP on a random port. */
+  socketPath?: string | null;
   createdAt: string;
 }
 
@@ -75,8 +91,10 @@ export type RunnerPhase = 'starting' | 'ready' | 'draining' | 'failed' | 'stoppe
 /** `status.json`, replaced atomically at each phase change. */
 export interface RunnerStatus {
   pid: number;
-  /** Loopback port of the runner's HTTP server; null before it listens. */
+  /** Loopback port of the runner's HTTP server; null before it listens, or when it listens on a socket. */
   port: number | null;
+  /** Unix domain socket the runner listens on; null or absent (a runner that predates sockets) when it uses `port`. */
+  socketPath?: string | null;
   phase: RunnerPhase;
   /** Why the runner failed (load failure, crash); null otherwise. */
   error: string | null;
@@ -141,6 +159,10 @@ export function parseRunnerSpec(raw: unknown): RunnerSpec {
   if (typeof o.batchWaitMs !== 'number' || !(o.batchWaitMs >= 0)) throw invalidField('spec.batchWaitMs', 'must be a number >= 0');
   if (!Number.isInteger(o.maxBatchItems) || (o.maxBatchItems as number) < 1) throw invalidField('spec.maxBatchItems', 'must be an integer >= 1');
   if (!Number.isInteger(o.orphanTimeoutMs) || (o.orphanTimeoutMs as number) < 1) throw invalidField('spec.orphanTimeoutMs', 'must be an integer >= 1');
+  if (o.socketPath !== undefined && o.socketPath !== null) {
+    if (typeof o.socketPath !== 'string' || !path.isAbsolute(o.socketPath)) throw invalidField('spec.socketPath', 'must be an absolute path or null');
+    if (Buffer.byteLength(o.socketPath) > MAX_SOCKET_PATH_BYTES) throw invalidField('spec.socketPath', `must be at most ${MAX_SOCKET_PATH_BYTES} bytes (a Unix socket path)`);
+  }
   return o as unknown as RunnerSpec;
 }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, lstatSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -8,6 +10,7 @@ import { loadEngine } from '../engines/index.js';
 import { makeBigruArtifact, makeBrokenArtifacts, makeModeldArtifact } from '../../test/fixtures/models.js';
 import { makeTempDir, type TempDir } from '../../test/fixtures/tmp.js';
 import { callRunner, embedVia, eventually, healthOf, jsonOf, startSplitRequest } from '../../test/contract/runtime.contract.js';
+import { runnerEndpoint } from './protocol.js';
 import { DEFAULT_RUNNER_SETTINGS, RunnerExitCodes, readStatusFile, type RunnerSpec } from './replica-dir.js';
 import { Runner } from './runner.js';
 
@@ -72,6 +75,28 @@ describe('Runner lifecycle (in process, real engine)', () => {
     assert.equal(status.port, r.port);
     assert.equal(status.pid, process.pid);
     assert.equal((await embedVia(endpoint, ['red shoes'])).dim, 256);
+  });
+
+  test('serves on spec.socketPath: a stale socket file is replaced, status.json names the socket, the file goes with the runner', async () => {
+    const socketPath = path.join(tmp.dir, 'runner.sock');
+    // A socket file left by a process killed with -9: the file stays, nothing listens on it.
+    const killed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await once(killed.stdout!, 'data');
+    killed.kill('SIGKILL');
+    await once(killed, 'exit');
+    assert.equal(lstatSync(socketPath).isSocket(), true);
+    const { runner: r, dir } = await runner(tiny, { socketPath });
+    await r.start();
+    assert.equal(r.port, null);
+    assert.equal(r.endpoint, runnerEndpoint({ socketPath, port: null }));
+    const status = readStatusFile(dir)!;
+    assert.equal(status.socketPath, socketPath);
+    assert.equal(status.port, null);
+    assert.equal((await healthOf(r.endpoint!)).health.phase, 'ready');
+    assert.equal((await embedVia(r.endpoint!, ['over a unix socket'])).count, 1);
+    r.drain('test drain');
+    await r.done;
+    assert.equal(existsSync(socketPath), false, 'the socket file is removed when the runner stops');
   });
 
   test('a drain during the load stops the runner without ever being ready', async () => {

@@ -1,8 +1,9 @@
+import { lstatSync, unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EmbeddingEngine, LoadEngineOptions, TokenizeResult } from '../engines/index.js';
 import { Batcher } from './batcher.js';
-import type { EmbedRequest, RunnerErrorBody, RunnerHealth } from './protocol.js';
+import { runnerEndpoint, type EmbedRequest, type RunnerErrorBody, type RunnerHealth } from './protocol.js';
 import { RunnerExitCodes, writeStatusFile, type RunnerPhase, type RunnerSpec, type RunnerStatus } from './replica-dir.js';
 import { createRunnerServer, type RunnerHost } from './server.js';
 
@@ -35,7 +36,8 @@ const CLOSE_GRACE_MS = 1_000;
 const CLOSE_LINGER_MS = 100;
 
 /**
- * One replica's lifecycle, in process: listen on 127.0.0.1 (random port), load the engine, run one
+ * One replica's lifecycle, in process: listen (on `spec.socketPath`, else on 127.0.0.1 with a
+ * random port), load the engine, run one
  * warm-up inference, then serve until drained. `status.json` is rewritten at each phase change:
  * starting -> ready -> draining -> stopped, or -> failed (load error). `done` resolves once the
  * runner has stopped serving and released the engine; the caller (main.ts) then exits with
@@ -55,6 +57,7 @@ export class Runner implements RunnerHost {
   #resolveDone!: (outcome: RunnerOutcome) => void;
   #phase: RunnerPhase = 'starting';
   #port: number | null = null;
+  #socketPath: string | null = null;
   #readyAt: string | null = null;
   #error: string | null = null;
   #stopReason: string | null = null;
@@ -83,8 +86,14 @@ export class Runner implements RunnerHost {
     return this.#done;
   }
 
+  /** Loopback TCP port, when the runner listens on TCP (no `spec.socketPath`). */
   get port(): number | null {
     return this.#port;
+  }
+
+  /** Where the gateway reaches this runner (protocol.ts runnerEndpoint); null before it listens. */
+  get endpoint(): string | null {
+    return this.#server.listening ? runnerEndpoint({ socketPath: this.#socketPath, port: this.#port }) : null;
   }
 
   get phase(): RunnerPhase {
@@ -97,16 +106,21 @@ export class Runner implements RunnerHost {
    * only when the server cannot listen.
    */
   async start(): Promise<void> {
+    const socketPath = this.#spec.socketPath ?? null;
+    if (socketPath !== null) removeStaleSocket(socketPath);
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => {
+      const listening = () => {
         this.#server.off('error', reject);
         resolve();
-      });
+      };
+      if (socketPath !== null) this.#server.listen(socketPath, listening);
+      else this.#server.listen(0, '127.0.0.1', listening);
     });
-    this.#port = (this.#server.address() as AddressInfo).port;
+    if (socketPath !== null) this.#socketPath = socketPath;
+    else this.#port = (this.#server.address() as AddressInfo).port;
     this.#writeStatus(null);
-    this.#log('info', 'listening', { port: this.#port, replicaId: this.#spec.replicaId });
+    this.#log('info', 'listening', { endpoint: this.endpoint, replicaId: this.#spec.replicaId });
     this.#orphanTimer = setTimeout(() => this.drain(`orphaned: no health probe for ${this.#spec.orphanTimeoutMs} ms`), this.#spec.orphanTimeoutMs);
     await this.#load();
   }
@@ -304,6 +318,7 @@ export class Runner implements RunnerHost {
     const status: RunnerStatus = {
       pid: process.pid,
       port: this.#port,
+      socketPath: this.#socketPath,
       phase: this.#phase,
       error: this.#error,
       startedAt: this.#startedAt,
@@ -312,6 +327,19 @@ export class Runner implements RunnerHost {
       stopReason: this.#stopReason,
     };
     writeStatusFile(this.#dir, status);
+  }
+}
+
+/**
+ * Removes a socket file left at `file` by a runner that was killed (a live listener's file is
+ * only ever this runner's: one runner per replica directory). Anything that is not a socket is
+ * left alone, and listen then fails with EADDRINUSE.
+ */
+function removeStaleSocket(file: string): void {
+  try {
+    if (lstatSync(file).isSocket()) unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
 

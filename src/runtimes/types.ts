@@ -36,7 +36,7 @@ export interface ObservedReplica {
   deploymentId: string;
   generation: number;
   phase: ReplicaPhase;
-  /** Base URL of the runner's inference endpoint (`http://127.0.0.1:PORT`), null until it listens. */
+  /** Base URL of the runner's inference endpoint (`http+unix://<socket>` or `http://127.0.0.1:PORT` for process replicas, see runner/protocol.ts runnerEndpoint), null until it listens. */
   endpoint: string | null;
   pid: number | null;
   startedAt: string;

@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { decodeEmbedFrame } from '../../src/runner/index.js';
+import { decodeEmbedFrame, runnerConnection } from '../../src/runner/index.js';
 import { ProcessRuntime } from '../../src/runtimes/index.js';
 import { makeBigruArtifact } from '../fixtures/models.js';
 import { makeTempDir } from '../fixtures/tmp.js';
@@ -32,9 +32,10 @@ interface LoadResult {
 
 function post(agent: http.Agent, endpoint: string, body: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const { origin, socketPath } = runnerConnection(endpoint);
     const req = http.request(
-      `${endpoint}/embed`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.byteLength } },
+      `${origin}/embed`,
+      { ...(socketPath === undefined ? {} : { socketPath }), method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.byteLength } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

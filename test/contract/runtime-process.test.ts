@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readManifest, writeManifest } from '../../src/engines/index.js';
-import { RunnerExitCodes, ReplicaFiles, readStatusFile, RUNNER_ENTRY } from '../../src/runner/index.js';
+import { MAX_SOCKET_PATH_BYTES, RunnerExitCodes, ReplicaFiles, readStatusFile, runnerEndpoint, RUNNER_ENTRY } from '../../src/runner/index.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from '../../src/runtimes/index.js';
 import { makeBigruArtifact, makeBrokenArtifacts, makeModeldArtifact } from '../fixtures/models.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
@@ -164,14 +164,14 @@ describe('process runtime specifics', () => {
     assert.equal(environ.MODELD_TEST_MARK, 'kept');
   });
 
-  test('the replica dir holds spec, pid, status and log; status follows the phases', async () => {
+  test('the replica dir holds spec, pid, status, log and the socket the runner serves on; status follows the phases', async () => {
     // config.runner passed whole: its intraOpThreads (0 = auto) must not override the replica's own.
     const { runtime, replicasDir } = await fresh({ runner: { intraOpThreads: 0, orphanTimeoutMs: 60_000, batchWaitMs: 2, maxBatchItems: 64 } as ProcessRuntimeOptions['runner'] });
     const spec = replicaSpec(artifacts.tiny);
     await runtime.createReplica(spec);
     const ready = await waitReady(runtime, spec.replicaId);
     const dir = path.join(replicasDir, spec.replicaId);
-    assert.deepEqual((await readdir(dir)).sort(), [ReplicaFiles.pid, ReplicaFiles.log, ReplicaFiles.spec, ReplicaFiles.status].sort());
+    assert.deepEqual((await readdir(dir)).sort(), [ReplicaFiles.pid, ReplicaFiles.log, ReplicaFiles.spec, ReplicaFiles.status, ReplicaFiles.socket].sort());
     const written = JSON.parse(await readFile(path.join(dir, ReplicaFiles.spec), 'utf8')) as Record<string, unknown>;
     assert.equal(written.artifactDir, artifacts.tiny);
     assert.equal(written.maxBatchItems, 64);
@@ -181,8 +181,26 @@ describe('process runtime specifics', () => {
     const status = readStatusFile(dir)!;
     assert.equal(status.phase, 'ready');
     assert.equal(status.pid, ready.pid);
-    assert.equal(`http://127.0.0.1:${status.port}`, ready.endpoint);
+    assert.equal(status.socketPath, path.join(dir, ReplicaFiles.socket));
+    assert.equal(status.port, null);
+    assert.equal(ready.endpoint, runnerEndpoint({ socketPath: status.socketPath, port: null }));
+    assert.match(ready.endpoint!, /^http\+unix:\/\//);
     assert.match(await readFile(path.join(dir, ReplicaFiles.log), 'utf8'), /"msg":"ready"/);
+  });
+
+  test('a replica dir too long for a Unix socket path is served on loopback TCP, and drained there', async () => {
+    const { runtime, replicasDir } = await fresh();
+    const spec = replicaSpec(artifacts.tiny, { replicaId: `long-${'x'.repeat(120)}` });
+    assert.ok(Buffer.byteLength(path.join(replicasDir, spec.replicaId, ReplicaFiles.socket)) > MAX_SOCKET_PATH_BYTES);
+    await runtime.createReplica(spec);
+    const ready = await waitReady(runtime, spec.replicaId);
+    const status = readStatusFile(path.join(replicasDir, spec.replicaId))!;
+    assert.equal(status.socketPath, null);
+    assert.equal(ready.endpoint, `http://127.0.0.1:${status.port}`);
+    const frame = await embedVia(ready.endpoint!, ['served over tcp']);
+    assert.equal(frame.count, 1);
+    await runtime.deleteReplica(spec.replicaId, { graceMs: 10_000 });
+    assert.equal(existsSync(path.join(replicasDir, spec.replicaId)), false);
   });
 
   test('a replica survives its server being killed with -9 and the next server adopts it', async () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { decodeEmbedFrame, EMBED_CONTENT_TYPE, type EmbedFrame, type RunnerHealth } from '../../src/runner/index.js';
+import { decodeEmbedFrame, EMBED_CONTENT_TYPE, runnerConnection, type EmbedFrame, type RunnerHealth } from '../../src/runner/index.js';
 import type { ObservedReplica, ReplicaSpec, Runtime } from '../../src/runtimes/index.js';
 
 export interface RuntimeHarness {
@@ -45,8 +45,9 @@ export function callRunner(endpoint: string, method: 'GET' | 'POST', route: stri
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
     const req = http.request(
-      `${endpoint}${route}`,
+      target(endpoint, route),
       {
+        ...socketOf(endpoint),
         method,
         agent: false,
         timeout: timeoutMs,
@@ -71,8 +72,8 @@ export function startSplitRequest(endpoint: string, route: string, body: unknown
   let req!: http.ClientRequest;
   const response = new Promise<RunnerResponse>((resolve, reject) => {
     req = http.request(
-      `${endpoint}${route}`,
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': payload.byteLength } },
+      target(endpoint, route),
+      { ...socketOf(endpoint), method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': payload.byteLength } },
       (res) => collect(res, resolve, reject),
     );
     req.on('error', reject);
@@ -80,6 +81,16 @@ export function startSplitRequest(endpoint: string, route: string, body: unknown
     req.write(payload.subarray(0, half));
   });
   return { finish: () => req.end(payload.subarray(half)), response };
+}
+
+/** The request URL for a runner endpoint (runnerEndpoint: Unix socket or loopback TCP). */
+function target(endpoint: string, route: string): string {
+  return `${runnerConnection(endpoint).origin}${route}`;
+}
+
+function socketOf(endpoint: string): { socketPath?: string } {
+  const { socketPath } = runnerConnection(endpoint);
+  return socketPath === undefined ? {} : { socketPath };
 }
 
 function collect(res: http.IncomingMessage, resolve: (r: RunnerResponse) => void, reject: (e: Error) => void): void {

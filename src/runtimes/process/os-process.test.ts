@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { test } from 'node:test';
+import { runnerEndpoint } from '../../runner/index.js';
 import { makeTempDir } from '../../../test/fixtures/tmp.js';
 import { httpJson, isRunnerProcess, signalGroup, waitUntil } from './os-process.js';
 
@@ -52,15 +54,32 @@ test('httpJson returns status and parsed body, and rejects on timeout and on ref
     server.close();
   });
 
-  assert.deepEqual(await httpJson('POST', `http://127.0.0.1:${port}/x`, 1000), { status: 503, body: { phase: 'starting', method: 'POST' } });
-  await assert.rejects(httpJson('GET', `http://127.0.0.1:${port}/slow`, 100), /no answer within 100 ms/);
+  assert.deepEqual(await httpJson('POST', `http://127.0.0.1:${port}`, '/x', 1000), { status: 503, body: { phase: 'starting', method: 'POST' } });
+  await assert.rejects(httpJson('GET', `http://127.0.0.1:${port}`, '/slow', 100), /no answer within 100 ms/);
 
   const closed = http.createServer();
   closed.listen(0, '127.0.0.1');
   await once(closed, 'listening');
   const closedPort = (closed.address() as AddressInfo).port;
   await new Promise((r) => closed.close(r));
-  await assert.rejects(httpJson('GET', `http://127.0.0.1:${closedPort}/health`, 1000), /ECONNREFUSED/);
+  await assert.rejects(httpJson('GET', `http://127.0.0.1:${closedPort}`, '/health', 1000), /ECONNREFUSED/);
+});
+
+test('httpJson reaches a runner endpoint on a Unix domain socket, and rejects once the socket is gone', async (t) => {
+  const tmp = await makeTempDir('modeld-osproc-uds');
+  t.after(() => tmp.cleanup());
+  const socketPath = path.join(tmp.dir, 'runner.sock');
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ route: req.url, method: req.method }));
+  });
+  server.listen(socketPath);
+  await once(server, 'listening');
+  const endpoint = runnerEndpoint({ socketPath, port: null })!;
+  assert.match(endpoint, /^http\+unix:\/\//);
+
+  assert.deepEqual(await httpJson('GET', endpoint, '/health', 1000), { status: 200, body: { route: '/health', method: 'GET' } });
+  await new Promise((r) => server.close(r));
+  await assert.rejects(httpJson('GET', endpoint, '/health', 1000), /ENOENT|ECONNREFUSED/);
 });
 
 test('waitUntil resolves true as soon as the condition holds, false at the deadline', async () => {

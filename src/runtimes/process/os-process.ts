@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { runnerConnection } from '../../runner/index.js';
 
 /** Whether this system has a Linux-style /proc to check a pid's command line against pid reuse. */
 const HAS_PROC = existsSync('/proc/self/cmdline');
@@ -42,13 +43,17 @@ export interface HttpJsonResponse {
 }
 
 /**
- * One small HTTP exchange with a runner on loopback, on a fresh connection (a probe must not be
- * queued behind inference traffic on a pooled one). Rejects on connection errors, on timeout and
- * on a body that is not JSON.
+ * One small HTTP exchange with a runner at `endpoint` (protocol.ts runnerEndpoint: a Unix socket
+ * or loopback TCP) on a fresh connection (a probe must not be queued behind inference traffic on
+ * a pooled one). Rejects on connection errors, on timeout and on a body that is not JSON.
  */
-export function httpJson(method: 'GET' | 'POST', url: string, timeoutMs: number): Promise<HttpJsonResponse> {
+export function httpJson(method: 'GET' | 'POST', endpoint: string, route: string, timeoutMs: number): Promise<HttpJsonResponse> {
+  const url = `${endpoint}${route}`;
+  const { origin, socketPath } = runnerConnection(endpoint);
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, timeout: timeoutMs, headers: { 'content-length': 0 } }, (res) => {
+    const options: http.RequestOptions = { method, agent: false, timeout: timeoutMs, headers: { 'content-length': 0 } };
+    if (socketPath !== undefined) options.socketPath = socketPath;
+    const req = http.request(`${origin}${route}`, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -10,6 +10,8 @@ import {
   RUNNER_ENTRY,
   RunnerExitCodes,
   readRunnerSpec,
+  runnerEndpoint,
+  socketPathFor,
   readStatusFile,
   writeJsonAtomic,
   type RunnerHealth,
@@ -173,6 +175,7 @@ export class ProcessRuntime implements Runtime {
         config: spec.config,
         intraOpThreads: Math.max(1, Math.floor(spec.intraOpThreads)),
         ...this.#settings,
+        socketPath: socketPathFor(dir),
         createdAt: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, ReplicaFiles.spec), runnerSpec);
@@ -272,14 +275,14 @@ export class ProcessRuntime implements Runtime {
     const alive = child?.exit != null ? false : pid !== null ? isRunnerProcess(pid, dir) : this.#creating.has(spec.replicaId);
     if (!alive) return { ...base, ...this.#describeExit(dir, pid, status, child) };
 
-    const port = status?.port ?? null;
-    const endpoint = port === null ? null : `http://127.0.0.1:${port}`;
+    // A runner from before Unix sockets wrote only its port: it is reached (and adopted) over TCP.
+    const endpoint = status === null ? null : runnerEndpoint(status);
     const loadFailed = status?.phase === 'failed' && status.exitCode === RunnerExitCodes.loadFailed;
     if (endpoint === null) {
       return { ...base, phase: 'starting', endpoint, exitCode: null, lastError: status?.error ?? null, loadFailed, inflight: 0 };
     }
     try {
-      const health = await httpJson('GET', `${endpoint}/health`, this.#probeTimeoutMs);
+      const health = await httpJson('GET', endpoint, '/health', this.#probeTimeoutMs);
       const body = health.body as Partial<RunnerHealth>;
       const phase: ReplicaPhase =
         health.status === 200 && body.phase === 'ready' ? 'ready' : body.phase === 'starting' ? 'starting' : 'draining';
@@ -366,8 +369,9 @@ export class ProcessRuntime implements Runtime {
     const alive = (): boolean => pid !== null && child?.exit == null && isRunnerProcess(pid, dir);
 
     if (alive()) {
-      if (status?.port != null) {
-        await httpJson('POST', `http://127.0.0.1:${status.port}/drain`, this.#probeTimeoutMs).catch(() => {
+      const endpoint = status === null ? null : runnerEndpoint(status);
+      if (endpoint !== null) {
+        await httpJson('POST', endpoint, '/drain', this.#probeTimeoutMs).catch(() => {
           // Not listening yet, or already closing: the signals below take over.
         });
       } else {
