@@ -128,22 +128,24 @@ function gruDirectionBackward(g: GraphBuilder, a: RnnBackwardInput, dir: Directi
   const H = a.units;
   const T = a.steps;
   const Hprev = previousStates(g, dir.Y, T, dir.reverse);
-  // Gates of every step at once.
-  const GX = g.add(g.matmul(a.X, g.transpose(dir.W, [1, 0])), dir.bW);
-  const GH = g.add(g.matmul(Hprev, g.transpose(dir.R, [1, 0])), dir.bR);
-  const [xz, xr, xn] = g.split(GX, 2, 3);
-  const [hz, hr, hn] = g.split(GH, 2, 3);
-  const z = g.sigmoid(g.add(xz!, hz!));
-  const r = g.sigmoid(g.add(xr!, hr!));
-  const n = g.tanh(g.add(xn!, g.mul(r, hn!)));
+  // Gates of every step at once, one MatMul per gate (slicing the small weights, not the big products).
+  const gate = (w: string, k: number) => g.transpose(g.op('Slice', [w, g.ints([k * H]), g.ints([(k + 1) * H]), g.ints([0])]), [1, 0]);
+  const bias = (b: string, k: number) => g.op('Slice', [b, g.ints([k * H]), g.ints([(k + 1) * H]), g.ints([0])]);
+  const pre = (k: number) => g.add(g.add(g.matmul(a.X, gate(dir.W, k)), g.matmul(Hprev, gate(dir.R, k))), g.add(bias(dir.bW, k), bias(dir.bR, k)));
+  const z = g.sigmoid(pre(0));
+  const r = g.sigmoid(pre(1));
+  const hn = g.add(g.matmul(Hprev, gate(dir.R, 2)), bias(dir.bR, 2));
+  const n = g.tanh(g.add(g.add(g.matmul(a.X, gate(dir.W, 2)), bias(dir.bW, 2)), g.mul(r, hn)));
   // h = (1 - z) n + z h_prev. Per unit of dh: dz_pre = A, dn_pre = Bc, dr_pre = C, dhn = Bc r.
-  const A = g.mul(g.mul(g.sub(Hprev, n), z), g.oneMinus(z));
-  const Bc = g.mul(g.oneMinus(z), g.oneMinus(g.mul(n, n)));
-  const C = g.mul(g.mul(Bc, hn!), g.mul(r, g.oneMinus(r)));
+  // The mask enters through (1 - z) and z, so every coefficient is 0 on padding.
   const m = a.mask;
-  const Kx = g.mul(g.concat([A, C, Bc], 2), m);
-  const Kh = g.mul(g.concat([A, C, g.mul(Bc, r)], 2), m);
+  const omz = g.mul(g.oneMinus(z), m);
   const Zm = g.mul(z, m);
+  const A = g.mul(g.sub(Hprev, n), g.mul(z, omz));
+  const Bc = g.mul(omz, g.oneMinus(g.mul(n, n)));
+  const C = g.mul(g.mul(Bc, hn), g.sub(r, g.mul(r, r)));
+  const Kx = g.concat([A, C, Bc], 2);
+  const Kh = g.concat([A, C, g.mul(Bc, r)], 2);
   // The sequential part: dh_t = dY_t + (carry from the step after, in this direction's order).
   const dYs = g.split(dir.dY, 0, T).map((t) => g.squeeze(t, [0]));
   const Khs = g.split(g.reshape(Kh, [T, -1, 3, H]), 0, T).map((t) => g.squeeze(t, [0]));
