@@ -5,7 +5,7 @@
  * only and stops by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -476,5 +476,76 @@ export class CpuMeter {
   stop(): { self: number; server: number; runners: number } {
     const t1 = this.#read();
     return { self: t1.self - this.#t0.self, server: t1.server - this.#t0.server, runners: t1.runners - this.#t0.runners };
+  }
+}
+
+let floorRuns = 0;
+
+/**
+ * The floor of the serving path's shape: a load generator -> an HTTP relay -> a backend, three
+ * processes and two hops like client -> server -> runner, with nothing in them (no auth, no
+ * routing, no JSON, no model). The relay is node:http in front of an undici Pool on a Unix
+ * socket, as the server talks to its runners; the backend answers `backendBytes`, the relay
+ * answers `relayBytes`. Returns the load result and the CPU ms per request of the three processes:
+ * what any request on this shape costs on this machine before modeld does anything.
+ */
+export async function relayFloor(options: { concurrency: number; seconds: number; backendBytes: number; relayBytes: number; body: string }): Promise<{ r: LoadResult; cpu: { self: number; relay: number; backend: number } }> {
+  const socketPath = path.join(os.tmpdir(), `modeld-floor-${process.pid}-${++floorRuns}.sock`);
+  const backendScript = `
+    import http from 'node:http';
+    const answer = Buffer.alloc(${options.backendBytes}, 7);
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => { res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': answer.length }); res.end(answer); });
+    });
+    server.keepAliveTimeout = 30000;
+    server.listen(${JSON.stringify(socketPath)}, () => console.log('listening'));`;
+  const relayScript = `
+    import http from 'node:http';
+    import { Pool } from 'undici';
+    const pool = new Pool('http://localhost', { socketPath: ${JSON.stringify(socketPath)}, connections: 16 });
+    const answer = Buffer.alloc(${options.relayBytes}, 32);
+    const server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', async () => {
+        const r = await pool.request({ method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) });
+        await r.body.arrayBuffer();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+        res.end(answer);
+      });
+    });
+    server.keepAliveTimeout = 30000;
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const start = async (script: string): Promise<{ child: ChildProcess; line: string }> => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`relay floor process exited with ${code}`)));
+      child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    });
+    return { child, line };
+  };
+  const backend = await start(backendScript);
+  const relay = await start(relayScript);
+  try {
+    const url = `http://127.0.0.1:${relay.line}`;
+    await closedLoop({ url, path: '/', tok: '', bodies: [options.body], itemsPerRequest: 1, concurrency: options.concurrency, seconds: 0.5 });
+    const cpu0 = { self: process.cpuUsage(), relay: processCpuMs(relay.child.pid!)!, backend: processCpuMs(backend.child.pid!)! };
+    const r = await closedLoop({ url, path: '/', tok: '', bodies: [options.body], itemsPerRequest: 1, concurrency: options.concurrency, seconds: options.seconds });
+    const self = process.cpuUsage(cpu0.self);
+    return {
+      r,
+      cpu: {
+        self: (self.user + self.system) / 1000 / r.ok,
+        relay: (processCpuMs(relay.child.pid!)! - cpu0.relay) / r.ok,
+        backend: (processCpuMs(backend.child.pid!)! - cpu0.backend) / r.ok,
+      },
+    };
+  } finally {
+    for (const p of [relay.child, backend.child]) {
+      p.removeAllListeners('exit');
+      p.kill('SIGKILL');
+    }
+    rmSync(socketPath, { force: true });
   }
 }

@@ -13,7 +13,11 @@
  *
  * Each end-to-end row also prints the CPU milliseconds per request spent by the load generator
  * (this process), the server and the two runners together (from /proc), which is where the 2
- * cores go; the raw engine's CPU per request is its wall time (one thread, nothing else running).
+ * cores go, and the "cpu ratio": the raw engine's CPU per item over all the CPU an item costs end
+ * to end, which is the throughput ratio the path would reach with both cores to itself (figures
+ * of CPU time move much less than throughput when other work shares the machine).
+ *   floor: the same shape (load generator -> HTTP relay -> Unix socket -> backend, three
+ *         processes, two hops) with nothing in it: what this machine charges for the shape alone.
  *
  * Usage: npm run bench:predict [-- --seconds 5] [--only 32x16,1x1] [--no-restart]
  *   --only: just these batch x concurrency rows (quick comparisons); --no-restart: skip the kill -9 part.
@@ -25,7 +29,7 @@ import { Worker } from 'node:worker_threads';
 import { loadEngine, measureEngineThroughput } from '../src/engines/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, runnerPids, startServer, token, waitForState } from './lib.js';
+import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, relayFloor, runnerPids, startServer, token, waitForState } from './lib.js';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5;
 const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -44,8 +48,13 @@ try {
   const engine = await loadEngine(artifactDir, { intraOpThreads: 1 });
   const meanTokens = engine.tokenize(texts.slice(0, 512)).ids.reduce((s, ids) => s + ids.length, 0) / 512;
   console.log(`texts: ${texts.length} real sentences, mean ${meanTokens.toFixed(1)} tokens`);
+  const raw32Cpu = process.cpuUsage();
   const raw32 = await measureEngineThroughput(engine, texts, 32, seconds);
+  const raw1Cpu = process.cpuUsage();
+  // CPU per item of the engine alone (one thread, on this process's main thread): what a replica cannot avoid.
+  const rawCpuPerItem32 = cpuMsSince(raw32Cpu) / (raw32 * seconds);
   const raw1 = await measureEngineThroughput(engine, texts, 1, seconds);
+  const rawCpuPerItem1 = cpuMsSince(raw1Cpu) / (raw1 * seconds);
   const single: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const s = performance.now();
@@ -57,7 +66,7 @@ try {
   await engine.close();
   const raw2x32 = await rawInWorkers(artifactDir, texts, 32, 2);
   const raw2x1 = await rawInWorkers(artifactDir, texts, 1, 2);
-  console.log(`raw engine, 1 thread:            batch 32 ${fmt(raw32)} items/s, batch 1 ${fmt(raw1)} items/s (p50 ${rawP50Batch1.toFixed(3)} ms per call)`);
+  console.log(`raw engine, 1 thread:            batch 32 ${fmt(raw32)} items/s, batch 1 ${fmt(raw1)} items/s (p50 ${rawP50Batch1.toFixed(3)} ms per call; CPU per item ${rawCpuPerItem32.toFixed(3)} / ${rawCpuPerItem1.toFixed(3)} ms)`);
   console.log(`raw engine, 2 engines x 1 thread: batch 32 ${fmt(raw2x32)} items/s, batch 1 ${fmt(raw2x1)} items/s  <- denominator of the ratios`);
 
   // The server, the artifact imported and deployed with 2 replicas.
@@ -89,9 +98,9 @@ try {
   // Warm the connections and the replicas.
   await closedLoop({ url: server.url, path: route, tok, bodies: bodies(32), itemsPerRequest: 32, concurrency: 4, seconds: 1 });
 
-  console.log('\nend to end over HTTP (2 replicas), closed loop; CPU ms per request of the load generator, the server, the 2 runners:');
-  console.log(`raw engine CPU per request (1 thread): batch 32 ${((32 * 1000) / raw32).toFixed(2)} ms, batch 1 ${(1000 / raw1).toFixed(2)} ms`);
-  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners');
+  console.log('\nend to end over HTTP (2 replicas), closed loop; CPU ms per request of the load generator, the server, the 2 runners;');
+  console.log('cpu ratio = raw engine CPU per item / all CPU per item end to end (what the ratio would be with 2 cores to ourselves):');
+  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners  cpu ratio');
   const rows: Array<{ batch: number; conc: number; r: Awaited<ReturnType<typeof closedLoop>> }> = [];
   const cpu = new CpuMeter(server.child.pid!, runnerPids(dataDir));
   for (const batch of [32, 1]) {
@@ -103,8 +112,9 @@ try {
       rows.push({ batch, conc, r });
       const ratio = r.itemsPerSecond / (batch === 32 ? raw2x32 : raw2x1);
       const perRequest = (ms: number) => (ms / r.ok).toFixed(2).padStart(7);
+      const cpuRatio = (batch === 32 ? rawCpuPerItem32 : rawCpuPerItem1) / ((used.self + used.server + used.runners) / r.ok / batch);
       console.log(
-        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}   ${perRequest(used.self)} ${perRequest(used.server)} ${perRequest(used.runners)}`,
+        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}   ${perRequest(used.self)} ${perRequest(used.server)} ${perRequest(used.runners)} ${cpuRatio.toFixed(2).padStart(10)}`,
       );
     }
   }
@@ -114,6 +124,17 @@ try {
   if (c16b32) console.log(`ratio at batch 32, concurrency 16: ${(c16b32.itemsPerSecond / raw2x32).toFixed(2)} of 2 raw engines, ${(c16b32.itemsPerSecond / raw32).toFixed(2)} of 1 raw engine`);
   const c16b1 = rows.find((x) => x.batch === 1 && x.conc === 16)?.r;
   if (c16b1) console.log(`ratio at batch 1, concurrency 16: ${(c16b1.itemsPerSecond / raw2x1).toFixed(2)} of 2 raw engines, ${(c16b1.itemsPerSecond / raw1).toFixed(2)} of 1 raw engine`);
+
+  // The floor: the same three processes and two hops with nothing in them.
+  console.log('\nfloor: load generator -> node:http relay -> Unix socket -> node:http backend, no auth, JSON, routing or model (answers sized like batch 1 / 32):');
+  console.log('batch  conc     req/s   p50 ms   cpu: gen   relay backend');
+  for (const [batch, conc] of [[1, 1], [1, 16], [32, 16]] as const) {
+    if (only !== null && !only.has(`${batch}x${conc}`)) continue;
+    const sizes = batch === 1 ? { backendBytes: 1_036, relayBytes: 2_700 } : { backendBytes: 32_908, relayBytes: 100_000 };
+    const f = await relayFloor({ concurrency: conc, seconds, ...sizes, body: bodies(batch)[0]! });
+    console.log(`${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(f.r.itemsPerSecond).padStart(9)} ${f.r.p50Ms.toFixed(2).padStart(8)}   ${f.cpu.self.toFixed(2).padStart(7)} ${f.cpu.relay.toFixed(2).padStart(7)} ${f.cpu.backend.toFixed(2).padStart(7)}`);
+  }
+
   if (restart) {
     // Restart-to-serving: kill -9 the server, start it again, time to the first 200 prediction.
     await server.stop('SIGKILL');
@@ -135,6 +156,11 @@ try {
 } finally {
   if (server) await server.stop('SIGTERM');
   await rm(work, { recursive: true, force: true });
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
 }
 
 async function rawInWorkers(artifactDir: string, texts: string[], batch: number, n: number): Promise<number> {
