@@ -61,6 +61,6 @@ export function followOptions(opts: { timeout?: number; interval?: number }): { 
 function stage(m: Model): string {
   const p = m.trainingProgress;
   if (m.state !== 'TRAINING' || !p) return '';
-  if (p.phase === 'training' && p.epoch !== undefined) return ` (epoch ${p.epoch}${p.numEpochs === undefined ? '' : `/${p.numEpochs}`})`;
+  if (p.phase === 'training' && p.epoch != null) return ` (epoch ${p.epoch}${p.numEpochs == null ? '' : `/${p.numEpochs}`})`;
   return p.phase ? ` (${p.phase})` : '';
 }

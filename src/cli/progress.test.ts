@@ -106,6 +106,11 @@ test('training line: phase, epoch bar with steps, loss, monitored metric, speed 
   const rows: Array<[Model, string]> = [
     [trainingModel('TRAINING'), 'TRAINING  starting'],
     [trainingModel('TRAINING', {}), 'TRAINING  starting'],
+    // A store that keeps unknown fields as null reads like one that leaves them out.
+    [
+      trainingModel('TRAINING', { phase: 'training', epoch: 1, numEpochs: null, step: null, steps: 4, loss: null, monitor: null, etaSeconds: null } as unknown as TrainingProgress),
+      'TRAINING  epoch 1',
+    ],
     [trainingModel('TRAINING', { phase: 'loading-data' }), 'TRAINING  loading data'],
     [trainingModel('TRAINING', { phase: 'learning-vocabulary' }), 'TRAINING  learning the vocabulary'],
     [trainingModel('TRAINING', { phase: 'training' }), 'TRAINING  training'],

@@ -100,7 +100,7 @@ const PHASE_TEXT: Readonly<Record<TrainingPhase, string>> = {
  *   AVAILABLE  32-d
  *   TRAINING_FAILED  catalog /data/c.csv: no column "name" (...)
  *
- * Fields the server has not reported yet are left out. The bar is the share of steps done in
+ * Fields the server has not reported yet (absent or null) are left out. The bar is the share of steps done in
  * the current epoch.
  */
 export function renderTrainingProgress(model: Model, options: Pick<ProgressRenderOptions, 'barWidth'> = {}): string {
@@ -109,18 +109,18 @@ export function renderTrainingProgress(model: Model, options: Pick<ProgressRende
   if (state === 'TRAINING_FAILED') return `${state}  ${model.errorMessage ?? 'no error message'}`;
   if (state !== 'TRAINING') return model.vectorSize ? `${state}  ${model.vectorSize}-d` : state;
   const p = model.trainingProgress ?? {};
-  if (p.phase === undefined) return `${state}  starting`;
+  if (p.phase == null) return `${state}  starting`;
   if (p.phase !== 'training') return `${state}  ${PHASE_TEXT[p.phase] ?? p.phase}`;
   const parts: string[] = [state];
-  parts.push(p.epoch === undefined ? 'training' : `epoch ${p.epoch}${p.numEpochs === undefined ? '' : `/${p.numEpochs}`}`);
-  if (p.step !== undefined && p.steps !== undefined) parts.push(bar(p.step, p.steps, width), `step ${p.step}/${p.steps}`);
-  if (p.loss !== undefined) parts.push(`loss ${p.loss.toFixed(4)}`);
-  if (p.monitor !== undefined) {
-    const best = p.bestEpoch === undefined ? '' : ` (best epoch ${p.bestEpoch})`;
+  parts.push(p.epoch == null ? 'training' : `epoch ${p.epoch}${p.numEpochs == null ? '' : `/${p.numEpochs}`}`);
+  if (p.step != null && p.steps != null) parts.push(bar(p.step, p.steps, width), `step ${p.step}/${p.steps}`);
+  if (p.loss != null) parts.push(`loss ${p.loss.toFixed(4)}`);
+  if (p.monitor != null) {
+    const best = p.bestEpoch == null ? '' : ` (best epoch ${p.bestEpoch})`;
     parts.push(`val ${p.monitor.key} ${p.monitor.value.toFixed(4)}${best}`);
   }
-  if (p.pairsPerSecond !== undefined) parts.push(`${Math.round(p.pairsPerSecond).toLocaleString('en-US')} pairs/s`);
-  if (p.etaSeconds !== undefined) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
+  if (p.pairsPerSecond != null) parts.push(`${Math.round(p.pairsPerSecond).toLocaleString('en-US')} pairs/s`);
+  if (p.etaSeconds != null) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
   return parts.join('  ');
 }
 

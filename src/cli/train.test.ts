@@ -120,8 +120,6 @@ describe('train', () => {
       'trainer_config.encoder_config.rnn_units_list=[16]',
       '--set',
       'trainer_config/text_processor_config=word_custom',
-      '--region',
-      'local',
     ]);
     assert.equal(res.code, 0, res.stderr);
     const catalogName = `catalog-${sha(catalogText).slice(0, 12)}.csv`;
@@ -151,6 +149,9 @@ describe('train', () => {
     assert.equal(server.uploadRequests.length, uploadsBefore);
     assert.match(again.stderr, new RegExp(`already uploaded as ${catalogName}`));
     assert.equal((JSON.parse(again.stdout) as Model).modelType, 'general-rnn');
+    const elsewhere = await run(['train', '--name', 'x', '--catalog', catalog, '--signals', signals, '--region', 'mars']);
+    assert.equal(elsewhere.code, 1);
+    assert.match(elsewhere.stderr, /error: body\.region: .*known regions: local \(MODELD_ERR_VALIDATION\)\n$/);
     assert.deepEqual(server.trainRequests.at(-1)?.config, { dataset_config: 'mlp_general', trainer_config: 'mlp_general' });
   });
 

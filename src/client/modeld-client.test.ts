@@ -323,6 +323,7 @@ describe('training', () => {
   const request = {
     name: 'shoes',
     modelType: 'ecommerce-rnn',
+    region: 'local',
     trainingData: { catalog: 'file:///u/c.csv', signals: 'file:///u/s.csv' },
     config: { dataset_config: 'mlp_ecommerce', trainer_config: 'mlp_ecommerce', 'trainer_config.num_epochs': 2 },
   };

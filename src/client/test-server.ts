@@ -228,6 +228,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (body?.modelType !== 'ecommerce-rnn' && body?.modelType !== 'general-rnn') {
       return reply.status(400).send({ message: `body.modelType: ${JSON.stringify(body?.modelType)} cannot be trained here`, code: 'MODELD_ERR_VALIDATION' });
     }
+    if (body.region !== 'local') {
+      return reply.status(400).send({ message: `body.region: required with modelType ${JSON.stringify(body.modelType)}; known regions: local`, code: 'MODELD_ERR_VALIDATION' });
+    }
     if (typeof body.trainingData?.catalog !== 'string' || typeof body.trainingData.signals !== 'string') {
       return reply.status(400).send({ message: 'body.trainingData: needs catalog and signals', code: 'MODELD_ERR_VALIDATION' });
     }

@@ -16,7 +16,7 @@ interface TrainOptions {
   type: TrainableModelType;
   catalog: string;
   signals: string;
-  region?: string;
+  region: string;
   set?: Array<[string, unknown]>;
   configFile?: string;
   follow?: boolean;
@@ -36,7 +36,7 @@ export function registerTrain(program: Command, io: CliIo): void {
     .option('--type <type>', 'model type', oneOf(Object.values(TrainableModelTypes)), TrainableModelTypes.ECOMMERCE_RNN)
     .requiredOption('--catalog <path|uri>', 'catalog (index) file: a local path (uploaded) or a file:// uri the server can read')
     .requiredOption('--signals <path|uri>', 'signals (queries) file: a local path (uploaded) or a file:// uri the server can read')
-    .option('--region <region>', 'region of the model')
+    .option('--region <region>', 'region of the model (a configured region; M2 requires one)', 'local')
     .option('--set <key=value>', 'a training config key, e.g. trainer_config.num_epochs=3 (value parsed as JSON when it parses; repeatable)', settings)
     .option('--config-file <file>', 'a JSON object of training config keys; --set wins over it')
     .option('--follow', 'follow the training (progress on stderr) until AVAILABLE; exit 1 on TRAINING_FAILED, 130 on Ctrl-C (the training goes on)')
@@ -57,8 +57,7 @@ export function registerTrain(program: Command, io: CliIo): void {
         signals: await uploads.uriFor(opts.signals),
       };
 
-      const request: TrainModelRequest = { name: opts.name, modelType: opts.type, trainingData, config };
-      if (opts.region !== undefined) request.region = opts.region;
+      const request: TrainModelRequest = { name: opts.name, modelType: opts.type, region: opts.region, trainingData, config };
       const model = await ctx.client().trainModel(request);
       if (!opts.follow) {
         if (ctx.json) ctx.outJson(model);
