@@ -18,7 +18,7 @@ export interface AdamOptions {
   eps: number;
 }
 
-export const ADAM_DEFAULTS: AdamOptions = { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+export const ADAM_DEFAULTS: AdamOptions = { lr: 5e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
 /** One tensor with its two Adam moments. */
 export class Param {
