@@ -346,6 +346,7 @@ export class TrainingJobManager {
   async #spawn(r: Running): Promise<void> {
     const logFd = await open(path.join(r.dir, JobFiles.log), 'a');
     let child: ChildProcess;
+    let spawned: Promise<void>;
     try {
       child = spawn(process.execPath, ['--import', fileURLToPath(import.meta.resolve('tsx/esm')), WORKER_ENTRY, r.dir], {
         cwd: r.dir,
@@ -354,22 +355,24 @@ export class TrainingJobManager {
         stdio: ['ignore', logFd.fd, logFd.fd, 'ipc'],
         env: { ...process.env },
       });
+      // Listeners first, before any await: 'spawn', 'error' and 'exit' may come on the next tick.
+      r.child = child;
+      r.exited = new Promise((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.once('error', (err) => {
+          r.failure ??= `the training process could not be started: ${err.message}`;
+          resolve({ code: null, signal: null });
+        });
+      });
+      child.on('message', (m: WorkerMessage) => this.#onMessage(r, m));
+      spawned = new Promise<void>((resolve) => {
+        child.once('spawn', resolve);
+        child.once('error', () => resolve());
+      });
     } finally {
       await logFd.close();
     }
-    r.child = child;
-    r.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-      child.once('error', (err) => {
-        r.failure ??= `the training process could not be started: ${err.message}`;
-        resolve({ code: null, signal: null });
-      });
-    });
-    child.on('message', (m: WorkerMessage) => this.#onMessage(r, m));
-    await new Promise<void>((resolve) => {
-      child.once('spawn', resolve);
-      child.once('error', () => resolve());
-    });
+    await spawned;
     r.pid = child.pid ?? null;
     if (r.pid !== null) await writeFile(path.join(r.dir, JobFiles.pid), String(r.pid));
     this.#log.info({ jobId: r.jobId, modelId: r.modelId, pid: r.pid }, 'training worker spawned');
@@ -464,6 +467,9 @@ export class TrainingJobManager {
       await this.#failModel(model, await store.getTrainingJob(r.jobId), `the trained model could not be stored: ${(err as Error).message}`);
       return;
     }
+    // The artifact is in the artifact store now: the checkpoints are no longer needed. (A server
+    // dying right here retrains from the start at the next start, it never loses the model.)
+    await rm(r.dir, { recursive: true, force: true });
     const now = this.#now();
     const updated = await store.updateModel(
       model.id,
@@ -488,7 +494,6 @@ export class TrainingJobManager {
     });
     this.#o.metrics?.countTrainingJob('succeeded');
     this.#log.info({ jobId: r.jobId, modelId: model.id, artifactId: imported.artifactId }, 'training job succeeded');
-    await rm(r.dir, { recursive: true, force: true });
   }
 
   /** TRAINING_FAILED with `message`, the job FAILED, a Warning event. Does nothing to a model no longer TRAINING. */
