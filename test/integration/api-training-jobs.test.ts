@@ -96,7 +96,7 @@ describe('training jobs (real worker processes, real engine)', () => {
     const created = await submit();
     const done = await waitModel(created.id, settled);
     assert.equal(done.state, 'AVAILABLE', done.errorMessage);
-    assert.ok(Value.Check(ModelSchema, done), JSON.stringify(done));
+    assert.ok(Value.Check(ModelSchema, structuredClone(done)), JSON.stringify(done));
     assert.equal(done.vectorSize, 32, '2 x the 16 units of the last (bidirectional) layer');
     assert.ok(Date.parse(done.trainingStarted) <= Date.parse(done.trainingCompleted));
     assert.equal(done.trainingMetrics, undefined, 'metrics only on request');
