@@ -18,6 +18,8 @@
  * of CPU time move much less than throughput when other work shares the machine).
  *   floor: the same shape (load generator -> HTTP relay -> Unix socket -> backend, three
  *         processes, two hops) with nothing in it: what this machine charges for the shape alone.
+ *   in process: CPU per batch-1 call of a bare runner call, gateway.embed and app.inject, which
+ *         splits the server's own cost between the gateway and the HTTP API layer.
  *
  * Usage: npm run bench:predict [-- --seconds 5] [--only 32x16,1x1] [--no-restart]
  *   --only: just these batch x concurrency rows (quick comparisons); --no-restart: skip the kill -9 part.
@@ -26,8 +28,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { Pool } from 'undici';
 import { loadEngine, measureEngineThroughput } from '../src/engines/index.js';
+import { runnerConnection } from '../src/runner/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
+import { startCluster } from '../test/integration/gateway-cluster.js';
 import { sampleSentences } from '../test/fixtures/text.js';
 import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, relayFloor, runnerPids, startServer, token, waitForState } from './lib.js';
 
@@ -98,11 +103,16 @@ try {
   // Warm the connections and the replicas.
   await closedLoop({ url: server.url, path: route, tok, bodies: bodies(32), itemsPerRequest: 32, concurrency: 4, seconds: 1 });
 
-  console.log('\nend to end over HTTP (2 replicas), closed loop; CPU ms per request of the load generator, the server, the 2 runners;');
+  const cpu = new CpuMeter(server.child.pid!, runnerPids(dataDir));
+  // Background work (reconcile loop, health probes) is in every row's CPU too: at low request rates it is a visible share.
+  cpu.start();
+  await new Promise((r) => setTimeout(r, 2_000));
+  const idle = cpu.stop();
+  console.log(`\nidle (no requests, 2 s): server ${(idle.server / 2).toFixed(1)} CPU ms/s, runners ${(idle.runners / 2).toFixed(1)} CPU ms/s`);
+  console.log('end to end over HTTP (2 replicas), closed loop; CPU ms per request of the load generator, the server, the 2 runners;');
   console.log('cpu ratio = raw engine CPU per item / all CPU per item end to end (what the ratio would be with 2 cores to ourselves):');
   console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners  cpu ratio');
   const rows: Array<{ batch: number; conc: number; r: Awaited<ReturnType<typeof closedLoop>> }> = [];
-  const cpu = new CpuMeter(server.child.pid!, runnerPids(dataDir));
   for (const batch of [32, 1]) {
     for (const conc of [1, 16, 64]) {
       if (only !== null && !only.has(`${batch}x${conc}`)) continue;
@@ -135,6 +145,12 @@ try {
     console.log(`${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(f.r.itemsPerSecond).padStart(9)} ${f.r.p50Ms.toFixed(2).padStart(8)}   ${f.cpu.self.toFixed(2).padStart(7)} ${f.cpu.relay.toFixed(2).padStart(7)} ${f.cpu.backend.toFixed(2).padStart(7)}`);
   }
 
+  console.log('\nserver CPU per batch-1 request, in process (2 runners of the tiny 32-d test model; min of 5 rounds at concurrency 16):');
+  const inProcess = await serverCostInProcess(texts);
+  console.log(
+    `  runner call over undici ${inProcess.bare.toFixed(3)} ms, gateway.embed ${inProcess.gateway.toFixed(3)} ms, app.inject (fastify, auth, routes, gateway) ${inProcess.inject.toFixed(3)} ms`,
+  );
+
   if (restart) {
     // Restart-to-serving: kill -9 the server, start it again, time to the first 200 prediction.
     await server.stop('SIGKILL');
@@ -156,6 +172,58 @@ try {
 } finally {
   if (server) await server.stop('SIGTERM');
   await rm(work, { recursive: true, force: true });
+}
+
+/**
+ * CPU ms per batch-1 call made in this process, at concurrency 16 (min of 5 rounds of 0.6 s):
+ * a bare undici POST /embed to a runner, `gateway.embed` (balancing, retry, runner client,
+ * vector shaping) and `app.inject` (fastify, authentication, the route, the gateway, the JSON
+ * writer; no socket). What the server spends per request besides the sockets, and in which layer.
+ */
+async function serverCostInProcess(texts: string[]): Promise<{ bare: number; gateway: number; inject: number }> {
+  const cluster = await startCluster({ replicas: 2 });
+  const pools = cluster.replicas.map((r) => {
+    const { origin, socketPath } = runnerConnection(r.endpoint!);
+    return new Pool(origin, socketPath === undefined ? { connections: 8 } : { socketPath, connections: 8 });
+  });
+  try {
+    const auth = await cluster.auth();
+    const route = `/ai/prediction/embedding/${cluster.deployment.id}`;
+    const perCall = async (call: (i: number) => Promise<unknown>): Promise<number> => {
+      let best = Infinity;
+      let i = 0;
+      for (let round = 0; round < 5; round++) {
+        const start = process.cpuUsage();
+        const end = performance.now() + 600;
+        let calls = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (performance.now() < end) {
+              await call(i++);
+              calls++;
+            }
+          }),
+        );
+        best = Math.min(best, cpuMsSince(start) / calls);
+      }
+      return best;
+    };
+    const text = (i: number) => texts[i % texts.length]!;
+    const bare = await perCall(async (i) => {
+      const r = await pools[i % pools.length]!.request({ method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: [text(i)] }) });
+      await r.body.arrayBuffer();
+      if (r.statusCode !== 200) throw new Error(`runner answered ${r.statusCode}`);
+    });
+    const gateway = await perCall((i) => cluster.gateway.embed(cluster.customerId, cluster.deployment.id, { batch: [{ text: text(i) }] }));
+    const inject = await perCall(async (i) => {
+      const r = await cluster.app.inject({ method: 'POST', url: route, headers: { authorization: auth, 'content-type': 'application/json' }, payload: JSON.stringify({ batch: [{ text: text(i) }] }) });
+      if (r.statusCode !== 200) throw new Error(`inject answered ${r.statusCode}: ${r.body}`);
+    });
+    return { bare, gateway, inject };
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
+    await cluster.close();
+  }
 }
 
 function cpuMsSince(start: NodeJS.CpuUsage): number {
