@@ -358,7 +358,11 @@ export class TrainingJobManager {
       // Listeners first, before any await: 'spawn', 'error' and 'exit' may come on the next tick.
       r.child = child;
       r.exited = new Promise((resolve) => {
-        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.once('exit', (code, signal) => {
+          // Never signal this pid again: it may be reused by an unrelated process.
+          r.pid = null;
+          resolve({ code, signal });
+        });
         child.once('error', (err) => {
           r.failure ??= `the training process could not be started: ${err.message}`;
           resolve({ code: null, signal: null });
@@ -464,9 +468,12 @@ export class TrainingJobManager {
     try {
       imported = await this.#o.importArtifact(result.artifactDir, { name: model.name, modelType: model.modelType });
     } catch (err) {
+      if (r.cancelled) return;
       await this.#failModel(model, await store.getTrainingJob(r.jobId), `the trained model could not be stored: ${(err as Error).message}`);
       return;
     }
+    // Deleted while the artifact was imported: the model goes, the (shared, content-addressed) artifact stays for others.
+    if (r.cancelled) return;
     // The artifact is in the artifact store now: the checkpoints are no longer needed. (A server
     // dying right here retrains from the start at the next start, it never loses the model.)
     await rm(r.dir, { recursive: true, force: true });
