@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Value } from 'typebox/value';
@@ -178,6 +179,64 @@ describe('training jobs (real worker processes, real engine)', () => {
     assert.equal(await h.store.getTrainingJob(jobId), null, 'the job went with the model');
     assert.match(await h.metrics.render(), /modeld_training_jobs_total\{outcome="cancelled"\} [1-9]/);
     assert.deepEqual(h.training?.runningJobIds, []);
+  });
+});
+
+describe('concurrency', () => {
+  const long = () => tinyConfig({ 'trainer_config.num_epochs': 64, 'trainer_config.monitor_patience': 64 });
+
+  test('training.concurrency 1: a second job waits QUEUED (no worker, no trainingStarted) while the first runs with every core; DELETE of the queued one cancels it', async () => {
+    const first = await submit({ name: 'first', config: long() });
+    await workerPid(first.id);
+    const second = await submit({ name: 'second', config: long() });
+    const waiting = (await call('GET', `${models()}/${second.id}`)).body;
+    assert.equal(waiting.state, 'TRAINING');
+    assert.equal(waiting.trainingStarted, undefined, 'not started while queued');
+    assert.equal(waiting.trainingProgress?.phase, undefined);
+    assert.equal((await h.store.getTrainingJobByModel(second.id))?.state, 'QUEUED');
+    assert.equal(h.training?.runningJobIds.length, 1);
+    assert.match(await h.metrics.render(), /^modeld_training_jobs_running 1$/m);
+    const started = (await eventsOf(first.id)).find((e) => e.reason === 'TrainingStarted');
+    assert.equal(started.data.threads, Math.max(1, os.availableParallelism()));
+
+    assert.equal((await call('DELETE', `${models()}/${second.id}`)).status, 200);
+    assert.equal((await call('DELETE', `${models()}/${first.id}`)).status, 200);
+    assert.deepEqual(h.training?.runningJobIds, []);
+    assert.match(await h.metrics.render(), /^modeld_training_jobs_running 0$/m);
+  });
+
+  test('training.concurrency 2: two jobs run at once, each with floor(cores / 2) threads (at least 1)', async () => {
+    const h2 = await startApi({ config: { training: { dataRoots: [], concurrency: 2 } }, training: {} });
+    try {
+      const carol = await h2.tenant();
+      const carolAuth = await carol.auth();
+      const d = await writeTinyDataset(path.join(h2.tmp.dir, 'uploads', carol.customerId));
+      const post = async (name: string) => {
+        const res = await h2.app.inject({
+          method: 'POST',
+          url: `/customers/${carol.customerId}/ai/models`,
+          headers: { authorization: carolAuth },
+          payload: { name, modelType: 'ecommerce-rnn', region: 'local', trainingData: { catalog: d.catalogUri, signals: d.signalsUri }, config: long() },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json().id as string;
+      };
+      const ids = [await post('a'), await post('b')];
+      for (;;) {
+        const jobs = await Promise.all(ids.map((id) => h2.store.getTrainingJobByModel(id)));
+        if (jobs.every((j) => j?.state === 'RUNNING')) break;
+        assert.ok(jobs.every((j) => j?.state === 'QUEUED' || j?.state === 'RUNNING'), JSON.stringify(jobs.map((j) => j?.state)));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(h2.training?.threadsPerJob, Math.max(1, Math.floor(os.availableParallelism() / 2)));
+      for (const id of ids) {
+        const started = (await h2.store.listEvents('model', id)).find((e) => e.reason === 'TrainingStarted');
+        assert.equal(started?.data?.threads, h2.training?.threadsPerJob);
+      }
+      assert.match(await h2.metrics.render(), /^modeld_training_jobs_running 2$/m);
+    } finally {
+      await h2.close();
+    }
   });
 });
 
