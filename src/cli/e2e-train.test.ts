@@ -160,7 +160,8 @@ describe('modeld train against a running server', () => {
     const res = await modeld(['train', '--name', 'bad', '--catalog', 'bad/catalog.csv', '--signals', 'bad/signals.csv', ...TINY, '--follow', '--interval', '0.2'], 200_000);
     assert.equal(res.code, 1, res.stderr);
     assert.equal(res.stdout, '');
-    assert.match(res.stderr, /no column "name"/);
-    assert.match(res.stderr, /error: .*no column "name".* \((MODELD_CLIENT_ERR_TRAINING_FAILED|MODELD_ERR_TRAINING_CONFIG)\)\n$/);
+    assert.match(res.stderr, /^TRAINING_FAILED {2}catalog \S+\/catalog-[0-9a-f]{12}\.csv: no column "name" \(dataset_config\.index_title_col_name\)/m);
+    assert.match(res.stderr, /^\(catalog-[0-9a-f]{12}\.csv is the upload of bad\/catalog\.csv\)$/m);
+    assert.match(res.stderr, /error: training of model [0-9a-f-]{36} failed: .*no column "name".* \(MODELD_CLIENT_ERR_TRAINING_FAILED\)\n$/);
   });
 });

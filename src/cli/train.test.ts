@@ -218,18 +218,24 @@ describe('following a training', () => {
   });
 
   test('TRAINING_FAILED: the error message on stderr, exit 1', async () => {
+    const catalogName = `catalog-${sha(catalogText).slice(0, 12)}.csv`;
     server.nextTrainingSteps = [
       { state: 'TRAINING', progress: { phase: 'loading-data' } },
-      { state: 'TRAINING_FAILED', errorMessage: 'catalog /srv/c.csv: no column "name" (dataset_config.index_title_col_name)' },
+      { state: 'TRAINING_FAILED', errorMessage: `catalog /srv/${catalogName}: no column "name" (dataset_config.index_title_col_name)` },
     ];
-    const res = await run(['train', '--name', 'bad', '--catalog', catalog, '--signals', signals, '--follow', ...FAST]);
+    const res = await run(['train', '--name', 'bad', '--catalog', 'catalog.csv', '--signals', signals, '--follow', ...FAST]);
     assert.equal(res.code, 1);
     assert.equal(res.stdout, '');
-    assert.match(res.stderr, /\nTRAINING_FAILED {2}catalog \/srv\/c\.csv: no column "name" \(dataset_config\.index_title_col_name\)\n/);
+    const tail = res.stderr.split('\n').slice(-4);
+    assert.deepEqual(tail.slice(0, 2), [
+      `TRAINING_FAILED  catalog /srv/${catalogName}: no column "name" (dataset_config.index_title_col_name)`,
+      `(${catalogName} is the upload of catalog.csv)`,
+    ]);
     assert.match(
-      res.stderr,
-      /error: training of model [0-9a-f-]{36} failed: catalog \/srv\/c\.csv: no column "name" \(dataset_config\.index_title_col_name\) \(MODELD_CLIENT_ERR_TRAINING_FAILED\)\n$/,
+      tail[2]!,
+      /^error: training of model [0-9a-f-]{36} failed: catalog \/srv\/catalog-[0-9a-f]{12}\.csv: no column "name" \(dataset_config\.index_title_col_name\) \(MODELD_CLIENT_ERR_TRAINING_FAILED\)$/,
     );
+    assert.equal(tail[3], '');
   });
 
   test('Ctrl-C stops following, exits 130, and the training carries on', async () => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { TrainableModelTypes, type TrainableModelType, type TrainModelRequest, type Upload } from '../../client/index.js';
+import { ClientErrorCodes, isModeldClientError, TrainableModelTypes, type TrainableModelType, type TrainModelRequest, type Upload } from '../../client/index.js';
 import { CliError, CliErrorCodes } from '../cli-error.js';
 import { CommandContext } from '../context.js';
 import { followOptions, followTraining } from '../following.js';
@@ -68,7 +68,15 @@ export function registerTrain(program: Command, io: CliIo): void {
         return;
       }
       ctx.note(`model ${model.id} (${model.name}) is ${model.state ?? 'TRAINING'}; following it (Ctrl-C stops following, not the training)`);
-      await followTraining(ctx, model.id, followOptions(opts));
+      try {
+        await followTraining(ctx, model.id, followOptions(opts));
+      } catch (err) {
+        // The server names the files it read, i.e. the uploads: say which local file each one is.
+        if (isModeldClientError(err) && err.code === ClientErrorCodes.TRAINING_FAILED) {
+          for (const [name, local] of uploads.uploaded) if (err.message.includes(name)) ctx.note(`(${name} is the upload of ${local})`);
+        }
+        throw err;
+      }
     });
 }
 
@@ -94,6 +102,8 @@ async function readConfigFile(file: string): Promise<unknown> {
 class UploadCache {
   readonly #ctx: CommandContext;
   #existing: Promise<Upload[]> | null = null;
+  /** Upload name -> the local path as the user gave it, for every file resolved here. */
+  readonly uploaded = new Map<string, string>();
 
   constructor(ctx: CommandContext) {
     this.#ctx = ctx;
@@ -105,6 +115,7 @@ class UploadCache {
     const sha256 = await sha256File(absolute);
     const name = contentAddressedName(path.basename(absolute), sha256);
     this.#existing ??= this.#ctx.client().listUploads();
+    this.uploaded.set(name, value);
     const same = (await this.#existing).find((u) => u.name === name && u.sha256 === sha256);
     if (same) {
       this.#ctx.note(`${value}: already uploaded as ${same.name}`);
