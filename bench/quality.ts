@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureShippedPretrained, loadEngine, SHIPPED_USE_ID } from '../src/engines/index.js';
 import { compileTrainingConfig, relevanceByQuery, type MetricsAtK } from '../src/training/index.js';
-import type { TrainingJobHooks, TrainingJobInput, TrainingJobResult } from '../src/training/job-types.js';
+import { runTrainingJob } from '../src/training/job.js';
 import { machineLine } from './lib.js';
 import { Bm25Index } from './quality/bm25.js';
 import { DEFAULT_ITEMS, DEFAULT_SEED, buildSampleDataset, splitSignalsByQuery, writeSampleDataset, type CatalogItem } from './quality/dataset.js';
@@ -98,9 +98,6 @@ try {
   }
 
   if (!values['skip-trained']) {
-    type RunTrainingJob = (input: TrainingJobInput, hooks?: TrainingJobHooks) => Promise<TrainingJobResult>;
-    const jobModule = '../src/training/job.js';
-    const { runTrainingJob } = (await import(jobModule)) as { runTrainingJob: RunTrainingJob };
     const config: Record<string, unknown> = { dataset_config: 'mlp_ecommerce', trainer_config: 'mlp_ecommerce' };
     if (epochs !== undefined) config['trainer_config.num_epochs'] = epochs;
     const compiled = compileTrainingConfig('ecommerce-rnn', config);
