@@ -75,6 +75,14 @@ test('ProgressLine off a terminal writes each distinct line once', () => {
   assert.deepEqual(chunks, ['a\n', 'b\n']);
 });
 
+test('ProgressLine on a terminal of unknown width (0 columns) cuts at 80, not to nothing', () => {
+  const { chunks, s } = stream(true, 0);
+  const p = new ProgressLine(s);
+  p.update('TRAINING  epoch 1/2');
+  p.update('x'.repeat(100));
+  assert.deepEqual(chunks, ['\r\x1b[2KTRAINING  epoch 1/2', `\r\x1b[2K${'x'.repeat(78)}…`]);
+});
+
 test('ProgressLine on a terminal redraws in place, cut to the width, and ends the line once', () => {
   const { chunks, s } = stream(true, 10);
   const p = new ProgressLine(s);
@@ -117,7 +125,7 @@ test('training line: phase, epoch bar with steps, loss, monitored metric, speed 
     [trainingModel('TRAINING', { phase: 'training', epoch: 1, numEpochs: 3, step: 0, steps: 40 }), 'TRAINING  epoch 1/3  [--------------------]  step 0/40'],
     [
       trainingModel('TRAINING', full),
-      'TRAINING  epoch 2/3  [#####---------------]  step 10/40  loss 0.4123  val ndcg@5 0.4012 (best epoch 1)  1,840 pairs/s  ETA 1m05s',
+      'TRAINING  epoch 2/3  [#####---------------]  step 10/40  loss 0.4123  val ndcg@5 0.4012 (best epoch 1)  ETA 1m05s  1,840 pairs/s',
     ],
     [trainingModel('TRAINING', { phase: 'training', epoch: 3, step: 50, steps: 40, etaSeconds: 7200 }), 'TRAINING  epoch 3  [####################]  step 50/40  ETA 2h00m'],
     [trainingModel('TRAINING', { ...full, phase: 'exporting' }), 'TRAINING  exporting the model'],

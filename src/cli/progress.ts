@@ -65,7 +65,8 @@ export class ProgressLine {
    */
   update(line: string, key: string = line): void {
     if (this.isTTY) {
-      const max = (this.#stream.columns ?? 80) - 1;
+      // A terminal of unknown size reports 0 columns (e.g. under `script`): assume 80.
+      const max = (this.#stream.columns || 80) - 1;
       const shown = line.length > max ? `${line.slice(0, Math.max(0, max - 1))}…` : line;
       this.#stream.write(`\r\x1b[2K${shown}`);
       this.#drawn = true;
@@ -95,7 +96,7 @@ const PHASE_TEXT: Readonly<Record<TrainingPhase, string>> = {
  *
  *   TRAINING  starting
  *   TRAINING  loading data
- *   TRAINING  epoch 2/3  [#######-------------]  step 14/40  loss 0.4123  val ndcg@5 0.4012 (best epoch 1)  1,840 pairs/s  ETA 1m05s
+ *   TRAINING  epoch 2/3  [#######-------------]  step 14/40  loss 0.4123  val ndcg@5 0.4012 (best epoch 1)  ETA 1m05s  1,840 pairs/s
  *   TRAINING  exporting the model
  *   AVAILABLE  32-d
  *   TRAINING_FAILED  catalog /data/c.csv: no column "name" (...)
@@ -119,8 +120,9 @@ export function renderTrainingProgress(model: Model, options: Pick<ProgressRende
     const best = p.bestEpoch == null ? '' : ` (best epoch ${p.bestEpoch})`;
     parts.push(`val ${p.monitor.key} ${p.monitor.value.toFixed(4)}${best}`);
   }
-  if (p.pairsPerSecond != null) parts.push(`${Math.round(p.pairsPerSecond).toLocaleString('en-US')} pairs/s`);
+  // Least important last: a narrow terminal cuts the line's end.
   if (p.etaSeconds != null) parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
+  if (p.pairsPerSecond != null) parts.push(`${Math.round(p.pairsPerSecond).toLocaleString('en-US')} pairs/s`);
   return parts.join('  ');
 }
 
