@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { seededRandom } from '../../domain/random.js';
-import { buildEncoderGraph, buildTrainStepGraph, layerWeightDims, weightName, type EncoderShape } from './graphs.js';
+import { buildEncoderGraph, buildTrainStepGraph, denseSize, layerWeightDims, weightName, type EncoderShape } from './graphs.js';
 
 const prod = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 
@@ -75,11 +75,21 @@ describe('training step graph: gradients against finite differences', () => {
       const base = feedsFor(c, 7);
       const out = await runStep(session, c, base);
       const wrt = ['xq', 'xi', ...c.shape.layers.flatMap((_, l) => [weightName.W(l), weightName.R(l), weightName.B(l)])];
+      // dDense holds every layer's dW, dR, dB back to back.
+      const dense = out.dDense!.data as Float32Array;
+      assert.equal(dense.length, denseSize(c.shape));
+      const gradOf: Record<string, Float32Array> = { xq: out.dxq!.data as Float32Array, xi: out.dxi!.data as Float32Array };
+      let offset = 0;
+      for (const name of wrt.slice(2)) {
+        const n = prod(dimsOf(c, name));
+        gradOf[name] = dense.subarray(offset, offset + n);
+        offset += n;
+      }
       const rnd = seededRandom(99);
       // Float32: a smaller step drowns in rounding, a bigger one can cross a switch of the max pooling's winner.
       const eps = 5e-4;
       for (const name of wrt) {
-        const grad = out[name === 'xq' || name === 'xi' ? `d${name}` : `d${name}`]!.data as Float32Array;
+        const grad = gradOf[name]!;
         const x = base[name] as Float32Array;
         assert.equal(grad.length, x.length, `${name}: gradient size`);
         const v = randoms(x.length, rnd, 1);

@@ -33,6 +33,14 @@ export function layerWeightDims(shape: EncoderShape, l: number): { W: number[]; 
   return { W: [2, G, layerInputSize(shape, l)], R: [2, G, units], B: [2, 2 * G] };
 }
 
+/** Number of recurrent weights (every layer's W, R and B). */
+export function denseSize(shape: EncoderShape): number {
+  return shape.layers.reduce((n, _, l) => {
+    const d = layerWeightDims(shape, l);
+    return n + [d.W, d.R, d.B].reduce((a, dims) => a + dims.reduce((x, y) => x * y, 1), 0);
+  }, 0);
+}
+
 /** Names of the weights as graph inputs / initializers. */
 export const weightName = {
   embedding: 'embedding',
@@ -122,7 +130,8 @@ export interface TrainStepGraphOptions {
  * `lq`, `li` int32 [B] lengths (>= 1), `w` [B] pair weights summing to 1, `negmask` [B, B]
  * (0, or -1e4 for an in-batch item that is also relevant to the row's query), and the layer
  * weights `W{l}`, `R{l}`, `B{l}`. Outputs: `loss` (weighted in-batch softmax cross-entropy: row i's
- * positive is item i), `dW{l}`, `dR{l}`, `dB{l}`, and `dxq`, `dxi` (the embeddings' gradients).
+ * positive is item i), `dDense` (the gradients of every W, R, B, flattened back to back in layer
+ * order) and `dxq`, `dxi` (the embeddings' gradients).
  */
 export function buildTrainStepGraph(o: TrainStepGraphOptions): Uint8Array {
   const { shape } = o;
@@ -160,15 +169,10 @@ export function buildTrainStepGraph(o: TrainStepGraphOptions): Uint8Array {
   g.op('Identity', [dxi], {}, ['dxi']);
   g.output('dxq', 'FLOAT', [o.queryTokens, 'B', E]);
   g.output('dxi', 'FLOAT', [o.itemTokens, 'B', E]);
-  shape.layers.forEach((_, l) => {
-    const dims = layerWeightDims(shape, l);
-    for (const k of ['dW', 'dR', 'dB'] as const) {
-      const [a, b] = acc[l]![k]!;
-      const name = `${k}${l}`;
-      g.op('Add', [a!, b!], {}, [name]);
-      g.output(name, 'FLOAT', dims[k.slice(1) as 'W' | 'R' | 'B']);
-    }
-  });
+  // The weight gradients flattened back to back, layer by layer (W, R, B): EncoderParams.dense's layout.
+  const flat = shape.layers.flatMap((_, l) => (['dW', 'dR', 'dB'] as const).map((k) => g.reshape(g.add(acc[l]![k]![0]!, acc[l]![k]![1]!), [-1])));
+  g.op('Concat', flat, { axis: 0 }, ['dDense']);
+  g.output('dDense', 'FLOAT', [denseSize(shape)]);
   return g.encode();
 }
 

@@ -1,12 +1,16 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { seededRandom } from '../../domain/random.js';
+import { GraphBuilder } from './graph-builder.js';
 import { layerWeightDims, type EncoderShape, type EncoderWeights } from './graphs.js';
 
 /**
  * The encoder's parameters and their Adam state, as flat Float32Arrays, and their checkpoint file.
- * Embedding rows are updated lazily (only the rows a batch used, as PyTorch's SparseAdam does);
- * row 0 is padding and stays zero.
+ * The recurrent layers' tensors are views into one flat buffer, so that one Adam update covers
+ * them all. Embedding rows are updated lazily (only the rows a batch used, as PyTorch's
+ * SparseAdam does); row 0 is padding and stays zero. The update itself runs on onnxruntime
+ * (`AdamUpdater`): vectorized, it costs a fraction of a JS loop.
  */
 
 const prod = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
@@ -28,35 +32,18 @@ export class Param {
     readonly name: string,
     readonly dims: number[],
     readonly value: Float32Array,
+    moments?: { m: Float32Array; v: Float32Array },
   ) {
-    this.m = new Float32Array(value.length);
-    this.v = new Float32Array(value.length);
-  }
-
-  /** Dense Adam step with bias correction for step `t` (1-based), gradient scaled by `scale`. */
-  adam(grad: Float32Array, t: number, o: AdamOptions, scale = 1): void {
-    adamRange(this.value, this.m, this.v, grad, 0, this.value.length, 0, t, o, scale);
-  }
-}
-
-function adamRange(x: Float32Array, m: Float32Array, v: Float32Array, grad: Float32Array, from: number, to: number, gradOffset: number, t: number, o: AdamOptions, scale: number): void {
-  const c1 = 1 - o.beta1 ** t;
-  const c2 = 1 - o.beta2 ** t;
-  const stepSize = (o.lr * Math.sqrt(c2)) / c1;
-  const b1 = o.beta1;
-  const b2 = o.beta2;
-  const eps = o.eps * Math.sqrt(c2);
-  for (let i = from, j = gradOffset; i < to; i++, j++) {
-    const gi = grad[j]! * scale;
-    const mi = (m[i] = b1 * m[i]! + (1 - b1) * gi);
-    const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
-    x[i] = x[i]! - (stepSize * mi) / (Math.sqrt(vi) + eps);
+    this.m = moments?.m ?? new Float32Array(value.length);
+    this.v = moments?.v ?? new Float32Array(value.length);
   }
 }
 
 export class EncoderParams {
   readonly embedding: Param;
   readonly layers: Array<{ W: Param; R: Param; B: Param }>;
+  /** Every recurrent layer's W, R and B, back to back, with their moments: the tensors are views into these. */
+  readonly dense: { value: Float32Array; m: Float32Array; v: Float32Array };
 
   constructor(readonly shape: EncoderShape, seed: number) {
     const rnd = seededRandom(seed);
@@ -68,14 +55,24 @@ export class EncoderParams {
     const emb = uniform(shape.vocabSize * shape.embDim, 0.5);
     emb.fill(0, 0, shape.embDim);
     this.embedding = new Param('embedding', [shape.vocabSize, shape.embDim], emb);
+    const size = shape.layers.reduce((n, _, l) => {
+      const dims = layerWeightDims(shape, l);
+      return n + prod(dims.W) + prod(dims.R) + prod(dims.B);
+    }, 0);
+    this.dense = { value: new Float32Array(size), m: new Float32Array(size), v: new Float32Array(size) };
+    let offset = 0;
+    const view = (name: string, dims: number[], a: number) => {
+      const n = prod(dims);
+      const at = (x: Float32Array) => x.subarray(offset, offset + n);
+      const p = new Param(name, dims, at(this.dense.value), { m: at(this.dense.m), v: at(this.dense.v) });
+      p.value.set(uniform(n, a));
+      offset += n;
+      return p;
+    };
     this.layers = shape.layers.map((layer, l) => {
       const dims = layerWeightDims(shape, l);
       const a = 1 / Math.sqrt(layer.units);
-      return {
-        W: new Param(`W${l}`, dims.W, uniform(prod(dims.W), a)),
-        R: new Param(`R${l}`, dims.R, uniform(prod(dims.R), a)),
-        B: new Param(`B${l}`, dims.B, uniform(prod(dims.B), a)),
-      };
+      return { W: view(`W${l}`, dims.W, a), R: view(`R${l}`, dims.R, a), B: view(`B${l}`, dims.B, a) };
     });
   }
 
@@ -91,15 +88,103 @@ export class EncoderParams {
   snapshot(): EncoderWeights {
     return { embedding: this.embedding.value.slice(), layers: this.layers.map((l) => ({ W: l.W.value.slice(), R: l.R.value.slice(), B: l.B.value.slice() })) };
   }
+}
+
+/**
+ * One Adam step with global-norm gradient clipping, on onnxruntime, for two groups: the dense
+ * recurrent weights (`EncoderParams.dense`) and the embedding rows a batch used (compacted: row
+ * values, moments and gradients side by side). The clip factor is min(1, clipNorm / |g|) over
+ * both groups. Updated values and moments are copied back.
+ */
+export class AdamUpdater {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly o: AdamOptions,
+    private readonly clipNorm: number,
+  ) {}
+
+  static async create(o: AdamOptions, clipNorm: number, sessionOptions: ort.InferenceSession.SessionOptions): Promise<AdamUpdater> {
+    const g = new GraphBuilder('modeld-adam');
+    const lrt = g.input('lrt', 'FLOAT', []);
+    const epst = g.input('epst', 'FLOAT', []);
+    const groups = ['d', 'e'].map((k) => ({
+      x: g.input(`x_${k}`, 'FLOAT', [`n_${k}`]),
+      m: g.input(`m_${k}`, 'FLOAT', [`n_${k}`]),
+      v: g.input(`v_${k}`, 'FLOAT', [`n_${k}`]),
+      g: g.input(`g_${k}`, 'FLOAT', [`n_${k}`]),
+      k,
+    }));
+    const sq = (x: string) => g.op('ReduceSumSquare', [x], { keepdims: 0 });
+    const norm = g.op('Sqrt', [g.add(g.add(sq(groups[0]!.g), sq(groups[1]!.g)), g.scalar(1e-30))]);
+    const factor = g.op('Min', [g.scalar(1), g.op('Div', [g.scalar(clipNorm), norm])]);
+    g.op('Identity', [norm], {}, ['norm']);
+    g.output('norm', 'FLOAT', []);
+    for (const p of groups) {
+      const grad = g.mul(p.g, factor);
+      const m = g.add(g.mul(p.m, g.scalar(o.beta1)), g.mul(grad, g.scalar(1 - o.beta1)));
+      const v = g.add(g.mul(p.v, g.scalar(o.beta2)), g.mul(g.mul(grad, grad), g.scalar(1 - o.beta2)));
+      const step = g.op('Div', [g.mul(m, lrt), g.add(g.op('Sqrt', [v]), epst)]);
+      g.op('Sub', [p.x, step], {}, [`x2_${p.k}`]);
+      g.op('Identity', [m], {}, [`m2_${p.k}`]);
+      g.op('Identity', [v], {}, [`v2_${p.k}`]);
+      for (const out of ['x2', 'm2', 'v2']) g.output(`${out}_${p.k}`, 'FLOAT', [`n_${p.k}`]);
+    }
+    return new AdamUpdater(await ort.InferenceSession.create(g.encode(), sessionOptions), o, clipNorm);
+  }
 
   /**
-   * Lazy Adam on the embedding rows in `rows` (each once), gradients in `grad` at row * E. Row 0
-   * (padding) is never updated.
+   * Step `t` (1-based). `rows` are the embedding rows with a gradient (each once, never row 0),
+   * `embGrad` the full [vocab, E] gradient buffer (only those rows are read). Returns the gradient
+   * norm before clipping.
    */
-  adamEmbeddingRows(rows: Iterable<number>, grad: Float32Array, t: number, o: AdamOptions, scale: number): void {
-    const E = this.shape.embDim;
-    const p = this.embedding;
-    for (const r of rows) if (r !== 0) adamRange(p.value, p.m, p.v, grad, r * E, r * E + E, r * E, t, o, scale);
+  async step(params: EncoderParams, denseGrad: Float32Array, rows: readonly number[], embGrad: Float32Array | null, t: number): Promise<number> {
+    const o = this.o;
+    const c1 = 1 - o.beta1 ** t;
+    const c2 = 1 - o.beta2 ** t;
+    const E = params.shape.embDim;
+    // Compact the rows (at least one element: an empty tensor is not worth the edge case).
+    const n = Math.max(1, rows.length * E);
+    const x = new Float32Array(n);
+    const m = new Float32Array(n);
+    const v = new Float32Array(n);
+    const g = new Float32Array(n);
+    const emb = params.embedding;
+    rows.forEach((r, k) => {
+      x.set(emb.value.subarray(r * E, r * E + E), k * E);
+      m.set(emb.m.subarray(r * E, r * E + E), k * E);
+      v.set(emb.v.subarray(r * E, r * E + E), k * E);
+      g.set(embGrad!.subarray(r * E, r * E + E), k * E);
+    });
+    const d = params.dense;
+    const f = (a: Float32Array) => new ort.Tensor('float32', a, [a.length]);
+    const out = await this.session.run({
+      lrt: new ort.Tensor('float32', Float32Array.of((o.lr * Math.sqrt(c2)) / c1), []),
+      epst: new ort.Tensor('float32', Float32Array.of(o.eps * Math.sqrt(c2)), []),
+      x_d: f(d.value),
+      m_d: f(d.m),
+      v_d: f(d.v),
+      g_d: f(denseGrad),
+      x_e: f(x),
+      m_e: f(m),
+      v_e: f(v),
+      g_e: f(g),
+    });
+    d.value.set(out.x2_d!.data as Float32Array);
+    d.m.set(out.m2_d!.data as Float32Array);
+    d.v.set(out.v2_d!.data as Float32Array);
+    const x2 = out.x2_e!.data as Float32Array;
+    const m2 = out.m2_e!.data as Float32Array;
+    const v2 = out.v2_e!.data as Float32Array;
+    rows.forEach((r, k) => {
+      emb.value.set(x2.subarray(k * E, k * E + E), r * E);
+      emb.m.set(m2.subarray(k * E, k * E + E), r * E);
+      emb.v.set(v2.subarray(k * E, k * E + E), r * E);
+    });
+    return out.norm!.data[0] as number;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
   }
 }
 

@@ -7,7 +7,7 @@ import type { MetricK, MetricName } from '../config.js';
 import type { TrainingProgress } from '../job-types.js';
 import { Ranker, SequenceEncoder, sessionOptions } from './evaluate.js';
 import { buildTrainStepGraph, layerWeightDims, vectorSizeOf, weightName, type EncoderShape, type EncoderWeights } from './graphs.js';
-import { ADAM_DEFAULTS, EncoderParams, loadCheckpoint, saveCheckpoint, type AdamOptions } from './params.js';
+import { ADAM_DEFAULTS, AdamUpdater, EncoderParams, loadCheckpoint, saveCheckpoint, type AdamOptions } from './params.js';
 
 /**
  * The training loop of the two-tower encoder: one encoder for queries and items, in-batch
@@ -135,6 +135,7 @@ export async function trainEncoder(data: TrainingData, tok: TokenizedData, encod
   const step = await ort.InferenceSession.create(buildTrainStepGraph({ shape, queryTokens: Tq, itemTokens: Ti, scale }), sessionOptions(o.threads));
   const encoder = await SequenceEncoder.create(shape, o.threads);
   const ranker = await Ranker.create(o.threads);
+  const adamUpdater = await AdamUpdater.create(adam, clipNorm, sessionOptions(o.threads));
 
   // Evaluation sets: validation queries, and a fixed sample of training queries. Queries are
   // encoded as the served model will encode them: truncated at the item length.
@@ -253,29 +254,15 @@ export async function trainEncoder(data: TrainingData, tok: TokenizedData, encod
         lossSum += loss * n;
         lossWeight += n;
 
-        // Gradients, clipped by their global norm, then Adam.
-        let sq = 0;
-        const layerGrads = params.layers.map((_, l) => ({
-          W: out[`dW${l}`]!.data as Float32Array,
-          R: out[`dR${l}`]!.data as Float32Array,
-          B: out[`dB${l}`]!.data as Float32Array,
-        }));
-        for (const g of layerGrads) for (const a of [g.W, g.R, g.B]) for (let k = 0; k < a.length; k++) sq += a[k]! * a[k]!;
+        // Gradients, clipped by their global norm, then Adam (on onnxruntime).
         if (embGrad) {
           gatherGrad(qSeqs, n, out.dxq!.data as Float32Array, dropQ);
           gatherGrad(iSeqs, n, out.dxi!.data as Float32Array, dropI);
-          for (const r of touched) for (let e = r * E; e < r * E + E; e++) sq += embGrad[e]! * embGrad[e]!;
         }
-        const gscale = Math.sqrt(sq) > clipNorm ? clipNorm / Math.sqrt(sq) : 1;
-        const t = ++state.adamStep;
-        params.layers.forEach((layer, l) => {
-          layer.W.adam(layerGrads[l]!.W, t, adam, gscale);
-          layer.R.adam(layerGrads[l]!.R, t, adam, gscale);
-          layer.B.adam(layerGrads[l]!.B, t, adam, gscale);
-        });
+        const rows = [...touched];
+        await adamUpdater.step(params, out.dDense!.data as Float32Array, rows, embGrad, ++state.adamStep);
         if (embGrad) {
-          params.adamEmbeddingRows(touched, embGrad, t, adam, gscale);
-          for (const r of touched) embGrad.fill(0, r * E, r * E + E);
+          for (const r of rows) embGrad.fill(0, r * E, r * E + E);
           touched.clear();
         }
         state.pairsTrained += n;
@@ -327,7 +314,7 @@ export async function trainEncoder(data: TrainingData, tok: TokenizedData, encod
       if (stopping) break;
     }
   } finally {
-    await Promise.all([step.release(), encoder.close(), ranker.close()]);
+    await Promise.all([step.release(), encoder.close(), ranker.close(), adamUpdater.close()]);
   }
   if (best === null || state.evaluations.length === 0) throw new Error('training ended before its first epoch');
   return {
