@@ -149,12 +149,17 @@ export class AdamUpdater {
     const v = new Float32Array(n);
     const g = new Float32Array(n);
     const emb = params.embedding;
-    rows.forEach((r, k) => {
-      x.set(emb.value.subarray(r * E, r * E + E), k * E);
-      m.set(emb.m.subarray(r * E, r * E + E), k * E);
-      v.set(emb.v.subarray(r * E, r * E + E), k * E);
-      g.set(embGrad!.subarray(r * E, r * E + E), k * E);
-    });
+    // Plain loops: a subarray per row would allocate thousands of views per step.
+    for (let k = 0; k < rows.length; k++) {
+      const from = rows[k]! * E;
+      const to = k * E;
+      for (let e = 0; e < E; e++) {
+        x[to + e] = emb.value[from + e]!;
+        m[to + e] = emb.m[from + e]!;
+        v[to + e] = emb.v[from + e]!;
+        g[to + e] = embGrad![from + e]!;
+      }
+    }
     const d = params.dense;
     const f = (a: Float32Array) => new ort.Tensor('float32', a, [a.length]);
     const out = await this.session.run({
@@ -175,11 +180,15 @@ export class AdamUpdater {
     const x2 = out.x2_e!.data as Float32Array;
     const m2 = out.m2_e!.data as Float32Array;
     const v2 = out.v2_e!.data as Float32Array;
-    rows.forEach((r, k) => {
-      emb.value.set(x2.subarray(k * E, k * E + E), r * E);
-      emb.m.set(m2.subarray(k * E, k * E + E), r * E);
-      emb.v.set(v2.subarray(k * E, k * E + E), r * E);
-    });
+    for (let k = 0; k < rows.length; k++) {
+      const from = k * E;
+      const to = rows[k]! * E;
+      for (let e = 0; e < E; e++) {
+        emb.value[to + e] = x2[from + e]!;
+        emb.m[to + e] = m2[from + e]!;
+        emb.v[to + e] = v2[from + e]!;
+      }
+    }
     return out.norm!.data[0] as number;
   }
 
