@@ -19,6 +19,7 @@ import { ProcessRuntime } from '../../src/runtimes/index.js';
 import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { makeModeldArtifact } from '../fixtures/models.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
+import { healthOf } from '../contract/runtime.contract.js';
 
 const CUSTOMER = 'cust-proc';
 const MODEL_ID = '22222222-3333-4444-5555-666666666666';
@@ -176,7 +177,7 @@ describe('controller with the process runtime and real runners', () => {
     for (const pid of pids.values()) assert.ok(alive(pid), `pid ${pid} alive`);
     const endpoints = first.registry.get(id)?.endpoints ?? [];
     assert.equal(endpoints.length, 2);
-    for (const e of endpoints) assert.equal((await fetch(`${e.url}/health`)).status, 200);
+    for (const e of endpoints) assert.equal((await healthOf(e.url)).status, 200);
 
     // 2. SIGKILL one runner: it is replaced and the deployment is DEPLOYED with 2 ready again.
     const [victimId, victimPid] = [...pids][0]!;
