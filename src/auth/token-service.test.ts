@@ -23,14 +23,14 @@ function manualClock(start: number) {
   return { now: () => now, advance: (ms: number) => void (now += ms) };
 }
 
-async function rejects401(p: Promise<unknown>, message: RegExp): Promise<void> {
+async function rejects401(p: Promise<unknown>, message: RegExp, why?: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
     assert.ok(isModeldError(err), String(err));
     assert.equal(err.code, 'MODELD_ERR_UNAUTHENTICATED');
     assert.equal(err.status, 401);
     assert.match(err.message, message);
     return true;
-  });
+  }, why);
 }
 
 let tmp: TempDir;
@@ -157,6 +157,7 @@ describe('modeld tokens', () => {
     clock.advance(-3600_000);
     await tokens.authenticate(`Bearer ${accessToken}`);
     await store.disableClient(holder.id, isoAt(T0 + 1));
+    tokens.clientChanged(holder.id);
     await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /disabled/);
   });
 
@@ -207,6 +208,69 @@ describe('modeld tokens', () => {
     const { accessToken } = await tokens.issue(doomed, ['machinelearning.model']);
     await tokens.authenticate(`Bearer ${accessToken}`);
     await store.disableClient(doomed.id, isoAt(T0 + 1));
+    tokens.clientChanged(doomed.id);
+    await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /disabled/);
+    clock.advance(5_000);
+    await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /disabled/, 'a refusal is never remembered as enabled');
+  });
+
+  test('a client disabled by another process (store only) is refused once auth.clientCacheTtlMs has passed (injected clock)', async () => {
+    const clock = manualClock(T0);
+    const tokens = new TokenService({ keys, store, auth: { ...AUTH, clientCacheTtlMs: 1000 }, issuer: ISSUER, clock });
+    const elsewhere = (await newClient(customer.id, ['machinelearning.predict'], clock)).client;
+    await store.createClient(elsewhere);
+    const { accessToken } = await tokens.issue(elsewhere, ['machinelearning.predict']);
+    await tokens.authenticate(`Bearer ${accessToken}`); // read and found enabled at T0
+    await store.disableClient(elsewhere.id, isoAt(T0 + 1)); // another server: this process is not told
+    clock.advance(999);
+    const stale = await tokens.authenticate(`Bearer ${accessToken}`);
+    assert.equal(stale.clientId, elsewhere.id, 'within the TTL the remembered state stands');
+    clock.advance(1);
+    await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /disabled/);
+
+    // A clock that goes backwards does not stretch the TTL.
+    const back = manualClock(T0);
+    const again = (await newClient(customer.id, ['machinelearning.predict'], back)).client;
+    await store.createClient(again);
+    const other = new TokenService({ keys, store, auth: { ...AUTH, clientCacheTtlMs: 1000 }, issuer: ISSUER, clock: back });
+    const t = (await other.issue(again, ['machinelearning.predict'])).accessToken;
+    await other.authenticate(`Bearer ${t}`);
+    await store.disableClient(again.id, isoAt(T0 + 1));
+    back.advance(-1);
+    await rejects401(other.authenticate(`Bearer ${t}`), /disabled/);
+  });
+
+  test('auth.clientCacheTtlMs 0: the client is read on every request, as before the cache', async () => {
+    const clock = manualClock(T0);
+    const tokens = new TokenService({ keys, store, auth: { ...AUTH, clientCacheTtlMs: 0 }, issuer: ISSUER, clock });
+    const c = (await newClient(customer.id, ['machinelearning.predict'], clock)).client;
+    await store.createClient(c);
+    const { accessToken } = await tokens.issue(c, ['machinelearning.predict']);
+    await tokens.authenticate(`Bearer ${accessToken}`);
+    await store.disableClient(c.id, isoAt(T0 + 1));
+    await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /disabled/);
+  });
+
+  test('a store read that started before clientChanged does not bring the old state back', async () => {
+    const clock = manualClock(T0);
+    let release: (() => void) | undefined;
+    const slowStore: Pick<Store, 'getClient'> = {
+      getClient: async (id) => {
+        const row = await store.getClient(id); // read now: enabled
+        if (release === undefined) await new Promise<void>((r) => (release = r));
+        return row;
+      },
+    };
+    const tokens = new TokenService({ keys, store: slowStore, auth: { ...AUTH, clientCacheTtlMs: 1000 }, issuer: ISSUER, clock });
+    const c = (await newClient(customer.id, ['machinelearning.predict'], clock)).client;
+    await store.createClient(c);
+    const { accessToken } = await tokens.issue(c, ['machinelearning.predict']);
+    const inFlight = tokens.authenticate(`Bearer ${accessToken}`);
+    while (release === undefined) await new Promise((r) => setImmediate(r));
+    await store.disableClient(c.id, isoAt(T0 + 1));
+    tokens.clientChanged(c.id);
+    release();
+    await inFlight; // it read the client before the change: accepted
     await rejects401(tokens.authenticate(`Bearer ${accessToken}`), /disabled/);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import type { Config } from '../config/index.js';
+import { defaultConfig, type Config } from '../config/index.js';
 import type { ClientRecord, Clock, Principal } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
@@ -12,7 +12,10 @@ import type { Authenticator } from './types.js';
 
 export interface TokenServiceOptions {
   keys: KeyRing;
-  /** Looked up on every verification: a deleted or disabled client's tokens stop working at once. */
+  /**
+   * Where a token's client is looked up: on every verification, except that a client found
+   * enabled is trusted for `auth.clientCacheTtlMs` (see TokenService.verify and clientChanged).
+   */
   store: Pick<Store, 'getClient'>;
   auth: Config['auth'];
   /** `iss` of issued tokens and the only issuer accepted for them (see issuerFor). */
@@ -49,6 +52,18 @@ export interface AccessTokenClaims extends JWTPayload {
  * kilobyte) and its claims; beyond this the oldest entry is dropped.
  */
 export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
+/**
+ * Most clients remembered as enabled (see TokenService.verify); beyond this the oldest entry is
+ * dropped. A client entry is its id, its customer and a time.
+ */
+export const CLIENT_STATE_CACHE_SIZE = 10_000;
+
+/** A client read from the store and found enabled, and when (clock ms) it was read. */
+interface EnabledClient {
+  customerId: string;
+  readAtMs: number;
+}
 
 /** What a verified local token proved: its claims, and when it expires (ms since the epoch). */
 interface VerifiedToken {
@@ -89,6 +104,15 @@ export class TokenService implements Authenticator {
   readonly #externalJwks: JWTVerifyGetKey | undefined;
   /** Raw token -> what its signature and claims proved; insertion order is age (oldest first). */
   readonly #verified = new Map<string, VerifiedToken>();
+  /** config auth.clientCacheTtlMs: how long an entry of #enabledClients is trusted. */
+  readonly #clientTtlMs: number;
+  /** Client id -> when it was last read and found enabled; insertion order is age. */
+  readonly #enabledClients = new Map<string, EnabledClient>();
+  /**
+   * Bumped by clientChanged. A store read that started before a change must not put what it read
+   * back into #enabledClients (it may be the state from before the change).
+   */
+  #clientEpoch = 0;
 
   constructor(options: TokenServiceOptions) {
     this.#keys = options.keys;
@@ -97,6 +121,7 @@ export class TokenService implements Authenticator {
     this.#auth = options.auth;
     this.#issuer = options.issuer;
     this.#clock = options.clock;
+    this.#clientTtlMs = options.auth.clientCacheTtlMs ?? defaultConfig().auth.clientCacheTtlMs ?? 0;
     const ext = options.auth.externalOidc;
     this.#externalJwks = ext ? createRemoteJWKSet(new URL(ext.jwksUrl)) : undefined;
   }
@@ -150,6 +175,16 @@ export class TokenService implements Authenticator {
   }
 
   /**
+   * Forgets what is remembered about a client's state, so that its next token is checked against
+   * the store. Called by whoever writes a client (the admin API after disabling one), before
+   * answering: a change made through this process is enforced from the very next request.
+   */
+  clientChanged(clientId: string): void {
+    this.#clientEpoch++;
+    this.#enabledClients.delete(clientId);
+  }
+
+  /**
    * Verifies a compact JWT and returns its principal. Throws 401 MODELD_ERR_UNAUTHENTICATED
    * saying why (malformed, expired, bad signature, unknown key, wrong issuer or audience,
    * client gone or disabled), or 503 MODELD_ERR_UNAVAILABLE when an external issuer's JWKS
@@ -158,8 +193,10 @@ export class TokenService implements Authenticator {
   async verify(token: string): Promise<Principal> {
     // A token of ours whose signature and claims were verified before: the RS256 check (the
     // costliest step of a prediction's authentication) is not repeated for the very same bytes
-    // until the token expires. The client is still looked up on every request, so a disabled or
-    // deleted client's tokens stop working at once, cached or not.
+    // until the token expires. The client's state is checked on every request (#checkClient):
+    // read from the store, or remembered from a read less than auth.clientCacheTtlMs ago. A
+    // client disabled through this process (clientChanged) is refused on the next request; one
+    // disabled by another server sharing the database, within the TTL.
     const known = this.#verified.get(token);
     if (known !== undefined) {
       if (this.#clock.now() < known.expMs) return this.#checkClient(known);
@@ -201,12 +238,39 @@ export class TokenService implements Authenticator {
     return principal;
   }
 
-  /** The token's client must still exist, belong to the token's customer and be enabled. */
-  async #checkClient(v: VerifiedToken): Promise<Principal> {
+  /**
+   * The token's client must still exist, belong to the token's customer and be enabled: as read
+   * from the store, or as read less than auth.clientCacheTtlMs ago (only an enabled client is
+   * remembered; a refusal always comes from a fresh read).
+   */
+  #checkClient(v: VerifiedToken): Promise<Principal> | Principal {
+    const now = this.#clock.now();
+    const known = this.#enabledClients.get(v.clientId);
+    if (known !== undefined && known.customerId === v.customerId && now - known.readAtMs < this.#clientTtlMs && now >= known.readAtMs) {
+      return { clientId: v.clientId, customerId: v.customerId, scopes: [...v.scopes], tokenId: v.tokenId };
+    }
+    return this.#readClient(v, now);
+  }
+
+  async #readClient(v: VerifiedToken, now: number): Promise<Principal> {
+    const epoch = this.#clientEpoch;
     const client = await this.#store.getClient(v.clientId);
-    if (!client || client.customerId !== v.customerId) throw unauthenticated('the token\'s client no longer exists');
-    if (client.disabledAt !== null) throw unauthenticated('the token\'s client is disabled');
+    if (!client || client.customerId !== v.customerId || client.disabledAt !== null) {
+      this.#enabledClients.delete(v.clientId);
+      if (!client || client.customerId !== v.customerId) throw unauthenticated('the token\'s client no longer exists');
+      throw unauthenticated('the token\'s client is disabled');
+    }
+    if (this.#clientTtlMs > 0 && epoch === this.#clientEpoch) this.#rememberClient(v.clientId, { customerId: client.customerId, readAtMs: now });
     return { clientId: v.clientId, customerId: v.customerId, scopes: [...v.scopes], tokenId: v.tokenId };
+  }
+
+  #rememberClient(clientId: string, state: EnabledClient): void {
+    this.#enabledClients.delete(clientId); // re-inserted as the newest
+    if (this.#enabledClients.size >= CLIENT_STATE_CACHE_SIZE) {
+      const oldest = this.#enabledClients.keys().next();
+      if (!oldest.done) this.#enabledClients.delete(oldest.value);
+    }
+    this.#enabledClients.set(clientId, state);
   }
 
   #remember(token: string, v: VerifiedToken): void {

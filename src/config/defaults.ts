@@ -16,7 +16,7 @@ export function defaultConfig(): Config {
       maxBatchItems: 32,
       maxInputTokens: 512,
     },
-    auth: { tokenTtlSeconds: 3600, audience: 'modeld' },
+    auth: { tokenTtlSeconds: 3600, audience: 'modeld', clientCacheTtlMs: 1000 },
     controller: {
       resyncIntervalMs: 2000,
       progressDeadlineMs: 120_000,

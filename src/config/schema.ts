@@ -64,6 +64,14 @@ export const ConfigSchema = Type.Object(
       {
         tokenTtlSeconds: Type.Integer({ minimum: 60 }),
         audience: Type.String(),
+        /**
+         * How long a client found enabled may be trusted without reading it again (docs/auth.md).
+         * Admin changes made through this process take effect at once whatever the value; the TTL
+         * bounds how late a change made by another server sharing the database is seen. 0: read
+         * the client on every request. Optional only so that hand-built configs stay valid; the
+         * defaults set it.
+         */
+        clientCacheTtlMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
         externalOidc: Type.Optional(
           Type.Object(
             {

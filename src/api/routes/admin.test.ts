@@ -222,6 +222,20 @@ describe('clients', () => {
     assert.equal(again.json().disabledAt, del.json().disabledAt, 'idempotent: the first time stays');
   });
 
+  test('DELETE refuses the client\'s tokens on the very next request, with no time passing (auth.clientCacheTtlMs)', async () => {
+    const customer = await createCustomer('cached');
+    const created = await createClient(customer.id, ['modeld.admin']);
+    const itsToken = await bearer(created.clientId, created.clientSecret);
+    // Twice: the second request is answered from the remembered client state.
+    assert.equal((await app.inject({ method: 'GET', url: '/admin/customers', headers: itsToken })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/admin/customers', headers: itsToken })).statusCode, 200);
+    const del = await app.inject({ method: 'DELETE', url: `/admin/customers/${customer.id}/clients/${created.clientId}`, headers: adminAuth });
+    assert.equal(del.statusCode, 200, del.body);
+    const next = await app.inject({ method: 'GET', url: '/admin/customers', headers: itsToken });
+    assert.equal(next.statusCode, 401, next.body);
+    assert.match(next.json().message, /disabled/);
+  });
+
   test("DELETE of an unknown client, or of another customer's, is 404 and changes nothing", async () => {
     const a = await createCustomer('a');
     const b = await createCustomer('b');

@@ -158,6 +158,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
         throw new ModeldError('MODELD_ERR_NOT_FOUND', `client ${request.params.clientId} not found for customer ${customer.id}`);
       }
       const disabled = await deps.store.disableClient(existing.id, isoAt(deps.clock.now()));
+      // Before answering: the authenticator may remember the client as enabled (auth.clientCacheTtlMs).
+      deps.authenticator.clientChanged(existing.id);
       if (!disabled) throw new ModeldError('MODELD_ERR_NOT_FOUND', `client ${existing.id} not found for customer ${customer.id}`);
       request.log.info({ clientId: disabled.id, customerId: customer.id }, 'client disabled');
       return renderClient(disabled);
