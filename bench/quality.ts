@@ -13,7 +13,9 @@
  * model's item text is the `name` column only (index_title_col_name name, no description column).
  *
  * Usage: node --import tsx bench/quality.ts [--items N] [--seed S] [--test-share F] [--epochs N]
- *          [--skip-use] [--skip-trained] [--keep DIR]
+ *          [--threads N] [--skip-use] [--skip-trained] [--with-description] [--keep DIR]
+ * --with-description trains with dataset_config.index_desc_col_name "description" (not the
+ * default config; a diagnostic of how much the item text matters).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -37,6 +39,8 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     'skip-use': { type: 'boolean', default: false },
     'skip-trained': { type: 'boolean', default: false },
+    // Diagnostic, not the default config: also index the description column for the trained model.
+    'with-description': { type: 'boolean', default: false },
     keep: { type: 'string' },
   },
 });
@@ -100,6 +104,7 @@ try {
   if (!values['skip-trained']) {
     const config: Record<string, unknown> = { dataset_config: 'mlp_ecommerce', trainer_config: 'mlp_ecommerce' };
     if (epochs !== undefined) config['trainer_config.num_epochs'] = epochs;
+    if (values['with-description']) config['dataset_config.index_desc_col_name'] = 'description';
     const compiled = compileTrainingConfig('ecommerce-rnn', config);
     // The item text a served trained model is given: the configured title and description columns, joined as the loader joins them.
     const column = (c: CatalogItem, col: string | null): string => (col === null ? '' : String((c as unknown as Record<string, unknown>)[col] ?? '').trim());
@@ -129,12 +134,12 @@ try {
     const trainSeconds = (performance.now() - t) / 1000;
     const s = result.metrics.summary;
     console.log(
-      `trained: default ecommerce config${epochs === undefined ? '' : ` with num_epochs ${epochs}`}, vector size ${result.vectorSize}, best epoch ${s.best_epoch}, ` +
+      `trained: default ecommerce config${epochs === undefined ? '' : `, num_epochs ${epochs}`}${values['with-description'] ? ', index_desc_col_name description' : ''}, vector size ${result.vectorSize}, best epoch ${s.best_epoch}, ` +
         `${s.num_trn_queries} training / ${s.num_val_queries} validation queries (its own split of the training split), ${trainSeconds.toFixed(0)} s`,
     );
     const engine = await loadEngine(result.artifactDir);
     try {
-      await timed('trained (ecommerce default)', itemText, () => engineRows(engine, test.queries, trainedTexts));
+      await timed(values['with-description'] ? 'trained (ecommerce + desc column)' : 'trained (ecommerce default)', itemText, () => engineRows(engine, test.queries, trainedTexts));
     } finally {
       await engine.close();
     }
