@@ -17,6 +17,7 @@
  * --with-description trains with dataset_config.index_desc_col_name "description" (not the
  * default config; a diagnostic of how much the item text matters).
  */
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +58,13 @@ const t0 = performance.now();
 console.log(machineLine());
 const work = values.keep !== undefined ? path.resolve(values.keep) : await mkdtemp(path.join(os.tmpdir(), 'modeld-bench-quality-'));
 await mkdir(work, { recursive: true });
+// An interrupted run leaves no temp directory behind (a --keep directory stays).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    if (values.keep === undefined) rmSync(work, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 try {
   // Dataset and the split by query (before any training).
   const data = await buildSampleDataset({ items, seed });
