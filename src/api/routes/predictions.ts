@@ -14,6 +14,7 @@ import {
 } from '../../gateway/index.js';
 import { principalOf, type Guard } from '../plugins/auth.js';
 import { translate } from '../plugins/errors.js';
+import { fastParamsValidatorCompiler } from '../plugins/validation.js';
 import { errorResponses } from '../schemas.js';
 import { requireJsonBody, type ModeldApp } from './shared.js';
 
@@ -82,6 +83,25 @@ export function clientGoneSignal(reply: FastifyReply): AbortSignal {
 }
 
 /**
+ * Runs `work` with a signal that fires when the client goes away before its answer is sent (see
+ * clientGoneSignal), listening only while `work` runs: once the gateway has answered there is
+ * nothing left to cancel, and the connection's later `close` finds no listener.
+ */
+export async function untilClientGone<T>(reply: FastifyReply, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const raw = reply.raw;
+  const onClose = (): void => {
+    if (!raw.writableFinished) controller.abort();
+  };
+  raw.once('close', onClose);
+  try {
+    return await work(controller.signal);
+  } finally {
+    raw.removeListener('close', onClose);
+  }
+}
+
+/**
  * Sends bytes the gateway's JSON writer produced, as they are: a Buffer payload never goes
  * through fastify's serializer (the route's response schema only documents the format).
  */
@@ -110,6 +130,9 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
   const { gateway } = deps;
   const guard = deps.guard(Scopes.PREDICT);
   const max = gateway.maxBatchItems;
+  const parseEmbedding = (body: unknown) => parseEmbeddingBody(body, max);
+  const parseClassification = (body: unknown) => parseClassificationBody(body, max);
+  const parseTokenization = (body: unknown) => parseTokenizationBody(body, max);
 
   for (const prefix of PREFIXES) {
     const where = prefix === '' ? '' : ' (application in the path)';
@@ -118,6 +141,7 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       {
         onRequest: [guard, requireJsonBody],
         attachValidation: true,
+        validatorCompiler: fastParamsValidatorCompiler,
         schema: {
           tags: TAGS,
           security: SECURITY,
@@ -129,8 +153,9 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       },
       async (request, reply) => {
         const { MODEL_ID } = request.params as { MODEL_ID: string };
-        rejectInvalid(request, (body) => parseEmbeddingBody(body, max));
-        const result = await gateway.embed(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
+        rejectInvalid(request, parseEmbedding);
+        const customerId = principalOf(request).customerId;
+        const result = await untilClientGone(reply, (signal) => gateway.embed(customerId, MODEL_ID, request.body, { signal }));
         return sendJsonBytes(reply, encodeEmbeddingResult(result));
       },
     );
@@ -140,6 +165,7 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       {
         onRequest: [guard, requireJsonBody],
         attachValidation: true,
+        validatorCompiler: fastParamsValidatorCompiler,
         schema: {
           tags: TAGS,
           security: SECURITY,
@@ -151,8 +177,9 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       },
       async (request, reply) => {
         const { MODEL_ID } = request.params as { MODEL_ID: string };
-        rejectInvalid(request, (body) => parseClassificationBody(body, max));
-        const result = await gateway.classify(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
+        rejectInvalid(request, parseClassification);
+        const customerId = principalOf(request).customerId;
+        const result = await untilClientGone(reply, (signal) => gateway.classify(customerId, MODEL_ID, request.body, { signal }));
         return sendJsonBytes(reply, encodeClassificationResult(result));
       },
     );
@@ -162,6 +189,7 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       {
         onRequest: [guard, requireJsonBody],
         attachValidation: true,
+        validatorCompiler: fastParamsValidatorCompiler,
         schema: {
           tags: TAGS,
           security: SECURITY,
@@ -173,9 +201,9 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       },
       async (request, reply) => {
         const { MODEL_ID } = request.params as { MODEL_ID: string };
-        rejectInvalid(request, (body) => parseTokenizationBody(body, max));
-        const result = await gateway.tokenize(principalOf(request).customerId, MODEL_ID, request.body, { signal: clientGoneSignal(reply) });
-        return result;
+        rejectInvalid(request, parseTokenization);
+        const customerId = principalOf(request).customerId;
+        return untilClientGone(reply, (signal) => gateway.tokenize(customerId, MODEL_ID, request.body, { signal }));
       },
     );
 
@@ -183,6 +211,7 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
       `${prefix}/ai/usecase`,
       {
         onRequest: guard,
+        validatorCompiler: fastParamsValidatorCompiler,
         schema: {
           tags: TAGS,
           security: SECURITY,
