@@ -8,8 +8,20 @@ import { buildEncoderGraph, layerWeightDims, vectorSizeOf, weightName, type Enco
  * of a catalog by dot product.
  */
 
+/**
+ * Sessions of the trainer: `threads` intra-op threads that sleep instead of spinning between ops
+ * (a training step is hundreds of small ops; spinning threads would take the CPU from the
+ * replicas serving on the same machine, for no gain measured here).
+ */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
 }
 
 export class SequenceEncoder {
