@@ -12,21 +12,30 @@
  *                  its CPU is counted too)
  *
  * Every figure is CPU ms per call (process.cpuUsage, user + system) at concurrency 16, the
- * minimum over N rounds: the machine is shared, and CPU time with min-of-N moves much less than
- * wall time under other people's load. The runners' CPU is not counted (other processes).
+ * minimum and the median over N rounds: the machine is shared, and CPU time with min-of-N moves
+ * much less than wall time under other people's load (it still moves: contention inflates CPU
+ * time too, hence --baseline's rounds in turn). The runners' CPU is not counted (other processes).
  *
- * Usage: node --import tsx bench/api-overhead.ts [--rounds 7] [--ms 500] [--concurrency 16] [--only inject,http]
+ * With --baseline DIR (another checkout of modeld sharing this node_modules, e.g. a git worktree
+ * of an older commit), the app.inject and http layers are measured for an app built by this
+ * checkout's buildApp and TokenService and one built by DIR's, over the same store, gateway and
+ * runners, round by round in turn (A B, B A, A B ...), so that both see the same machine load.
+ *
+ * Usage: node --import tsx bench/api-overhead.ts [--rounds 7] [--ms 500] [--concurrency 16] [--only inject,http] [--baseline DIR]
  * Profile: node --cpu-prof --cpu-prof-dir=bench/tmp --import tsx bench/api-overhead.ts --only inject
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import Fastify from 'fastify';
+import { pino } from 'pino';
 import { Pool } from 'undici';
 import { TokenService, issuerFor, loadOrCreateKeys } from '../src/auth/index.js';
 import { isoAt, Scopes, systemClock } from '../src/domain/index.js';
-import { startCluster } from '../test/integration/gateway-cluster.js';
+import type { ModeldApp } from '../src/api/index.js';
+import { startCluster, type Cluster } from '../test/integration/gateway-cluster.js';
 import { sampleSentences } from '../test/fixtures/text.js';
 import { machineLine } from './lib.js';
 
@@ -42,42 +51,124 @@ function cpuMsSince(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
-/** Min over `rounds` rounds of `roundMs` of CPU ms per call, `concurrency` calls in flight. */
-async function perCall(call: (i: number) => Promise<unknown>): Promise<number> {
+/**
+ * Min over `rounds` rounds of `roundMs` of CPU ms per call, `concurrency` calls in flight, for
+ * each of `calls`; each round runs every one of them in turn.
+ */
+async function perCallEach(calls: Array<(i: number) => Promise<unknown>>): Promise<Figure[]> {
   let i = 0;
   // Warm-up: JIT, connection pools, the verified-token cache.
-  for (let w = 0; w < 200; w++) await call(i++);
-  let best = Infinity;
+  for (const call of calls) for (let w = 0; w < 200; w++) await call(i++);
+  const all: number[][] = calls.map(() => []);
   const from = process.hrtime.bigint() / 1000n;
   for (let round = 0; round < rounds; round++) {
-    const start = process.cpuUsage();
-    const end = performance.now() + roundMs;
-    let calls = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (performance.now() < end) {
-          await call(i++);
-          calls++;
-        }
-      }),
-    );
-    best = Math.min(best, cpuMsSince(start) / calls);
+    // Alternate the order, so that neither side always runs first (or right after the other).
+    const order = [...calls.entries()];
+    if (round % 2 === 1) order.reverse();
+    for (const [k, call] of order) {
+      const start = process.cpuUsage();
+      const end = performance.now() + roundMs;
+      let n = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (performance.now() < end) {
+            await call(i++);
+            n++;
+          }
+        }),
+      );
+      all[k]!.push(cpuMsSince(start) / n);
+    }
   }
   // For a --cpu-prof run: the measured window on the profile's clock (microseconds, monotonic).
   if (process.argv.includes('--window')) console.log(`window ${from} ${process.hrtime.bigint() / 1000n}`);
-  return best;
+  return all.map((xs) => {
+    xs.sort((a, b) => a - b);
+    return { min: xs[0]!, median: xs[Math.floor(xs.length / 2)]! };
+  });
+}
+
+interface Figure {
+  min: number;
+  median: number;
+}
+
+async function perCall(call: (i: number) => Promise<unknown>): Promise<Figure> {
+  return (await perCallEach([call]))[0]!;
+}
+
+/**
+ * An app as `dir`'s buildApp makes it (with `dir`'s TokenService and Metrics, keys of its own)
+ * over the cluster's store, gateway and runners, and a token it accepts.
+ */
+async function appOf(dir: string, c: Cluster): Promise<{ app: ModeldApp; authorization: string; close: () => Promise<void> }> {
+  const api = (await import(path.join(dir, 'src/api/index.ts'))) as typeof import('../src/api/index.js');
+  const authMod = (await import(path.join(dir, 'src/auth/index.ts'))) as typeof import('../src/auth/index.js');
+  const keysDir = await mkdtemp(path.join(os.tmpdir(), 'modeld-bench-api-'));
+  const tokens = new authMod.TokenService({ keys: await authMod.loadOrCreateKeys(keysDir), store: c.store, auth: c.config.auth, issuer: authMod.issuerFor(c.config), clock: systemClock });
+  const client = { id: randomUUID(), customerId: c.customerId, secretHash: 'unused', scopes: [Scopes.PREDICT], createdAt: isoAt(Date.now()), disabledAt: null };
+  await c.store.createClient(client);
+  const app = await api.buildApp({
+    config: c.config,
+    store: c.store,
+    authenticator: tokens,
+    tokens,
+    controller: { notify: () => {} },
+    metrics: new api.Metrics({ processMetrics: false }),
+    clock: systemClock,
+    logger: pino({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() })),
+    artifacts: { importDir: async () => Promise.reject(new Error('no imports here')), release: async () => {} },
+    pretrained: { list: async () => [] },
+    gateway: c.gateway,
+  });
+  await app.ready();
+  const authorization = `Bearer ${(await tokens.issue(client, [Scopes.PREDICT])).accessToken}`;
+  return { app, authorization, close: async () => (await app.close(), await rm(keysDir, { recursive: true, force: true })) };
 }
 
 console.log(machineLine());
 const texts = sampleSentences(1024, { seed: 7, minWords: 16, maxWords: 22 });
 const text = (i: number) => texts[i % texts.length]!;
 const cluster = await startCluster({ replicas: 2 });
-const results: Array<[string, number]> = [];
+const results: Array<[string, Figure]> = [];
 try {
   const auth = await cluster.auth();
   const route = `/ai/prediction/embedding/${cluster.deployment.id}`;
   const payload = (i: number) => JSON.stringify({ batch: [{ text: text(i) }] });
   const headers = { authorization: auth, 'content-type': 'application/json' };
+
+  const baseline = arg('--baseline');
+  if (baseline !== undefined) {
+    const apps = [
+      { name: 'this checkout', ...(await appOf(process.cwd(), cluster)) },
+      { name: path.basename(baseline), ...(await appOf(path.resolve(baseline), cluster)) },
+    ];
+    try {
+      if (want('inject')) {
+        const best = await perCallEach(
+          apps.map(({ app, authorization }) => async (i: number) => {
+            const r = await app.inject({ method: 'POST', url: route, headers: { authorization, 'content-type': 'application/json' }, payload: payload(i) });
+            if (r.statusCode !== 200) throw new Error(`inject answered ${r.statusCode}: ${r.body}`);
+          }),
+        );
+        apps.forEach((a, k) => results.push([`app.inject, ${a.name}`, best[k]!]));
+      }
+      if (want('http')) {
+        const pools = await Promise.all(apps.map(async ({ app }) => new Pool(await app.listen({ host: '127.0.0.1', port: 0 }), { connections: concurrency })));
+        const best = await perCallEach(
+          apps.map(({ authorization }, k) => async (i: number) => {
+            const r = await pools[k]!.request({ method: 'POST', path: route, headers: { authorization, 'content-type': 'application/json' }, body: payload(i) });
+            await r.body.arrayBuffer();
+            if (r.statusCode !== 200) throw new Error(`http answered ${r.statusCode}`);
+          }),
+        );
+        apps.forEach((a, k) => results.push([`http, ${a.name}`, best[k]!]));
+        await Promise.all(pools.map((p) => p.close()));
+      }
+    } finally {
+      for (const a of apps) await a.close();
+    }
+  }
 
   if (want('authenticate')) {
     // A TokenService like the app's (own keys, same store and config), with a client of the customer.
@@ -106,7 +197,7 @@ try {
     results.push(['gateway.embed', await perCall((i) => cluster.gateway.embed(cluster.customerId, cluster.deployment.id, { batch: [{ text: text(i) }] }))]);
   }
 
-  if (want('inject')) {
+  if (want('inject') && baseline === undefined) {
     results.push([
       'app.inject prediction route',
       await perCall(async (i) => {
@@ -116,7 +207,7 @@ try {
     ]);
   }
 
-  if (want('http')) {
+  if (want('http') && baseline === undefined) {
     const address = await cluster.app.listen({ host: '127.0.0.1', port: 0 });
     const pool = new Pool(address, { connections: concurrency });
     results.push([
@@ -132,5 +223,6 @@ try {
 } finally {
   await cluster.close();
 }
-console.log(`CPU ms per batch-1 call, min of ${rounds} rounds of ${roundMs} ms at concurrency ${concurrency} (this process only):`);
-for (const [name, ms] of results) console.log(`  ${name.padEnd(36)} ${ms.toFixed(3)}`);
+console.log(`CPU ms per batch-1 call over ${rounds} rounds of ${roundMs} ms (taken in turn where several are compared) at concurrency ${concurrency}, this process only:`);
+console.log(`  ${'layer'.padEnd(40)}   min  median`);
+for (const [name, f] of results) console.log(`  ${name.padEnd(40)} ${f.min.toFixed(3)}  ${f.median.toFixed(3)}`);
