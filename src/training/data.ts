@@ -130,6 +130,23 @@ export interface RowSource {
 }
 
 /**
+ * What can be known of a data file before reading it, checked at submission (M2) so that the
+ * client hears it at once: not empty, not over the size cap, a format modeld reads. Throws 400
+ * MODELD_ERR_TRAINING_CONFIG whose message starts with `field` and names the file.
+ */
+export async function checkDataFile(file: string, field: string, maxBytes = DEFAULT_MAX_DATA_BYTES): Promise<void> {
+  const info = await stat(file);
+  const fail = (why: string, details: Record<string, unknown> = {}) => new ModeldError('MODELD_ERR_TRAINING_CONFIG', `${field}: ${file}: ${why}`, { details: { field, file, ...details } });
+  if (info.size === 0) throw fail('the file is empty');
+  if (info.size > maxBytes) throw fail(`${info.size} bytes is larger than the ${maxBytes}-byte limit for training data files`, { bytes: info.size, maxBytes });
+  try {
+    await detectFormat(file);
+  } catch (err) {
+    throw fail('unknown data format; name the file .csv, .jsonl (JSON Lines) or .parquet', { cause: (err as Error).message });
+  }
+}
+
+/**
  * Opens `file` for streaming rows. `line` is the 1-based line (CSV: of the record's first line;
  * JSON Lines: of the object) or, for Parquet, the 1-based row number. Throws naming the file
  * when it is larger than the cap, empty, or malformed (at the line where it breaks).

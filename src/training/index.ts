@@ -23,6 +23,7 @@ export {
 } from './config.js';
 export {
   resolveDataUri,
+  checkDataFile,
   detectFormat,
   readRows,
   loadTrainingData,

@@ -147,6 +147,23 @@ describe('M2 with a training model type: refused at submission, nothing stored',
       message: /scheme "gs"/,
     });
   });
+  test('an empty file and a file of no known format, at submission', async () => {
+    const dir = path.join(h.tmp.dir, 'uploads', alice.customerId);
+    await writeFile(path.join(dir, 'empty.csv'), '');
+    await writeFile(path.join(dir, 'catalog.xlsx'), 'PK\u0003\u0004 not a format modeld reads');
+    await refused(train({ trainingData: { catalog: catalogUri, signals: pathToFileURL(path.join(dir, 'empty.csv')).href } }), {
+      status: 400,
+      code: 'MODELD_ERR_TRAINING_CONFIG',
+      field: 'body.trainingData.signals',
+      message: /empty\.csv: the file is empty/,
+    });
+    await refused(train({ trainingData: { catalog: pathToFileURL(path.join(dir, 'catalog.xlsx')).href, signals: signalsUri } }), {
+      status: 400,
+      code: 'MODELD_ERR_TRAINING_CONFIG',
+      field: 'body.trainingData.catalog',
+      message: /unknown data format/,
+    });
+  });
   test('trainingData missing or incomplete, region missing or unknown, an artifact given', async () => {
     await refused(train({ trainingData: undefined }), { status: 400, code: 'MODELD_ERR_VALIDATION', field: 'body.trainingData' });
     await refused(train({ trainingData: { catalog: catalogUri } }), { status: 400, code: 'MODELD_ERR_VALIDATION', field: 'body.trainingData.signals' });

@@ -5,7 +5,7 @@ import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type Deployment
 import { ModeldError, invalidField } from '../../errors/index.js';
 import type { Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
-import { compileTrainingConfig, resolveDataUri } from '../../training/index.js';
+import { checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
 import { initialProgress } from '../../training/jobs/index.js';
 import { resolveImportDir } from '../artifact-source.js';
 import { principalOf, type Guard } from '../plugins/auth.js';
@@ -321,6 +321,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       await deps.uploads.checkOwnership(principal.customerId, uri, field);
       const real = await resolveDataUri(uri, config.training.dataRoots, field);
       await deps.uploads.checkOwnership(principal.customerId, uri, field, real);
+      await checkDataFile(real, field);
       uris[key] = uri;
     }
     if (body.region === undefined) {
