@@ -2,15 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { seededRandom } from '../../domain/random.js';
+import { uniform } from '../../../test/fixtures/models.js';
 import { buildEncoderGraph, buildTrainStepGraph, denseSize, layerWeightDims, weightName, type EncoderShape } from './graphs.js';
 
 const prod = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 
-function randoms(n: number, rnd: () => number, scale: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (rnd() * 2 - 1) * scale;
-  return a;
-}
+const randoms = uniform;
 
 interface Case {
   shape: EncoderShape;
