@@ -10,6 +10,7 @@ import { isoAt, systemClock } from '../../src/domain/index.js';
 import { TrainingJobManager } from '../../src/training/jobs/index.js';
 import { tinyConfig, writeTinyDataset, type TinyDataset } from '../fixtures/training-jobs-data.js';
 import { seedModel, startApi, type ApiHarness, type Tenant } from './api-harness.js';
+import { alive } from '../fixtures/processes.js';
 
 /**
  * Training jobs end to end on real parts: M2 through app.inject(), the real job manager spawning
@@ -83,14 +84,6 @@ async function workerPid(modelId: string): Promise<{ pid: number; dir: string }>
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('training jobs (real worker processes, real engine)', () => {
   test('a tiny model trains to AVAILABLE: vector size, metrics only with ?metrics=true, compiled config, progress and events', async () => {

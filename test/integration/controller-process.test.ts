@@ -20,6 +20,7 @@ import { openSqliteStore, type Store } from '../../src/store/index.js';
 import { makeModeldArtifact } from '../fixtures/models.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
 import { healthOf } from '../contract/runtime.contract.js';
+import { alive } from '../fixtures/processes.js';
 
 const CUSTOMER = 'cust-proc';
 const MODEL_ID = '22222222-3333-4444-5555-666666666666';
@@ -70,16 +71,6 @@ function killAllRunners(dir: string): void {
     } catch {
       // no pid file, or already gone
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    // A zombie still answers kill(0); /proc tells it apart.
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
   }
 }
 

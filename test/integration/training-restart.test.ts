@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { runServer, type RunningServer } from '../../src/main.js';
 import { tinyConfig, writeTinyDataset } from '../fixtures/training-jobs-data.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
+import { alive } from '../fixtures/processes.js';
 
 /**
  * A server stopped (close()) or killed (-9) in the middle of a training job, and a new server
@@ -106,14 +107,6 @@ test('a server stopped mid-training: the next server on the same dataDir resumes
 
 const BIN = fileURLToPath(new URL('../../bin/modeld.js', import.meta.url));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('kill -9 of the server mid-training: its worker stops by itself, the next server resumes the job and finishes it AVAILABLE', async () => {
   const dir = await makeTempDir('modeld-kill9-');
