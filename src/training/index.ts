@@ -1,8 +1,9 @@
 /**
- * Custom-model training, the groundwork: the compiled training config (`compileTrainingConfig`),
- * training data (`resolveDataUri`, `readRows`, `loadTrainingData`), the learned text processors
- * (`learnTextProcessor`) and the evaluation metrics (`evaluateRankings`, `buildTrainingMetrics`).
- * The encoder training itself is not built yet (docs/training.md).
+ * Custom-model training: the compiled training config (`compileTrainingConfig`), training data
+ * (`resolveDataUri`, `checkDataFile`, `readRows`, `loadTrainingData`), the learned text
+ * processors (`learnTextProcessor`) and the evaluation metrics (`evaluateRankings`,
+ * `buildTrainingMetrics`). One run start to finish is `runTrainingJob` (job.ts) over the engine
+ * (engine/); the job layer that runs runs in worker processes is jobs/. docs/training.md.
  */
 export {
   compileTrainingConfig,
