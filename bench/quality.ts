@@ -12,7 +12,11 @@
  * embedding exactly as a served model does. With the default ecommerce columns the trained
  * model's item text is the `name` column only (index_title_col_name name, no description column).
  *
- * Usage: node --import tsx bench/quality.ts [--items N] [--seed S] [--test-share F] [--epochs N]
+ * `--dataset man-summaries` swaps the dataset for the second recipe of bench/quality/dataset.ts:
+ * the installed packages, queried by the one-line summaries of the man pages they ship (text
+ * written by people, not cut from the indexed text).
+ *
+ * Usage: node --import tsx bench/quality.ts [--dataset descriptions|man-summaries] [--items N] [--seed S] [--test-share F] [--epochs N]
  *          [--threads N] [--skip-use] [--skip-trained] [--with-description] [--keep DIR]
  * --with-description trains with dataset_config.index_desc_col_name "description" (not the
  * default config; a diagnostic of how much the item text matters).
@@ -28,7 +32,7 @@ import { compileTrainingConfig, relevanceByQuery, type MetricsAtK } from '../src
 import { runTrainingJob } from '../src/training/job.js';
 import { machineLine } from './lib.js';
 import { Bm25Index } from './quality/bm25.js';
-import { DEFAULT_ITEMS, DEFAULT_SEED, buildSampleDataset, splitSignalsByQuery, writeSampleDataset, type CatalogItem } from './quality/dataset.js';
+import { DEFAULT_ITEMS, DEFAULT_SEED, buildManSummaryDataset, buildSampleDataset, splitSignalsByQuery, writeSampleDataset, type CatalogItem } from './quality/dataset.js';
 import { bm25Rows, engineRows, evaluateRows, type TestSet } from './quality/evaluate.js';
 
 const { values } = parseArgs({
@@ -43,6 +47,7 @@ const { values } = parseArgs({
     // Diagnostic, not the default config: also index the description column for the trained model.
     'with-description': { type: 'boolean', default: false },
     keep: { type: 'string' },
+    dataset: { type: 'string', default: 'descriptions' },
   },
 });
 const items = Number(values.items);
@@ -67,7 +72,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 try {
   // Dataset and the split by query (before any training).
-  const data = await buildSampleDataset({ items, seed });
+  if (values.dataset !== 'descriptions' && values.dataset !== 'man-summaries') throw new Error(`--dataset must be descriptions or man-summaries, got ${values.dataset}`);
+  const data = values.dataset === 'man-summaries' ? await buildManSummaryDataset({ seed }) : await buildSampleDataset({ items, seed });
   const split = splitSignalsByQuery(data.signals, testShare, seed);
   const dataDir = path.join(work, 'data');
   const files = await writeSampleDataset(dataDir, { catalog: data.catalog, signals: split.train });
@@ -76,7 +82,7 @@ try {
   test.queries = [...test.relevant.keys()].sort();
   const trainQueries = new Set(split.train.map((s) => s.query)).size;
   const st = data.stats;
-  console.log(`dataset: ${st.items} items (${st.dpkgItems} Debian packages, ${st.manItems} man pages), ${st.signals} signals, ${st.uniqueQueries} unique queries, seed ${seed}`);
+  console.log(`dataset ${values.dataset}: ${st.items} items (${st.dpkgItems} Debian packages, ${st.manItems} man pages), ${st.signals} signals, ${st.uniqueQueries} unique queries, seed ${seed}`);
   console.log(`split by query (seed ${seed}): train ${trainQueries} queries / ${split.train.length} signals; test (held out) ${test.queries.length} queries / ${split.test.length} signals`);
   console.log(`files: ${files.catalog}, ${files.signals} (training split)`);
 

@@ -70,6 +70,8 @@ export interface SampleDataset {
 export interface SourcePaths {
   dpkgStatus?: string;
   dpkgInfoDir?: string;
+  /** Where the absolute paths of dpkg's file lists are read from (tests point it at a fixture tree). Default `/`. */
+  fsRoot?: string;
 }
 
 const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim();
@@ -178,7 +180,7 @@ export function parseManPage(src: string): { name: string; description: string }
 }
 
 /** Man page files per package, from dpkg's file lists: English sections 1-8, `.gz`, sorted. */
-async function manPagesByPackage(infoDir: string): Promise<Array<{ pkg: string; files: string[] }>> {
+async function manPagesByPackage(infoDir: string, fsRoot = '/'): Promise<Array<{ pkg: string; files: string[] }>> {
   let names: string[];
   try {
     names = (await readdir(infoDir)).filter((n) => n.endsWith('.list')).sort();
@@ -191,7 +193,8 @@ async function manPagesByPackage(infoDir: string): Promise<Array<{ pkg: string; 
     const files = text
       .split('\n')
       .filter((l) => /^\/usr\/share\/man\/man[1-8]\/[^/]+\.gz$/.test(l))
-      .sort();
+      .sort()
+      .map((l) => path.join(fsRoot, l));
     if (files.length > 0) out.push({ pkg: n.replace(/\.list$/, '').replace(/:.*$/, ''), files });
   }
   return out;
@@ -348,7 +351,7 @@ export async function collectItems(items: number, seed: number, paths: SourcePat
     const keep = new Set(shuffle(out.map((_, i) => i), rnd).slice(0, items));
     out = out.filter((_, i) => keep.has(i));
   } else if (out.length < items) {
-    const pages = (await manPagesByPackage(infoDir)).flatMap(({ files }) => files.slice(0, MAX_MAN_PAGES_PER_PACKAGE));
+    const pages = (await manPagesByPackage(infoDir, paths.fsRoot)).flatMap(({ files }) => files.slice(0, MAX_MAN_PAGES_PER_PACKAGE));
     const seen = new Set<string>();
     for (const file of shuffle(pages, rnd)) {
       if (out.length >= items) break;
@@ -419,4 +422,61 @@ export function splitSignalsByQuery(signals: readonly SignalRow[], testShare: nu
   const queries = [...new Set(signals.map((s) => s.query))].sort();
   const test = new Set(shuffle(queries, seededRandom(seed ^ 0x7e57)).slice(0, Math.round(queries.length * testShare)));
   return { train: signals.filter((s) => !test.has(s.query)), test: signals.filter((s) => test.has(s.query)) };
+}
+
+/**
+ * A second recipe, whose queries are not cut from the text being indexed: the **man-page
+ * summaries** dataset. Items are the installed Debian packages (as in step 1, packages only);
+ * each query is the one-line summary of a man page the package ships (the part of its NAME line
+ * after " - ", e.g. "list directory contents" for coreutils), lower-cased: text a person wrote to
+ * say what a command does, which is close to what a user types to find it. At most
+ * MAX_MAN_PAGES_PER_PACKAGE pages a package; a summary met twice for a package counts once; a
+ * summary contained in the item's name is dropped. Weights as in step 3 (seeded popularity).
+ */
+export async function buildManSummaryDataset(options: { seed?: number } & SourcePaths = {}): Promise<SampleDataset> {
+  const seed = options.seed ?? DEFAULT_SEED;
+  const statusPath = options.dpkgStatus ?? DPKG_STATUS;
+  const infoDir = options.dpkgInfoDir ?? DPKG_INFO_DIR;
+  const packages = new Map(parseDpkgStatus(await readFile(statusPath, 'utf8')).map((it) => [it.pkid.replace(/^deb:/, ''), it]));
+  const rnd = seededRandom(seed ^ 0x3a11);
+  const catalog: CatalogItem[] = [];
+  const summaries = new Map<string, string[]>();
+  for (const { pkg, files } of await manPagesByPackage(infoDir, options.fsRoot)) {
+    const item = packages.get(pkg);
+    if (item === undefined) continue;
+    const title = item.name.toLowerCase();
+    const seen = new Set<string>();
+    for (const file of files.slice(0, MAX_MAN_PAGES_PER_PACKAGE)) {
+      let page: { name: string } | null = null;
+      try {
+        if ((await lstat(file)).isFile()) page = parseManPage(gunzipSync(await readFile(file)).toString('utf8'));
+      } catch {
+        page = null;
+      }
+      const summary = page?.name.split(/\s+-+\s+/).slice(1).join(' - ').toLowerCase().replace(/[.\s]+$/, '').trim() ?? '';
+      if (summary === '' || contentWords(summary).length === 0 || title.includes(summary) || seen.has(summary)) continue;
+      seen.add(summary);
+    }
+    if (seen.size === 0) continue;
+    catalog.push(item);
+    summaries.set(item.pkid, [...seen]);
+  }
+  const order = shuffle(
+    catalog.map((_, i) => i),
+    rnd,
+  );
+  const rank = new Array<number>(catalog.length);
+  order.forEach((itemIndex, r) => (rank[itemIndex] = r + 1));
+  const signals: SignalRow[] = [];
+  catalog.forEach((item, idx) => {
+    const pop = 1 / rank[idx]! ** 0.9;
+    summaries.get(item.pkid)!.forEach((query, j) => {
+      signals.push({ query, pkid: item.pkid, aggr_count: Math.max(1, Math.round(((1000 * pop) / (Math.min(j, 4) + 1)) * (0.5 + rnd()))) });
+    });
+  });
+  const uniqueQueries = new Set(signals.map((s) => s.query)).size;
+  if (catalog.length < MIN_ITEMS || uniqueQueries < MIN_UNIQUE_QUERIES) {
+    throw new Error(`man-page summaries dataset: ${catalog.length} packages with man pages and ${uniqueQueries} unique summaries in ${statusPath} and ${infoDir}/*.list; at least ${MIN_ITEMS} and ${MIN_UNIQUE_QUERIES} are needed`);
+  }
+  return { catalog, signals, stats: { items: catalog.length, dpkgItems: catalog.length, manItems: 0, signals: signals.length, uniqueQueries, seed } };
 }

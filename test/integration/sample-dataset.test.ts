@@ -1,10 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileTrainingConfig, loadTrainingData } from '../../src/training/index.js';
 import {
+  buildManSummaryDataset,
   buildSampleDataset,
   contentWords,
   parseDpkgStatus,
@@ -95,4 +97,49 @@ test('the query split is disjoint, covers every signal and depends on the seed',
   for (const s of one.test) assert.ok(!trainQueries.has(s.query));
   assert.deepEqual(splitSignalsByQuery(signals, 0.2, 5), one);
   assert.notDeepEqual(splitSignalsByQuery(signals, 0.2, 6).test, one.test);
+});
+
+test('man-page summaries: packages queried by the summaries of the man pages they ship', async () => {
+  // A fixture tree: 32 installed packages, 4 pages each, plus pages that must be skipped.
+  const root = path.join(tmp.dir, 'man-root');
+  const info = path.join(tmp.dir, 'man-info');
+  await mkdir(path.join(root, 'usr/share/man/man1'), { recursive: true });
+  await mkdir(info, { recursive: true });
+  const page = (name: string, summary: string) => gzipSync(`.TH ${name} 1\n.SH NAME\n${name} \\- ${summary}\n.SH DESCRIPTION\nIt does ${summary}.\n`);
+  const stanzas: string[] = [];
+  for (let p = 0; p < 32; p++) {
+    const pkg = `tool${p}`;
+    stanzas.push(`Package: ${pkg}\nStatus: install ok installed\nDescription: the ${pkg} suite\n Long words about ${pkg}.`);
+    const files: string[] = [];
+    for (let k = 0; k < 4; k++) {
+      const file = `/usr/share/man/man1/${pkg}-cmd${k}.1.gz`;
+      await writeFile(path.join(root, file), page(`${pkg}-cmd${k}`, `Rotate widget number ${k} of family ${p}.`));
+      files.push(file);
+    }
+    // Skipped: a summary inside the package's name, a repeated summary, a .so redirect, a symlink.
+    const extra = [
+      [`/usr/share/man/man1/${pkg}-self.1.gz`, page(`${pkg}-self`, `the ${pkg} suite`)],
+      [`/usr/share/man/man1/${pkg}-again.1.gz`, page(`${pkg}-again`, `rotate widget number 0 of family ${p}`)],
+      [`/usr/share/man/man1/${pkg}-so.1.gz`, gzipSync(`.so man1/${pkg}-cmd0.1\n`)],
+    ] as const;
+    for (const [file, bytes] of extra) {
+      await writeFile(path.join(root, file), bytes);
+      files.push(file);
+    }
+    await symlink(path.join(root, files[0]!), path.join(root, `/usr/share/man/man1/${pkg}-link.1.gz`));
+    files.push(`/usr/share/man/man1/${pkg}-link.1.gz`);
+    await writeFile(path.join(info, `${pkg}.list`), `/usr/bin/${pkg}\n${files.join('\n')}\n`);
+  }
+  const status = path.join(tmp.dir, 'man-status');
+  await writeFile(status, stanzas.join('\n\n') + '\n');
+  const sources = { dpkgStatus: status, dpkgInfoDir: info, fsRoot: root };
+  const data = await buildManSummaryDataset({ seed: 3, ...sources });
+  assert.equal(data.catalog.length, 32);
+  assert.equal(data.signals.length, 128);
+  const q = data.signals.find((r) => r.query === 'rotate widget number 2 of family 7');
+  assert.equal(q?.pkid, 'deb:tool7');
+  assert.ok(data.signals.every((r) => !r.query.includes('suite')), 'a summary inside the name is dropped');
+  assert.ok(data.signals.every((r) => r.aggr_count >= 1));
+  assert.deepEqual(await buildManSummaryDataset({ seed: 3, ...sources }), data);
+  await assert.rejects(buildManSummaryDataset({ seed: 3, ...sources, dpkgInfoDir: path.join(tmp.dir, 'none') }), /0 packages with man pages/);
 });
