@@ -46,8 +46,6 @@ export interface TrainingJobManagerOptions {
   progressIntervalMs?: number;
   /** After SIGTERM at shutdown, how long a worker gets before SIGKILL; default 5000 ms. */
   stopGraceMs?: number;
-  /** Module exporting runTrainingJob for the worker (default src/training/job.ts). */
-  jobModule?: string;
   /** Largest data file a run reads, bytes (default: the data reader's). */
   maxDataBytes?: number;
 }
@@ -100,8 +98,7 @@ interface Running {
  * A model is never left TRAINING without a job that will run: `start()` fails such models.
  */
 export class TrainingJobManager {
-  readonly #o: Required<Omit<TrainingJobManagerOptions, 'jobModule' | 'maxDataBytes' | 'metrics'>> &
-    Pick<TrainingJobManagerOptions, 'jobModule' | 'maxDataBytes' | 'metrics'>;
+  readonly #o: Required<Omit<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics'>> & Pick<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics'>;
   readonly #log: JobLogger;
   readonly #queue: string[] = [];
   readonly #running = new Map<string, Running>();
@@ -298,7 +295,7 @@ export class TrainingJobManager {
       threads: this.threadsPerJob,
       ...(this.#o.maxDataBytes !== undefined && { maxDataBytes: this.#o.maxDataBytes }),
     };
-    const file: WorkerInputFile = { input, ...(this.#o.jobModule !== undefined && { jobModule: this.#o.jobModule }) };
+    const file: WorkerInputFile = { input };
     await writeFile(path.join(r.dir, JobFiles.input), JSON.stringify(file, null, 2));
     const now = this.#now();
     await store.updateTrainingJob(job.id, { state: 'RUNNING', attempts: attempt, checkpoint: path.join(r.dir, 'checkpoint') }, now);

@@ -10,8 +10,6 @@ export const WORKER_EXIT_ABORTED = 3;
 /** `<jobDir>/input.json`, written by the manager before it spawns the worker. */
 export interface WorkerInputFile {
   input: TrainingJobInput;
-  /** Module exporting runTrainingJob; default the real one (src/training/job.ts). */
-  jobModule?: string;
 }
 
 /** What a worker sends over IPC. */

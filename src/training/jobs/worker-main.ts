@@ -1,7 +1,8 @@
 /**
  * The training worker process: `node --import tsx/esm worker-main.ts <jobDir>`, spawned by the
- * TrainingJobManager with an IPC channel. It reads `<jobDir>/input.json` ({input, jobModule?}),
- * runs `runTrainingJob` (from `jobModule`, default ../job.ts) and reports over IPC:
+ * TrainingJobManager with an IPC channel. It reads `<jobDir>/input.json` ({input}),
+ * runs `runTrainingJob` (../job.ts, imported dynamically so that a failure to load the engine is
+ * reported like any other) and reports over IPC:
  *
  *   {type: 'progress', progress}   every TrainingProgress the run emits
  *   {type: 'done', result}         the TrainingJobResult, then exit 0
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
 
   let run: RunTrainingJob;
   try {
-    const mod = (await import(file.jobModule ?? '../job.js')) as { runTrainingJob?: RunTrainingJob };
+    const mod = (await import('../job.js')) as { runTrainingJob?: RunTrainingJob };
     if (typeof mod.runTrainingJob !== 'function') throw new Error('the module exports no runTrainingJob');
     run = mod.runTrainingJob;
   } catch (err) {
