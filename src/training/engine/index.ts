@@ -1,6 +1,6 @@
 /**
  * The training engine: onnxruntime runs a two-tower training step (forward, loss and every
- * gradient in one graph), JS runs Adam; the trained encoder is exported as an ONNX modeld artifact.
+ * gradient in one graph), a second graph runs Adam; the trained encoder is exported as an ONNX modeld artifact.
  */
 export { buildTrainStepGraph, buildEncoderGraph, vectorSizeOf, type EncoderShape, type EncoderWeights } from './graphs.js';
 export { trainEncoder, tokenize, autoBatchSize, clip, checkpointDirOf, type TrainerOptions, type TrainerResult, type TokenizedData } from './trainer.js';

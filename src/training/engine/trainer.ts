@@ -16,8 +16,8 @@ import { ADAM_DEFAULTS, AdamUpdater, EncoderParams, loadCheckpoint, saveCheckpoi
  * run resumes from.
  *
  * Each step: JS looks up the embeddings of the batch (spatial dropout applied), onnxruntime runs
- * the training-step graph (forward, loss, every gradient), and JS applies Adam (lazily to the
- * embedding rows the batch used).
+ * the training-step graph (forward, loss, every gradient), JS scatters the embedding gradients,
+ * and an onnxruntime Adam graph updates the weights (lazily the embedding rows the batch used).
  */
 
 export interface TrainerOptions {
