@@ -78,7 +78,9 @@ async function workerPid(modelId: string): Promise<{ pid: number; dir: string }>
     assert.ok(job, 'the model has a job');
     const dir = path.join(h.tmp.dir, 'training', job.id);
     const file = path.join(dir, 'worker.pid');
-    if (job.state === 'RUNNING' && existsSync(file)) return { pid: Number(readFileSync(file, 'utf8')), dir };
+    const pid = job.state === 'RUNNING' && existsSync(file) ? Number(readFileSync(file, 'utf8')) : NaN;
+    // Never 0 or 1: kill(0) would signal this test's own process group.
+    if (Number.isInteger(pid) && pid > 1) return { pid, dir };
     assert.ok(job.state === 'QUEUED' || job.state === 'RUNNING', `job is ${job.state}`);
     await new Promise((r) => setTimeout(r, 20));
   }

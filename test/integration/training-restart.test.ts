@@ -163,6 +163,7 @@ test('kill -9 of the server mid-training: its worker stops by itself, the next s
     const [jobId] = await readdir(jobDir);
     const pidFile = path.join(jobDir, jobId!, 'worker.pid');
     const workerPid = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(Number.isInteger(workerPid) && workerPid > 1, `worker.pid holds a pid: ${workerPid}`);
     assert.ok(alive(workerPid));
 
     child.kill('SIGKILL');

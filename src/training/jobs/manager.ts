@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -375,7 +375,12 @@ export class TrainingJobManager {
     }
     await spawned;
     r.pid = child.pid ?? null;
-    if (r.pid !== null) await writeFile(path.join(r.dir, JobFiles.pid), String(r.pid));
+    if (r.pid !== null) {
+      // Temp file + rename: a reader never sees a half-written pid (an empty one reads as 0, the caller's own group).
+      const pidFile = path.join(r.dir, JobFiles.pid);
+      await writeFile(`${pidFile}.tmp`, String(r.pid));
+      await rename(`${pidFile}.tmp`, pidFile);
+    }
     this.#log.info({ jobId: r.jobId, modelId: r.modelId, pid: r.pid }, 'training worker spawned');
     // A cancel or stop that arrived while spawning.
     if (r.pid !== null && (r.cancelled || r.stopping)) killGroup(r.pid, r.cancelled ? 'SIGKILL' : 'SIGTERM');
