@@ -7,9 +7,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { runnerEndpoint } from '../../runner/index.js';
 import { makeTempDir } from '../../../test/fixtures/tmp.js';
-import { httpJson, isRunnerProcess, signalGroup, waitUntil } from './os-process.js';
+import { httpJson, isProcessOf, signalGroup, waitUntil } from './os-process.js';
 
-test('isRunnerProcess: true only for a live process whose command line holds the replica dir', async (t) => {
+test('isProcessOf: true only for a live process whose command line holds the replica dir', async (t) => {
   const tmp = await makeTempDir('modeld-osproc');
   t.after(() => tmp.cleanup());
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', tmp.dir], { detached: true, stdio: 'ignore' });
@@ -18,22 +18,22 @@ test('isRunnerProcess: true only for a live process whose command line holds the
   const exited = once(child, 'exit');
   t.after(() => signalGroup(pid, 'SIGKILL'));
 
-  assert.equal(isRunnerProcess(pid, tmp.dir), true);
-  assert.equal(isRunnerProcess(pid, `${tmp.dir}-other`), false, 'same pid, another replica dir: pid reuse must not match');
-  assert.equal(isRunnerProcess(process.pid, tmp.dir), false, 'a live process that is not the runner');
+  assert.equal(isProcessOf(pid, tmp.dir), true);
+  assert.equal(isProcessOf(pid, `${tmp.dir}-other`), false, 'same pid, another replica dir: pid reuse must not match');
+  assert.equal(isProcessOf(process.pid, tmp.dir), false, 'a live process that is not the runner');
 
   signalGroup(pid, 'SIGKILL');
   const [code, signal] = await exited;
   assert.equal(code, null);
   assert.equal(signal, 'SIGKILL');
-  assert.equal(isRunnerProcess(pid, tmp.dir), false);
+  assert.equal(isProcessOf(pid, tmp.dir), false);
   signalGroup(pid, 'SIGKILL'); // a group that is gone is not an error
 });
 
-test('isRunnerProcess rejects impossible pids', () => {
-  assert.equal(isRunnerProcess(0, '/x'), false);
-  assert.equal(isRunnerProcess(1, '/x'), false);
-  assert.equal(isRunnerProcess(-5, '/x'), false);
+test('isProcessOf rejects impossible pids', () => {
+  assert.equal(isProcessOf(0, '/x'), false);
+  assert.equal(isProcessOf(1, '/x'), false);
+  assert.equal(isProcessOf(-5, '/x'), false);
 });
 
 test('httpJson returns status and parsed body, and rejects on timeout and on refused connections', async (t) => {

@@ -6,11 +6,11 @@ import { runnerConnection } from '../../runner/index.js';
 const HAS_PROC = existsSync('/proc/self/cmdline');
 
 /**
- * True when `pid` is alive and is the runner of `replicaDir`: the pid exists and, where /proc
- * exists, its command line has `replicaDir` as an argument. A recycled pid, a zombie (empty
- * command line) or a process of another user is not our runner.
+ * True when `pid` is alive and is the process of `dir` (a runner's replica directory, a training
+ * worker's job directory): the pid exists and, where /proc exists, its command line has `dir` as
+ * an argument. A recycled pid, a zombie (empty command line) or a process of another user is not.
  */
-export function isRunnerProcess(pid: number, replicaDir: string): boolean {
+export function isProcessOf(pid: number, dir: string): boolean {
   if (!Number.isInteger(pid) || pid <= 1) return false;
   try {
     process.kill(pid, 0);
@@ -25,10 +25,10 @@ export function isRunnerProcess(pid: number, replicaDir: string): boolean {
   } catch {
     return false;
   }
-  return cmdline.split('\0').includes(replicaDir);
+  return cmdline.split('\0').includes(dir);
 }
 
-/** Sends `signal` to the process group led by `pid` (runners are spawned detached, so pgid = pid). Absent group is fine. */
+/** Sends `signal` to the process group led by `pid` (runners and training workers are spawned detached, so pgid = pid). Absent group is fine. */
 export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);

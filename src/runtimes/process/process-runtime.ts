@@ -21,7 +21,7 @@ import {
 } from '../../runner/index.js';
 import type { ObservedReplica, ReplicaPhase, ReplicaSpec, Runtime } from '../types.js';
 import { modelConfigEnv } from './model-env.js';
-import { httpJson, isRunnerProcess, signalGroup, waitUntil } from './os-process.js';
+import { httpJson, isProcessOf, signalGroup, waitUntil } from './os-process.js';
 
 /** pino-compatible subset the runtime logs through. */
 export interface RuntimeLogger {
@@ -272,7 +272,7 @@ export class ProcessRuntime implements Runtime {
       readyAt: status?.readyAt ?? null,
     };
 
-    const alive = child?.exit != null ? false : pid !== null ? isRunnerProcess(pid, dir) : this.#creating.has(spec.replicaId);
+    const alive = child?.exit != null ? false : pid !== null ? isProcessOf(pid, dir) : this.#creating.has(spec.replicaId);
     if (!alive) return { ...base, ...this.#describeExit(dir, pid, status, child) };
 
     // A runner from before Unix sockets wrote only its port: it is reached (and adopted) over TCP.
@@ -366,7 +366,7 @@ export class ProcessRuntime implements Runtime {
     const status = readStatusFile(dir);
     const pid = readPidFile(dir) ?? status?.pid ?? null;
     const child = this.#children.get(replicaId);
-    const alive = (): boolean => pid !== null && child?.exit == null && isRunnerProcess(pid, dir);
+    const alive = (): boolean => pid !== null && child?.exit == null && isProcessOf(pid, dir);
 
     if (alive()) {
       const endpoint = status === null ? null : runnerEndpoint(status);

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import type { Store, TrainingJobRecord } from '../../store/index.js';
 import type { TrainingJobInput, TrainingJobResult, TrainingProgress } from '../job-types.js';
 import { applyProgress, initialProgress, phaseWords, progressFromStore, whereInRun, type TrainingProgressView } from './progress.js';
 import { JobFiles, WORKER_ENTRY, WORKER_EXIT_ABORTED, type WorkerInputFile, type WorkerMessage } from './protocol.js';
+import { isProcessOf, signalGroup, waitUntil } from '../../runtimes/process/os-process.js';
 
 /** pino-compatible subset the manager logs through. */
 export interface JobLogger {
@@ -172,7 +172,7 @@ export class TrainingJobManager {
     const running = this.#running.get(job.id);
     if (running) {
       running.cancelled = true;
-      if (running.pid !== null) killGroup(running.pid, 'SIGKILL');
+      if (running.pid !== null) signalGroup(running.pid, 'SIGKILL');
       await running.done;
     }
     const fresh = await this.#o.store.getTrainingJob(job.id);
@@ -196,12 +196,12 @@ export class TrainingJobManager {
     const all = [...this.#running.values()];
     for (const r of all) {
       r.stopping = true;
-      if (r.pid !== null) killGroup(r.pid, 'SIGTERM');
+      if (r.pid !== null) signalGroup(r.pid, 'SIGTERM');
     }
     await Promise.all(
       all.map(async (r) => {
         const timer = setTimeout(() => {
-          if (r.pid !== null) killGroup(r.pid, 'SIGKILL');
+          if (r.pid !== null) signalGroup(r.pid, 'SIGKILL');
         }, this.#o.stopGraceMs);
         await r.done;
         clearTimeout(timer);
@@ -383,7 +383,7 @@ export class TrainingJobManager {
     }
     this.#log.info({ jobId: r.jobId, modelId: r.modelId, pid: r.pid }, 'training worker spawned');
     // A cancel or stop that arrived while spawning.
-    if (r.pid !== null && (r.cancelled || r.stopping)) killGroup(r.pid, r.cancelled ? 'SIGKILL' : 'SIGTERM');
+    if (r.pid !== null && (r.cancelled || r.stopping)) signalGroup(r.pid, r.cancelled ? 'SIGKILL' : 'SIGTERM');
   }
 
   #onMessage(r: Running, m: WorkerMessage): void {
@@ -519,15 +519,6 @@ export class TrainingJobManager {
   }
 }
 
-/** SIGNAL to the process group led by `pid` (workers are spawned detached: pgid = pid). A gone group is fine. */
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
 /**
  * A worker of a previous server may still be running on this job directory (it stops by itself
  * when its server goes away, after its current step). Kill it, so that two runs never share a
@@ -540,24 +531,9 @@ async function killStaleWorker(dir: string): Promise<void> {
   } catch {
     return;
   }
-  const isOurs = (): boolean => {
-    if (!Number.isInteger(pid) || pid <= 1) return false;
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return false;
-    }
-    if (!existsSync('/proc/self/cmdline')) return true;
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(dir);
-    } catch {
-      return false;
-    }
-  };
-  if (!isOurs()) return;
-  killGroup(pid, 'SIGKILL');
-  const deadline = Date.now() + 5000;
-  while (isOurs() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (!isProcessOf(pid, dir)) return;
+  signalGroup(pid, 'SIGKILL');
+  await waitUntil(() => !isProcessOf(pid, dir), 5000);
 }
 
 /** The last lines of the worker log (a crash's stack trace or the runtime's last words), at most LOG_TAIL_BYTES, one line. */
