@@ -123,6 +123,11 @@ export const ConfigSchema = Type.Object(
         /** Extra attempts on another replica when one dies mid-request. */
         retries: Type.Integer({ minimum: 0, maximum: 10 }),
         maxInflightPerReplica: Type.Integer({ minimum: 1 }),
+        /**
+         * Embedding calls on the wire to one replica at once; the replica's other requests wait in
+         * the gateway and go merged into one call when one returns. 0: every request is its own call.
+         */
+        maxCallsPerReplica: Type.Integer({ minimum: 0 }),
         /** Requests waiting for a replica, per deployment; beyond it 429 + Retry-After. */
         maxQueuePerDeployment: Type.Integer({ minimum: 0 }),
       },

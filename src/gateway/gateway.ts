@@ -103,7 +103,12 @@ export class Gateway {
       readyWaitMs: deps.readyWaitMs ?? g.requestTimeoutMs,
       onShed: (deploymentId) => deps.metrics?.shedTotal.inc({ deployment: deploymentId }),
     });
-    this.client = new RunnerClient({ timeoutMs: g.requestTimeoutMs, connectionsPerReplica: g.maxInflightPerReplica });
+    this.client = new RunnerClient({
+      timeoutMs: g.requestTimeoutMs,
+      connectionsPerReplica: g.maxInflightPerReplica,
+      maxCallsPerReplica: g.maxCallsPerReplica,
+      maxTextsPerCall: deps.config.limits.maxBatchItems,
+    });
     this.#unsubscribe = deps.registry.subscribe((change) => {
       if (change.kind === 'endpoint-gone') void this.client.closeEndpoint(change.url);
       if (change.kind === 'removed') {

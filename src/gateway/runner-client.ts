@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import type { TokenizeResult } from '../engines/types.js';
 import { ModeldError } from '../errors/index.js';
+import { CallMerger } from './call-merger.js';
 import { EMBED_CONTENT_TYPE, decodeEmbedFrame, runnerConnection, type EmbedFrame, type EmbedRequest, type RunnerErrorBody } from '../runner/protocol.js';
 
 /** Why a call to a runner failed; decides whether another replica is tried. */
@@ -29,6 +30,12 @@ export type RunnerFailure = (typeof RunnerFailures)[keyof typeof RunnerFailures]
  */
 const RETRY_ELSEWHERE: ReadonlySet<string> = new Set([RunnerFailures.CONNECT, RunnerFailures.RESET, RunnerFailures.DRAINING, RunnerFailures.NOT_READY]);
 
+/** A failure that may come from one input of a call: the model failed on it, or the runner refused it. */
+function isInputFailure(err: unknown): boolean {
+  if (!(err instanceof ModeldError)) return false;
+  return err.code === 'MODELD_ERR_VALIDATION' || (err.code === 'MODELD_ERR_REPLICA_FAILED' && err.details?.failure === RunnerFailures.ENGINE);
+}
+
 /** True for a runner failure worth retrying on another replica (see RETRY_ELSEWHERE). */
 export function isRetryElsewhere(err: unknown): boolean {
   return err instanceof ModeldError && err.code === 'MODELD_ERR_REPLICA_FAILED' && RETRY_ELSEWHERE.has(String(err.details?.failure));
@@ -39,7 +46,17 @@ export interface RunnerClientOptions {
   timeoutMs: number;
   /** Keep-alive connections per replica; one per request in flight (`gateway.maxInflightPerReplica`). */
   connectionsPerReplica: number;
+  /**
+   * Embedding calls on the wire to one replica at once (`gateway.maxCallsPerReplica`); calls
+   * beyond it wait and leave merged into one call (call-merger.ts). 0 or absent: each call goes alone.
+   */
+  maxCallsPerReplica?: number;
+  /** Most texts in a merged call (`limits.maxBatchItems`); default 32. */
+  maxTextsPerCall?: number;
 }
+
+/** Most characters of text in one merged call: well under the runner's body limit. */
+const MAX_MERGED_CHARS = 1 << 20;
 
 // ENOENT: a Unix socket file that is gone (the runner closed its server or its directory was removed).
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
@@ -56,14 +73,36 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 export class RunnerClient {
   readonly #options: RunnerClientOptions;
   readonly #pools = new Map<string, Pool>();
+  readonly #merger: CallMerger;
   #closed = false;
 
   constructor(options: RunnerClientOptions) {
     this.#options = options;
+    this.#merger = new CallMerger(
+      {
+        maxCallsPerEndpoint: options.maxCallsPerReplica ?? 0,
+        maxTexts: options.maxTextsPerCall ?? 32,
+        maxChars: MAX_MERGED_CHARS,
+        isInputFailure,
+      },
+      (url, request, signal) => this.#embed(url, request, signal),
+    );
   }
 
-  /** POST /embed: vectors [texts.length, dim] and token counts, decoded from the binary frame. */
-  async embed(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
+  /**
+   * POST /embed: vectors [texts.length, dim] and token counts, decoded from the binary frame.
+   * Calls to a replica that already has `maxCallsPerReplica` on the wire wait and go merged.
+   */
+  embed(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
+    return this.#merger.embed(url, request, signal);
+  }
+
+  /** Embedding calls made and HTTP calls sent for them. */
+  mergeStats(): { calls: number; sent: number } {
+    return this.#merger.stats();
+  }
+
+  async #embed(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
     const body = await this.#post(url, '/embed', request, signal, EMBED_CONTENT_TYPE);
     let frame: EmbedFrame;
     try {

@@ -29,6 +29,28 @@ describe('gateway failover', () => {
     await c?.close();
   });
 
+  it('merges requests waiting for a replica into fewer runner calls; each request gets its own vectors', async () => {
+    const engine = await loadEngine(c.artifactDir);
+    const batch = texts(48, 'merge');
+    const expected = await engine.embed(batch);
+    await engine.close();
+    const before = c.gateway.client.mergeStats();
+    // 48 single-text requests at once: 2 replicas x 8 slots are leased, 2 calls per replica on the
+    // wire (gateway.maxCallsPerReplica), the rest wait in the gateway and go merged.
+    const results = await Promise.all(batch.map((text) => c.gateway.embed(c.customerId, c.deployment.id, { batch: [{ text }] })));
+    const after = c.gateway.client.mergeStats();
+    const calls = after.calls - before.calls;
+    const sent = after.sent - before.sent;
+    assert.equal(calls, 48);
+    assert.ok(sent < calls, `runner calls sent for 48 requests: ${sent}`);
+    results.forEach((r, i) => {
+      assert.equal(r.predictions.length, 1);
+      assert.equal(r.predictions[0]!.tokensUsed.inputTokens, expected.tokenCounts[i]);
+      const v = r.predictions[0]!.vector;
+      for (let d = 0; d < v.length; d++) assert.ok(Math.abs(v[d]! - expected.vectors[i * v.length + d]!) < 1e-5, `request ${i}, dim ${d}`);
+    });
+  });
+
   it(`SIGKILL of one replica while ${REQUESTS} requests run at concurrency ${CONCURRENCY}: every request succeeds`, async () => {
     const auth = await c.auth();
     const engine = await loadEngine(c.artifactDir);
