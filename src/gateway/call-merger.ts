@@ -16,6 +16,8 @@ export interface CallMergerOptions {
    * bad input never fails the requests it happened to travel with.
    */
   isInputFailure(err: unknown): boolean;
+  /** Called for every call sent, with the number of calls merged into it (metrics). */
+  onSend?(merged: number): void;
 }
 
 /** Sends one call to an endpoint (the runner client's POST /embed). */
@@ -59,7 +61,7 @@ export class CallMerger {
   readonly #options: CallMergerOptions;
   readonly #send: SendEmbed;
   readonly #lanes = new Map<string, Lane>();
-  #merged = 0;
+  #sent = 0;
   #calls = 0;
 
   constructor(options: CallMergerOptions, send: SendEmbed) {
@@ -69,7 +71,7 @@ export class CallMerger {
 
   /** Calls made and HTTP calls sent for them since creation (the difference is what merging saved). */
   stats(): { calls: number; sent: number } {
-    return { calls: this.#calls, sent: this.#merged };
+    return { calls: this.#calls, sent: this.#sent };
   }
 
   embed(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
@@ -145,7 +147,8 @@ export class CallMerger {
 
   async #dispatch(url: string, lane: Lane, group: Member[]): Promise<void> {
     lane.onWire++;
-    this.#merged++;
+    this.#sent++;
+    this.#options.onSend?.(group.length);
     const controller = new AbortController();
     // The call is cancelled only when every caller in it has gone.
     const onMemberGone = () => {

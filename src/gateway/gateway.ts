@@ -108,6 +108,10 @@ export class Gateway {
       connectionsPerReplica: g.maxInflightPerReplica,
       maxCallsPerReplica: g.maxCallsPerReplica,
       maxTextsPerCall: deps.config.limits.maxBatchItems,
+      onEmbedSent: (merged) => {
+        deps.metrics?.runnerCallsTotal.inc();
+        if (merged > 1) deps.metrics?.mergedCallsTotal.inc(merged);
+      },
     });
     this.#unsubscribe = deps.registry.subscribe((change) => {
       if (change.kind === 'endpoint-gone') void this.client.closeEndpoint(change.url);

@@ -8,6 +8,10 @@ export interface GatewayMetrics {
   readonly shedTotal: Counter<'deployment'>;
   /** Calls repeated on another replica after one failed (connection lost, draining, not ready). */
   readonly retriesTotal: Counter<'deployment' | 'reason'>;
+  /** Embedding calls sent to runners (after merging). */
+  readonly runnerCallsTotal: Counter;
+  /** Embedding calls that went to a runner merged with at least one other. */
+  readonly mergedCallsTotal: Counter;
 }
 
 /** Registers the gateway metrics on `registry` (call once per registry). */
@@ -30,6 +34,16 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'modeld_gateway_retries_total',
       help: 'Prediction calls retried on another replica',
       labelNames: ['deployment', 'reason'],
+      registers: [registry],
+    }),
+    runnerCallsTotal: new Counter({
+      name: 'modeld_gateway_runner_calls_total',
+      help: 'Embedding calls sent to runners, after merging the calls that waited for a busy replica',
+      registers: [registry],
+    }),
+    mergedCallsTotal: new Counter({
+      name: 'modeld_gateway_merged_calls_total',
+      help: 'Embedding calls that went to a runner merged with at least one other',
       registers: [registry],
     }),
   };

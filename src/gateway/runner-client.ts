@@ -53,6 +53,8 @@ export interface RunnerClientOptions {
   maxCallsPerReplica?: number;
   /** Most texts in a merged call (`limits.maxBatchItems`); default 32. */
   maxTextsPerCall?: number;
+  /** Called for every embedding call sent, with the number of calls merged into it (metrics). */
+  onEmbedSent?: (merged: number) => void;
 }
 
 /** Most characters of text in one merged call: well under the runner's body limit. */
@@ -84,6 +86,7 @@ export class RunnerClient {
         maxTexts: options.maxTextsPerCall ?? 32,
         maxChars: MAX_MERGED_CHARS,
         isInputFailure,
+        ...(options.onEmbedSent ? { onSend: options.onEmbedSent } : {}),
       },
       (url, request, signal) => this.#embed(url, request, signal),
     );

@@ -35,6 +35,8 @@ describe('gateway failover', () => {
     const expected = await engine.embed(batch);
     await engine.close();
     const before = c.gateway.client.mergeStats();
+    const mergedBefore = (await c.gatewayMetrics.mergedCallsTotal.get()).values[0]?.value ?? 0;
+    const sentBefore = (await c.gatewayMetrics.runnerCallsTotal.get()).values[0]?.value ?? 0;
     // 48 single-text requests at once: 2 replicas x 8 slots are leased, 2 calls per replica on the
     // wire (gateway.maxCallsPerReplica), the rest wait in the gateway and go merged.
     const results = await Promise.all(batch.map((text) => c.gateway.embed(c.customerId, c.deployment.id, { batch: [{ text }] })));
@@ -43,6 +45,10 @@ describe('gateway failover', () => {
     const sent = after.sent - before.sent;
     assert.equal(calls, 48);
     assert.ok(sent < calls, `runner calls sent for 48 requests: ${sent}`);
+    // The same in the metrics: every call sent is counted, and the requests that travelled merged.
+    assert.equal(((await c.gatewayMetrics.runnerCallsTotal.get()).values[0]?.value ?? 0) - sentBefore, sent);
+    const merged = ((await c.gatewayMetrics.mergedCallsTotal.get()).values[0]?.value ?? 0) - mergedBefore;
+    assert.ok(merged > 0 && merged <= 48 && merged >= calls - sent + 1, `requests sent merged: ${merged}`);
     results.forEach((r, i) => {
       assert.equal(r.predictions.length, 1);
       assert.equal(r.predictions[0]!.tokensUsed.inputTokens, expected.tokenCounts[i]);
