@@ -111,20 +111,23 @@ try {
   console.log(`\nidle (no requests, 2 s): server ${(idle.server / 2).toFixed(1)} CPU ms/s, runners ${(idle.runners / 2).toFixed(1)} CPU ms/s`);
   console.log('end to end over HTTP (2 replicas), closed loop; CPU ms per request of the load generator, the server, the 2 runners;');
   console.log('cpu ratio = raw engine CPU per item / all CPU per item end to end (what the ratio would be with 2 cores to ourselves):');
-  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners  cpu ratio');
+  console.log('runner calls per request: embedding calls the gateway sent to runners per request (below 1: requests went merged, gateway.maxCallsPerReplica)');
+  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners  cpu ratio  calls/req');
   const rows: Array<{ batch: number; conc: number; r: Awaited<ReturnType<typeof closedLoop>> }> = [];
   for (const batch of [32, 1]) {
     for (const conc of [1, 16, 64]) {
       if (only !== null && !only.has(`${batch}x${conc}`)) continue;
+      const callsBefore = await scrapeValue(server.url, 'modeld_gateway_runner_calls_total');
       cpu.start();
       const r = await closedLoop({ url: server.url, path: route, tok, bodies: bodies(batch), itemsPerRequest: batch, concurrency: conc, seconds, check: check(batch) });
       const used = cpu.stop();
+      const callsPerRequest = ((await scrapeValue(server.url, 'modeld_gateway_runner_calls_total')) - callsBefore) / r.ok;
       rows.push({ batch, conc, r });
       const ratio = r.itemsPerSecond / (batch === 32 ? raw2x32 : raw2x1);
       const perRequest = (ms: number) => (ms / r.ok).toFixed(2).padStart(7);
       const cpuRatio = (batch === 32 ? rawCpuPerItem32 : rawCpuPerItem1) / ((used.self + used.server + used.runners) / r.ok / batch);
       console.log(
-        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}   ${perRequest(used.self)} ${perRequest(used.server)} ${perRequest(used.runners)} ${cpuRatio.toFixed(2).padStart(10)}`,
+        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}   ${perRequest(used.self)} ${perRequest(used.server)} ${perRequest(used.runners)} ${cpuRatio.toFixed(2).padStart(10)} ${callsPerRequest.toFixed(2).padStart(10)}`,
       );
     }
   }
@@ -240,4 +243,12 @@ async function rawInWorkers(artifactDir: string, texts: string[], batch: number,
   const total = (await Promise.all(done)).reduce((a, b) => a + b, 0);
   await Promise.all(workers.map((w) => w.terminate()));
   return total;
+}
+
+/** The value of an unlabelled Prometheus counter or gauge on the server's /metrics. */
+async function scrapeValue(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`${name} not on /metrics`);
+  return Number(line.slice(name.length + 1));
 }
