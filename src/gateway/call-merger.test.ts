@@ -217,6 +217,20 @@ describe('CallMerger', () => {
     assert.equal(wire.sent.length, 3, 'the endpoint is free again');
   });
 
+  it('fails the calls waiting for an endpoint that is gone, and leaves those on the wire and other endpoints alone', async () => {
+    const { m, wire } = merger();
+    const onWire = m.embed(URL_A, { texts: ['on the wire'] });
+    const waiting = m.embed(URL_A, { texts: ['waiting'] });
+    const elsewhere = m.embed(URL_B, { texts: ['elsewhere'] });
+    const gone = new ModeldError('MODELD_ERR_REPLICA_FAILED', 'replica is no longer published', { details: { failure: 'connect' } });
+    m.failWaiting(URL_A, gone);
+    await assert.rejects(waiting, (err) => err === gone);
+    for (const s of wire.sent) s.answer();
+    assert.deepEqual(rows(await onWire), expectedRows(['on the wire']));
+    assert.deepEqual(rows(await elsewhere), expectedRows(['elsewhere']));
+    assert.equal(wire.sent.length, 2, 'the failed call was never sent');
+  });
+
   it('property: whatever the arrivals, sizes, dataTypes and answer order, each caller gets exactly its own rows', async () => {
     const call = fc.record({
       url: fc.constantFrom(URL_A, URL_B),

@@ -102,6 +102,17 @@ export class CallMerger {
     signal.addEventListener('abort', m.onAbort, { once: true });
   }
 
+  /**
+   * Answers every call still waiting for `url` with `err` (the endpoint is gone: they retry
+   * elsewhere at once instead of finding it gone on the wire). Calls on the wire are left to finish.
+   */
+  failWaiting(url: string, err: unknown): void {
+    const lane = this.#lanes.get(url);
+    if (!lane) return;
+    for (const m of lane.waiting.splice(0)) this.#settle(m, null, err);
+    this.#forgetIfIdle(url, lane);
+  }
+
   #lane(url: string): Lane {
     let lane = this.#lanes.get(url);
     if (!lane) {

@@ -135,8 +135,12 @@ export class RunnerClient {
     return { tokens: result.tokens, ids: Array.isArray(result.ids) ? result.ids : result.tokens.map(() => []) };
   }
 
-  /** Closes the connections to a replica that is no longer published (in-flight calls finish first). */
+  /**
+   * Closes the connections to a replica that is no longer published (in-flight calls finish
+   * first); calls still waiting to be sent to it fail at once as `connect`, so they retry elsewhere.
+   */
   async closeEndpoint(url: string): Promise<void> {
+    this.#merger.failWaiting(url, failure(url, RunnerFailures.CONNECT, 'replica is no longer published'));
     const pool = this.#pools.get(url);
     if (!pool) return;
     this.#pools.delete(url);
