@@ -93,6 +93,23 @@ test('ProgressLine on a terminal redraws in place, cut to the width, and ends th
   assert.deepEqual(chunks, ['\r\x1b[2Kshort', '\r\x1b[2Ka line l…', '\n']);
 });
 
+test('ProgressLine.log writes a line that stays: above the redrawn line on a terminal, as a line of its own elsewhere', () => {
+  const tty = stream(true, 80);
+  const p = new ProgressLine(tty.s);
+  p.update('TRAINING  epoch 2/2');
+  p.log('epoch 1 of 2: ndcg@5 0.41 on the validation queries');
+  p.finish();
+  assert.deepEqual(tty.chunks, ['\r\x1b[2KTRAINING  epoch 2/2', '\r\x1b[2Kepoch 1 of 2: ndcg@5 0.41 on the validation queries\n', '\r\x1b[2KTRAINING  epoch 2/2', '\n']);
+
+  const pipe = stream(false, 80);
+  const q = new ProgressLine(pipe.s);
+  q.update('TRAINING  epoch 2/2');
+  q.log('epoch 1 of 2: done');
+  q.update('TRAINING  epoch 2/2');
+  q.finish();
+  assert.deepEqual(pipe.chunks, ['TRAINING  epoch 2/2\n', 'epoch 1 of 2: done\n'], 'off a terminal the progress line is not repeated');
+});
+
 function trainingModel(state: Model['state'], progress?: TrainingProgress, extra: Partial<Model> = {}): Model {
   return { id: 'm1', name: 'shoes', category: 'CUSTOM', modelType: 'ecommerce-rnn', state, ...(progress && { trainingProgress: progress }), ...extra };
 }

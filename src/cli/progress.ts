@@ -48,6 +48,8 @@ export function bar(done: number, total: number, width: number): string {
 export class ProgressLine {
   readonly #stream: OutputStream;
   #last: string | null = null;
+  /** The last line given to update() (redrawn after a log() on a terminal). */
+  #lastShown: string | null = null;
   #drawn = false;
 
   constructor(stream: OutputStream) {
@@ -64,6 +66,7 @@ export class ProgressLine {
    * time, like a training step counter, is logged once per phase or epoch).
    */
   update(line: string, key: string = line): void {
+    this.#lastShown = line;
     if (this.isTTY) {
       // A terminal of unknown size reports 0 columns (e.g. under `script`): assume 80.
       const max = (this.#stream.columns || 80) - 1;
@@ -74,6 +77,20 @@ export class ProgressLine {
       this.#stream.write(`${line}\n`);
     }
     this.#last = key;
+  }
+
+  /**
+   * Writes `line` as a line of its own that stays (an epoch's result), above the progress line:
+   * on a terminal the progress line is cleared, the line written, and the progress line drawn again.
+   */
+  log(line: string): void {
+    if (this.isTTY && this.#drawn) {
+      this.#stream.write(`\r\x1b[2K${line}\n`);
+      this.#drawn = false;
+      if (this.#lastShown !== null) this.update(this.#lastShown, this.#last ?? this.#lastShown);
+      return;
+    }
+    this.#stream.write(`${line}\n`);
   }
 
   /** Ends the redrawn line on a terminal so that what follows starts on a new line. Idempotent. */
