@@ -69,10 +69,17 @@ try {
   single.sort((a, b) => a - b);
   const rawP50Batch1 = percentile(single, 50);
   await engine.close();
+  // One session with 2 intra-op threads: the raw engine as a single caller would use this machine
+  // (the issue's anchors give the Python peer 0.21 of a 1-thread engine and 0.14 of the whole raw machine).
+  const engine2t = await loadEngine(artifactDir, { intraOpThreads: 2 });
+  const raw32t2 = await measureEngineThroughput(engine2t, texts, 32, seconds);
+  const raw1t2 = await measureEngineThroughput(engine2t, texts, 1, seconds);
+  await engine2t.close();
   const raw2x32 = await rawInWorkers(artifactDir, texts, 32, 2);
   const raw2x1 = await rawInWorkers(artifactDir, texts, 1, 2);
   console.log(`raw engine, 1 thread:            batch 32 ${fmt(raw32)} items/s, batch 1 ${fmt(raw1)} items/s (p50 ${rawP50Batch1.toFixed(3)} ms per call; CPU per item ${rawCpuPerItem32.toFixed(3)} / ${rawCpuPerItem1.toFixed(3)} ms)`);
-  console.log(`raw engine, 2 engines x 1 thread: batch 32 ${fmt(raw2x32)} items/s, batch 1 ${fmt(raw2x1)} items/s  <- denominator of the ratios`);
+  console.log(`raw engine, 1 engine x 2 threads: batch 32 ${fmt(raw32t2)} items/s, batch 1 ${fmt(raw1t2)} items/s`);
+  console.log(`raw engine, 2 engines x 1 thread: batch 32 ${fmt(raw2x32)} items/s, batch 1 ${fmt(raw2x1)} items/s  <- denominator of the ratio column`);
 
   // The server, the artifact imported and deployed with 2 replicas.
   server = await startServer(dataDir);
@@ -134,9 +141,11 @@ try {
   const c1b1 = rows.find((x) => x.batch === 1 && x.conc === 1)?.r;
   if (c1b1) console.log(`p50 overhead at concurrency 1, batch 1: ${(c1b1.p50Ms - rawP50Batch1).toFixed(3)} ms (end to end p50 ${c1b1.p50Ms.toFixed(3)} ms - raw p50 ${rawP50Batch1.toFixed(3)} ms)`);
   const c16b32 = rows.find((x) => x.batch === 32 && x.conc === 16)?.r;
-  if (c16b32) console.log(`ratio at batch 32, concurrency 16: ${(c16b32.itemsPerSecond / raw2x32).toFixed(2)} of 2 raw engines, ${(c16b32.itemsPerSecond / raw32).toFixed(2)} of 1 raw engine`);
+  const ratios = (r: number, twoEngines: number, twoThreads: number, one: number) =>
+    `${(r / twoEngines).toFixed(2)} of 2 raw engines x 1 thread, ${(r / twoThreads).toFixed(2)} of 1 engine x 2 threads, ${(r / one).toFixed(2)} of 1 engine x 1 thread`;
+  if (c16b32) console.log(`ratio at batch 32, concurrency 16: ${ratios(c16b32.itemsPerSecond, raw2x32, raw32t2, raw32)}`);
   const c16b1 = rows.find((x) => x.batch === 1 && x.conc === 16)?.r;
-  if (c16b1) console.log(`ratio at batch 1, concurrency 16: ${(c16b1.itemsPerSecond / raw2x1).toFixed(2)} of 2 raw engines, ${(c16b1.itemsPerSecond / raw1).toFixed(2)} of 1 raw engine`);
+  if (c16b1) console.log(`ratio at batch 1, concurrency 16: ${ratios(c16b1.itemsPerSecond, raw2x1, raw1t2, raw1)}`);
 
   // The floor: the same three processes and two hops with nothing in them.
   console.log('\nfloor: load generator -> node:http relay -> Unix socket -> node:http backend, no auth, JSON, routing or model (answers sized like batch 1 / 32):');
