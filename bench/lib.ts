@@ -43,13 +43,14 @@ export interface ServerProcess {
 
 /**
  * Starts `bin/modeld.js serve` on a free port over `dataDir` and waits until /readyz answers.
- * `nodeArgs` go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow).
+ * `nodeArgs` go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow); `root`
+ * is the checkout to run (another one sharing node_modules, e.g. a git worktree of a commit).
  */
-export async function startServer(dataDir: string, port?: number, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerProcess> {
+export async function startServer(dataDir: string, port?: number, extraEnv: Record<string, string> = {}, nodeArgs: string[] = [], root = repoRoot): Promise<ServerProcess> {
   const p = port ?? (await freePort());
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(repoRoot, 'bin/modeld.js'), 'serve'], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/modeld.js'), 'serve'], {
+    cwd: root,
     env: { ...process.env, MODELD_PORT: String(p), MODELD_DATA_DIR: dataDir, MODELD_LOG_LEVEL: 'warn', ...extraEnv },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
