@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import type { ServingEndpoint, ServingModelInfo } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import { Balancer, type Lease } from './balancer.js';
@@ -52,17 +53,21 @@ describe('Balancer', () => {
     assert.deepEqual(registry.get(DEP)!.endpoints.map((e) => e.inflight), [2, 2]);
   });
 
-  it('sends each request to the replica with the fewest in flight, ties broken round-robin', async () => {
+  it('sends each request to the replica with the fewest in flight, ties to the replica picked last (warm)', async () => {
     const { balancer } = setup({ replicas: 3, cap: 10 });
     const first = await Promise.all([1, 2, 3].map(() => balancer.acquire(DEP)));
     assert.deepEqual(first.map((l) => l.endpoint.replicaId).sort(), ['r0', 'r1', 'r2']);
-    // r1 finishes first: it now has the fewest in flight (0 against 1 and 1), twice in a row it wins.
+    // r1 finishes first: it now has the fewest in flight (0 against 1 and 1) and wins.
     first.find((l) => l.endpoint.replicaId === 'r1')!.release(2);
     const next = await balancer.acquire(DEP);
     assert.equal(next.endpoint.replicaId, 'r1');
+    // Every replica at 1 in flight: the tie goes to r1, picked last.
     const third = await balancer.acquire(DEP);
-    assert.notEqual(third.endpoint.replicaId, 'r1', 'with every replica at 1 in flight, the rotation moves past r1');
-    // Equal load everywhere: successive picks rotate over all replicas.
+    assert.equal(third.endpoint.replicaId, 'r1');
+    // r1 now has 2: the others have fewer, whatever was picked last.
+    const fourth = await balancer.acquire(DEP);
+    assert.notEqual(fourth.endpoint.replicaId, 'r1');
+    // One request at a time (concurrency 1): every one goes to the same, warm, replica.
     const { balancer: fresh } = setup({ replicas: 3, cap: 100 });
     const picks: string[] = [];
     for (let i = 0; i < 9; i++) {
@@ -70,9 +75,27 @@ describe('Balancer', () => {
       picks.push(l.endpoint.replicaId);
       l.release(1);
     }
-    assert.deepEqual(
-      [0, 1, 2].map((k) => new Set(picks.slice(k * 3, k * 3 + 3)).size),
-      [3, 3, 3],
+    assert.equal(new Set(picks).size, 1, picks.join(','));
+  });
+
+  it('property: every pick goes to a least-loaded replica', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(fc.nat(), { minLength: 1, maxLength: 60 }), async (replicas, ops) => {
+        const { balancer, registry } = setup({ replicas, cap: 100, queue: 100 });
+        const held: Lease[] = [];
+        for (const op of ops) {
+          // Even: acquire one more; odd: release one of those held.
+          if (op % 2 === 0 || held.length === 0) held.push(await balancer.acquire(DEP));
+          else held.splice(op % held.length, 1)[0]!.release(1);
+          const loads = registry.get(DEP)!.endpoints.map((e) => e.inflight);
+          // Only an acquire can raise a load, and it picks a least-loaded replica: a load above
+          // min + 1 can come only from releases elsewhere, never from a pick.
+          const picked = held.at(-1)?.endpoint.inflight;
+          if (op % 2 === 0 && picked !== undefined) assert.ok(picked - 1 <= Math.min(...loads), `picked a replica at ${picked - 1} while another had ${Math.min(...loads)}`);
+        }
+        for (const l of held) l.release(1);
+      }),
+      { numRuns: 100 },
     );
   });
 
@@ -176,13 +199,10 @@ describe('Balancer', () => {
     }
     assert.equal(registry.readyCount(DEP), 1);
     registry.publish(DEP, MODEL, endpoints(2));
-    const seen = new Set<string>();
-    for (let i = 0; i < 4; i++) {
-      const l = await balancer.acquire(DEP);
-      seen.add(l.endpoint.replicaId);
-      l.release();
-    }
-    assert.deepEqual([...seen].sort(), ['r0', 'r1']);
+    // Two requests at once: the second goes to r0 again (the fewer in flight).
+    const both = [await balancer.acquire(DEP), await balancer.acquire(DEP)];
+    assert.deepEqual(both.map((l) => l.endpoint.replicaId).sort(), ['r0', 'r1']);
+    for (const l of both) l.release();
   });
 
   it('never hands a request a replica it already failed on', async () => {

@@ -51,7 +51,7 @@ const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
 
 /**
  * Chooses the replica for each request: the ready endpoint with the fewest requests in flight,
- * ties broken round-robin, at most `maxInflightPerReplica` per replica. When every replica is
+ * ties going to the replica picked last (warm), at most `maxInflightPerReplica` per replica. When every replica is
  * full a request waits in a bounded FIFO queue per deployment; when that is full it is shed with
  * 429 MODELD_ERR_OVERLOADED and a Retry-After estimate, instead of queueing forever.
  */
@@ -139,22 +139,17 @@ export class Balancer {
     return q;
   }
 
-  /** Least in flight among usable endpoints with room; ties go to the first at or after the cursor. */
+  /**
+   * Least in flight among usable endpoints with room; ties go to the endpoint picked last (warm),
+   * else to the first in publication order. Least-loaded still bounds the skew to one request.
+   */
   #pick(slots: DeploymentSlots, exclude: ReadonlySet<string>): EndpointState | null {
-    const eps = slots.endpoints;
-    const n = eps.length;
     let best: EndpointState | null = null;
-    let bestIndex = -1;
-    for (let k = 0; k < n; k++) {
-      const i = (slots.cursor + k) % n;
-      const e = eps[i]!;
+    for (const e of slots.endpoints) {
       if (e.failed || e.inflight >= this.#options.maxInflightPerReplica || exclude.has(e.replicaId)) continue;
-      if (best === null || e.inflight < best.inflight) {
-        best = e;
-        bestIndex = i;
-      }
+      if (best === null || e.inflight < best.inflight || (e.inflight === best.inflight && e.replicaId === slots.lastPicked)) best = e;
     }
-    if (best) slots.cursor = (bestIndex + 1) % n;
+    if (best) slots.lastPicked = best.replicaId;
     return best;
   }
 

@@ -27,8 +27,12 @@ export interface DeploymentSlots {
   inflight: number;
   /** Requests waiting for a replica slot. */
   queued: number;
-  /** Round-robin cursor that breaks ties between equally loaded endpoints. */
-  cursor: number;
+  /**
+   * The replica picked last: ties between equally loaded endpoints go to it (its caches and
+   * threads are warm), so that at low load one replica serves everything instead of each one
+   * answering every other request cold.
+   */
+  lastPicked: string | null;
   /** Moving average of one replica call's duration, for Retry-After estimates. */
   meanLatencyMs: number;
   readonly window: LoadWindow;
@@ -120,7 +124,7 @@ export class EndpointRegistry implements EndpointSink, LoadSource {
         endpoints: [],
         inflight: 0,
         queued: 0,
-        cursor: 0,
+        lastPicked: null,
         meanLatencyMs: 0,
         window: new LoadWindow(this.#clock.now(), this.#windowMs),
       };
