@@ -24,6 +24,7 @@
  * Usage: npm run bench:predict [-- --seconds 5] [--only 32x16,1x1] [--no-restart]
  *   --only: just these batch x concurrency rows (quick comparisons); --no-restart: skip the kill -9 part.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,22 +122,25 @@ try {
   console.log('end to end over HTTP (2 replicas), closed loop; CPU ms per request of the load generator, the server, the 2 runners;');
   console.log('cpu ratio = raw engine CPU per item / all CPU per item end to end (what the ratio would be with 2 cores to ourselves):');
   console.log('runner calls per request: embedding calls the gateway sent to runners per request (below 1: requests went merged, gateway.maxCallsPerReplica)');
-  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners  cpu ratio  calls/req');
+  console.log('steal: share of the machine CPU time the hypervisor gave to others during the row (/proc/stat); above a few % the row is slowed by the host, not by modeld');
+  console.log('batch  conc   items/s    ratio   p50 ms   p99 ms  failed   cpu: gen  server runners  cpu ratio  calls/req  steal');
   const rows: Array<{ batch: number; conc: number; r: Awaited<ReturnType<typeof closedLoop>> }> = [];
   for (const batch of [32, 1]) {
     for (const conc of [1, 16, 64]) {
       if (only !== null && !only.has(`${batch}x${conc}`)) continue;
       const callsBefore = await scrapeValue(server.url, 'modeld_gateway_runner_calls_total');
+      const stealBefore = cpuTimes();
       cpu.start();
       const r = await closedLoop({ url: server.url, path: route, tok, bodies: bodies(batch), itemsPerRequest: batch, concurrency: conc, seconds, check: check(batch) });
       const used = cpu.stop();
+      const steal = stealShare(stealBefore, cpuTimes());
       const callsPerRequest = ((await scrapeValue(server.url, 'modeld_gateway_runner_calls_total')) - callsBefore) / r.ok;
       rows.push({ batch, conc, r });
       const ratio = r.itemsPerSecond / (batch === 32 ? raw2x32 : raw2x1);
       const perRequest = (ms: number) => (ms / r.ok).toFixed(2).padStart(7);
       const cpuRatio = (batch === 32 ? rawCpuPerItem32 : rawCpuPerItem1) / ((used.self + used.server + used.runners) / r.ok / batch);
       console.log(
-        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}   ${perRequest(used.self)} ${perRequest(used.server)} ${perRequest(used.runners)} ${cpuRatio.toFixed(2).padStart(10)} ${callsPerRequest.toFixed(2).padStart(10)}`,
+        `${String(batch).padStart(5)} ${String(conc).padStart(5)} ${fmt(r.itemsPerSecond).padStart(9)} ${ratio.toFixed(2).padStart(8)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${String(r.failed).padStart(7)}   ${perRequest(used.self)} ${perRequest(used.server)} ${perRequest(used.runners)} ${cpuRatio.toFixed(2).padStart(10)} ${callsPerRequest.toFixed(2).padStart(10)} ${`${(steal * 100).toFixed(1)}%`.padStart(6)}`,
       );
     }
   }
@@ -262,4 +266,19 @@ async function scrapeValue(url: string, name: string): Promise<number> {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   if (line === undefined) throw new Error(`${name} not on /metrics`);
   return Number(line.slice(name.length + 1));
+}
+
+/** The machine's CPU time counters (all CPUs, jiffies) from /proc/stat: total and steal; null without /proc. */
+function cpuTimes(): { total: number; steal: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+function stealShare(before: ReturnType<typeof cpuTimes>, after: ReturnType<typeof cpuTimes>): number {
+  if (!before || !after || after.total <= before.total) return 0;
+  return (after.steal - before.steal) / (after.total - before.total);
 }
