@@ -42,42 +42,22 @@
  *                        as `runner@base` and `relay+runner@base`, in turn with this checkout's
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { loadEngine } from '../src/engines/index.js';
-import { DEFAULT_RUNNER_SETTINGS, type RunnerSpec } from '../src/runner/replica-dir.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { adminCredentials, api, machineLine, percentile, repoRoot, runnerPids, startServer, token, waitForState } from './lib.js';
+import { adminCredentials, api, machineLine, percentile, relaySource, repoRoot, runnerPids, serveStubRunner, startServer, threadsCpuNs, token, waitForState, writeBenchReplicaDir } from './lib.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 
 // Child mode: serve a replica dir with the Runner and an engine that returns constant vectors at once.
 const stubDir = arg('--serve-stub');
-if (stubDir !== undefined) {
-  const { Runner } = await import('../src/runner/runner.js');
-  const { readRunnerSpec } = await import('../src/runner/replica-dir.js');
-  const dim = 256;
-  const engine = {
-    manifest: {} as never,
-    vectorSize: dim,
-    async embed(texts: string[]) {
-      return { vectors: new Float32Array(texts.length * dim).fill(0.0625), tokenCounts: texts.map(() => 24) };
-    },
-    tokenize(texts: string[]) {
-      return { tokens: texts.map(() => []), ids: texts.map(() => []) };
-    },
-    async close() {},
-  };
-  const runner = new Runner({ replicaDir: stubDir, spec: readRunnerSpec(stubDir), loadEngine: async () => engine });
-  process.on('SIGTERM', () => runner.drain('SIGTERM'));
-  await runner.start();
-  process.exit((await runner.done).exitCode);
-}
+if (stubDir !== undefined) await serveStubRunner(stubDir);
 
 const rounds = Number(arg('--rounds') ?? 5);
 const roundMs = Number(arg('--ms') ?? 1500);
@@ -95,22 +75,6 @@ const threads = arg('--threads');
 const serverRoot = path.resolve(arg('--server-root') ?? repoRoot);
 const prof = (label: string) => (profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', path.join(path.resolve(profDir), label)]);
 
-/** CPU ns of every thread of `pid` so far (0 when it is gone). */
-function threadsCpuNs(pid: number): number {
-  let sum = 0;
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        // thread gone
-      }
-    }
-  } catch {
-    // process gone
-  }
-  return sum;
-}
 
 /**
  * The stamp preload (plain ESM, builtins and this checkout's node_modules only). Points, each one
@@ -205,24 +169,8 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 30000;
 server.listen(${JSON.stringify(socketPath)}, () => console.log('listening'));`;
 
-/** bench/lib relayFloor's relay, pointed at any Unix socket. */
-const relaySource = (socketPath: string) => `
-import http from 'node:http';
-import { Pool } from 'undici';
-const pool = new Pool('http://localhost', { socketPath: ${JSON.stringify(socketPath)}, connections: 16 });
-const answer = Buffer.alloc(2700, 32);
-const server = http.createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', async () => {
-    const r = await pool.request({ method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) });
-    await r.body.arrayBuffer();
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
-    res.end(answer);
-  });
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+/** bench/lib relayFloor's relay, pointed at any Unix socket, answering like a batch-1 response. */
+const relayToRunner = (socketPath: string) => relaySource(socketPath, 2700);
 
 interface Proc {
   child: ChildProcess;
@@ -251,22 +199,7 @@ async function startScript(source: string): Promise<Proc> {
 /** A runner process on `<work>/<label>/runner.sock` (real: `<root>/src/runner/main.ts`; stub: this file's --serve-stub). */
 async function startRunner(label: string, artifactDir: string, kind: 'real' | 'stub', root = repoRoot): Promise<{ child: ChildProcess; socketPath: string }> {
   const dir = path.join(work, label);
-  mkdirSync(dir, { recursive: true });
-  const socketPath = path.join(dir, 'runner.sock');
-  const spec: RunnerSpec = {
-    replicaId: `r-${label}`,
-    deploymentId: 'd-bench',
-    customerId: 'c-bench',
-    generation: 1,
-    modelId: 'm-bench',
-    artifactDir,
-    config: {},
-    intraOpThreads: 1,
-    ...DEFAULT_RUNNER_SETTINGS,
-    socketPath,
-    createdAt: new Date().toISOString(),
-  };
-  writeFileSync(path.join(dir, 'spec.json'), JSON.stringify(spec));
+  const socketPath = writeBenchReplicaDir(dir, label, artifactDir);
   const tsx = fileURLToPath(import.meta.resolve('tsx/esm'));
   const entry = kind === 'real' ? [path.join(root, 'src/runner/main.ts')] : [fileURLToPath(import.meta.url), '--serve-stub'];
   const child = spawn(process.execPath, [...prof(label), ...preload, '--import', tsx, ...entry, dir], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -440,7 +373,7 @@ try {
     const backend = await startScript(backendSource(socketPath));
     if (want('backend')) shapes.push({ name: 'backend', front: null, back: () => [backend.child.pid!], pool: unixPool(socketPath), path: '/embed', headers: json, bodies: runnerBodies });
     if (want('floor')) {
-      const relay = await startScript(relaySource(socketPath));
+      const relay = await startScript(relayToRunner(socketPath));
       shapes.push({ name: 'floor', front: relay.child.pid!, back: () => [backend.child.pid!], pool: tcpPool(`http://127.0.0.1:${relay.line}`), path: '/', headers: json, bodies: apiBodies });
     }
   }
@@ -452,7 +385,7 @@ try {
     if (want(name)) shapes.push({ name: `${name}${suffix}`, front: null, back: () => [r.child.pid!], pool: unixPool(r.socketPath), path: '/embed', headers: json, bodies: runnerBodies });
     if (want(relayed)) {
       // A relay of its own per runner: the direct shape's connection stays the only one on its socket.
-      const relay = await startScript(relaySource(r.socketPath));
+      const relay = await startScript(relayToRunner(r.socketPath));
       shapes.push({ name: `${relayed}${suffix}`, front: relay.child.pid!, back: () => [r.child.pid!], pool: tcpPool(`http://127.0.0.1:${relay.line}`), path: '/', headers: json, bodies: runnerBodies });
     }
   };

@@ -5,12 +5,13 @@
  * only and stops by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';
+import { DEFAULT_RUNNER_SETTINGS, type RunnerSpec } from '../src/runner/replica-dir.js';
 
 export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -483,6 +484,99 @@ export class CpuMeter {
 let floorRuns = 0;
 
 /**
+ * The source of the floor's relay (run with `node --input-type=module -e`): node:http on a free
+ * 127.0.0.1 port (printed on stdout) in front of an undici Pool on the Unix socket `socketPath`,
+ * as the server talks to its runners; forwards each body to POST /embed and answers `answerBytes`.
+ */
+export function relaySource(socketPath: string, answerBytes: number): string {
+  return `
+    import http from 'node:http';
+    import { Pool } from 'undici';
+    const pool = new Pool('http://localhost', { socketPath: ${JSON.stringify(socketPath)}, connections: 16 });
+    const answer = Buffer.alloc(${answerBytes}, 32);
+    const server = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', async () => {
+        const r = await pool.request({ method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) });
+        await r.body.arrayBuffer();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+        res.end(answer);
+      });
+    });
+    server.keepAliveTimeout = 30000;
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+}
+
+/** CPU ns of every thread of `pid` so far (from /proc/<pid>/task/<tid>/schedstat; 0 when it is gone). */
+export function threadsCpuNs(pid: number): number {
+  let sum = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // thread gone
+      }
+    }
+  } catch {
+    // process gone
+  }
+  return sum;
+}
+
+/**
+ * Makes `dir` a replica directory for a runner started by hand (the runner benches): spec.json
+ * for the artifact, one intra-op thread, the default runner settings, a socket `dir/runner.sock`.
+ * Returns the socket path.
+ */
+export function writeBenchReplicaDir(dir: string, label: string, artifactDir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const socketPath = path.join(dir, 'runner.sock');
+  const spec: RunnerSpec = {
+    replicaId: `r-${label}`,
+    deploymentId: 'd-bench',
+    customerId: 'c-bench',
+    generation: 1,
+    modelId: 'm-bench',
+    artifactDir,
+    config: {},
+    intraOpThreads: 1,
+    ...DEFAULT_RUNNER_SETTINGS,
+    socketPath,
+    createdAt: new Date().toISOString(),
+  };
+  writeFileSync(path.join(dir, 'spec.json'), JSON.stringify(spec));
+  return socketPath;
+}
+
+/**
+ * Child mode of the runner benches: serves `replicaDir` with the real Runner (HTTP, protocol,
+ * batcher) and an engine that answers constant 256-d vectors at once (no tokenization, no
+ * inference), then exits with the runner's exit code.
+ */
+export async function serveStubRunner(replicaDir: string): Promise<never> {
+  const { Runner } = await import('../src/runner/runner.js');
+  const { readRunnerSpec } = await import('../src/runner/replica-dir.js');
+  const dim = 256;
+  const engine = {
+    manifest: {} as never,
+    vectorSize: dim,
+    async embed(texts: string[]) {
+      return { vectors: new Float32Array(texts.length * dim).fill(0.0625), tokenCounts: texts.map(() => 24) };
+    },
+    tokenize(texts: string[]) {
+      return { tokens: texts.map(() => []), ids: texts.map(() => []) };
+    },
+    async close() {},
+  };
+  const runner = new Runner({ replicaDir, spec: readRunnerSpec(replicaDir), loadEngine: async () => engine });
+  process.on('SIGTERM', () => runner.drain('SIGTERM'));
+  await runner.start();
+  process.exit((await runner.done).exitCode);
+}
+
+/**
  * The floor of the serving path's shape: a load generator -> an HTTP relay -> a backend, three
  * processes and two hops like client -> server -> runner, with nothing in them (no auth, no
  * routing, no JSON, no model). The relay is node:http in front of an undici Pool on a Unix
@@ -501,23 +595,7 @@ export async function relayFloor(options: { concurrency: number; seconds: number
     });
     server.keepAliveTimeout = 30000;
     server.listen(${JSON.stringify(socketPath)}, () => console.log('listening'));`;
-  const relayScript = `
-    import http from 'node:http';
-    import { Pool } from 'undici';
-    const pool = new Pool('http://localhost', { socketPath: ${JSON.stringify(socketPath)}, connections: 16 });
-    const answer = Buffer.alloc(${options.relayBytes}, 32);
-    const server = http.createServer((req, res) => {
-      const chunks = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', async () => {
-        const r = await pool.request({ method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) });
-        await r.body.arrayBuffer();
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
-        res.end(answer);
-      });
-    });
-    server.keepAliveTimeout = 30000;
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const relayScript = relaySource(socketPath, options.relayBytes);
   const start = async (script: string): Promise<{ child: ChildProcess; line: string }> => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
     const line = await new Promise<string>((resolve, reject) => {

@@ -20,17 +20,16 @@
  *                          vectors at once (no tokenization, no inference): what the runner's own code (HTTP, JSON, batcher, frame) costs
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { loadEngine } from '../src/engines/index.js';
-import { DEFAULT_RUNNER_SETTINGS, type RunnerSpec } from '../src/runner/replica-dir.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { machineLine, repoRoot } from './lib.js';
+import { machineLine, repoRoot, serveStubRunner, threadsCpuNs, writeBenchReplicaDir } from './lib.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const rounds = Number(arg('--rounds') ?? 6);
@@ -86,39 +85,8 @@ if (timedDir !== undefined) {
 
 // Child mode: serve a replica dir with the Runner and a stub engine (no tokenization, no inference).
 const stubDir = arg('--serve-stub');
-if (stubDir !== undefined) {
-  const { Runner } = await import('../src/runner/runner.js');
-  const { readRunnerSpec } = await import('../src/runner/replica-dir.js');
-  const dim = 256;
-  const engine = {
-    manifest: {} as never,
-    vectorSize: dim,
-    async embed(texts: string[]) {
-      return { vectors: new Float32Array(texts.length * dim).fill(0.0625), tokenCounts: texts.map(() => 24) };
-    },
-    tokenize(texts: string[]) {
-      return { tokens: texts.map(() => []), ids: texts.map(() => []) };
-    },
-    async close() {},
-  };
-  const runner = new Runner({ replicaDir: stubDir, spec: readRunnerSpec(stubDir), loadEngine: async () => engine });
-  process.on('SIGTERM', () => runner.drain('SIGTERM'));
-  await runner.start();
-  process.exit((await runner.done).exitCode);
-}
+if (stubDir !== undefined) await serveStubRunner(stubDir);
 
-/** CPU ns of every thread of `pid` so far. */
-function threadsCpuNs(pid: number): number {
-  let sum = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      sum += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // thread gone
-    }
-  }
-  return sum;
-}
 
 interface RunnerProc {
   label: string;
@@ -129,22 +97,7 @@ interface RunnerProc {
 
 async function startRunner(work: string, label: string, root: string, artifactDir: string, entry: string[] = [path.join(root, 'src/runner/main.ts')]): Promise<RunnerProc> {
   const dir = path.join(work, `replica-${label}`);
-  mkdirSync(dir, { recursive: true });
-  const socketPath = path.join(dir, 'runner.sock');
-  const spec: RunnerSpec = {
-    replicaId: `r-${label}`,
-    deploymentId: 'd-bench',
-    customerId: 'c-bench',
-    generation: 1,
-    modelId: 'm-bench',
-    artifactDir,
-    config: {},
-    intraOpThreads: 1,
-    ...DEFAULT_RUNNER_SETTINGS,
-    socketPath,
-    createdAt: new Date().toISOString(),
-  };
-  writeFileSync(path.join(dir, 'spec.json'), JSON.stringify(spec));
+  const socketPath = writeBenchReplicaDir(dir, label, artifactDir);
   const tsx = fileURLToPath(import.meta.resolve('tsx/esm'));
   const prof = profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.join(path.resolve(profDir), label)];
   const argv = [...prof, '--import', tsx, ...entry, dir];
