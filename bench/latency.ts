@@ -51,7 +51,7 @@ import { Pool } from 'undici';
 import { loadEngine } from '../src/engines/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { adminCredentials, api, machineLine, percentile, relaySource, repoRoot, runnerPids, serveStubRunner, startServer, threadsCpuNs, token, waitForState, writeBenchReplicaDir } from './lib.js';
+import { adminCredentials, api, machineLine, percentile, relaySource, repoRoot, runnerPids, serveStubRunner, startServer, threadsCpuNs, token, waitForBenchRunner, waitForState, writeBenchReplicaDir } from './lib.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 
@@ -204,17 +204,7 @@ async function startRunner(label: string, artifactDir: string, kind: 'real' | 's
   const entry = kind === 'real' ? [path.join(root, 'src/runner/main.ts')] : [fileURLToPath(import.meta.url), '--serve-stub'];
   const child = spawn(process.execPath, [...prof(label), ...preload, '--import', tsx, ...entry, dir], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`runner ${label} exited with ${child.exitCode}`);
-    try {
-      if ((JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as { phase: string }).phase === 'ready') break;
-    } catch {
-      // not written yet
-    }
-    if (Date.now() > deadline) throw new Error(`runner ${label} not ready after 60 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForBenchRunner(child, dir, label);
   return { child, socketPath };
 }
 

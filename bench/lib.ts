@@ -550,6 +550,21 @@ export function writeBenchReplicaDir(dir: string, label: string, artifactDir: st
   return socketPath;
 }
 
+/** Waits until the runner serving `dir` says it is ready (status.json), failing if it exits or takes over 60 s. */
+export async function waitForBenchRunner(child: ChildProcess, dir: string, label: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`runner ${label} exited with ${child.exitCode}`);
+    try {
+      if ((JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as { phase: string }).phase === 'ready') return;
+    } catch {
+      // not written yet
+    }
+    if (Date.now() > deadline) throw new Error(`runner ${label} not ready after 60 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
  * Child mode of the runner benches: serves `replicaDir` with the real Runner (HTTP, protocol,
  * batcher) and an engine that answers constant 256-d vectors at once (no tokenization, no

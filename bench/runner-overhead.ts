@@ -29,7 +29,7 @@ import { Pool } from 'undici';
 import { loadEngine } from '../src/engines/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { machineLine, repoRoot, serveStubRunner, threadsCpuNs, writeBenchReplicaDir } from './lib.js';
+import { machineLine, repoRoot, serveStubRunner, threadsCpuNs, waitForBenchRunner, writeBenchReplicaDir } from './lib.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const rounds = Number(arg('--rounds') ?? 6);
@@ -104,17 +104,7 @@ async function startRunner(work: string, label: string, root: string, artifactDi
   const child = pin
     ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] })
     : spawn(process.execPath, argv, { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`runner ${label} exited with ${child.exitCode}`);
-    try {
-      if ((JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as { phase: string }).phase === 'ready') break;
-    } catch {
-      // not written yet
-    }
-    if (Date.now() > deadline) throw new Error(`runner ${label} not ready after 60 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForBenchRunner(child, dir, label);
   return { label, dir, child, pool: new Pool('http://localhost', { socketPath, connections: concurrency }) };
 }
 
