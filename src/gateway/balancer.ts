@@ -51,9 +51,10 @@ const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
 
 /**
  * Chooses the replica for each request: the ready endpoint with the fewest requests in flight,
- * ties going to the replica picked last (warm), at most `maxInflightPerReplica` per replica. When every replica is
- * full a request waits in a bounded FIFO queue per deployment; when that is full it is shed with
- * 429 MODELD_ERR_OVERLOADED and a Retry-After estimate, instead of queueing forever.
+ * ties going to the replica picked last (warm), at most `maxInflightPerReplica` per replica.
+ * When every replica is full a request waits in a bounded FIFO queue per deployment; when that is
+ * full it is shed with 429 MODELD_ERR_OVERLOADED and a Retry-After estimate, instead of queueing
+ * forever.
  */
 export class Balancer {
   readonly #registry: EndpointRegistry;
