@@ -71,7 +71,6 @@ describe('CallMerger', () => {
     assert.deepEqual(wire.sent[0]!.request, { texts: ['red shoes'] });
     wire.sent[0]!.answer();
     assert.deepEqual(rows(await p), expectedRows(['red shoes']));
-    assert.deepEqual(m.stats(), { calls: 1, sent: 1 });
   });
 
   it('merges the calls that waited for the wire into one call and gives each its own rows', async () => {
@@ -88,7 +87,7 @@ describe('CallMerger', () => {
     assert.deepEqual(rows(b!), expectedRows(['b', 'cc']));
     assert.deepEqual(rows(d!), expectedRows(['ddd']));
     assert.deepEqual(rows(e!), expectedRows(['e']));
-    assert.deepEqual(m.stats(), { calls: 4, sent: 2 });
+    assert.equal(wire.sent.length, 2, 'four calls went out as two');
   });
 
   it('merges only calls of the same dataType, oldest first, and never above maxTexts', async () => {

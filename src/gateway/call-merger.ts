@@ -61,22 +61,14 @@ export class CallMerger {
   readonly #options: CallMergerOptions;
   readonly #send: SendEmbed;
   readonly #lanes = new Map<string, Lane>();
-  #sent = 0;
-  #calls = 0;
 
   constructor(options: CallMergerOptions, send: SendEmbed) {
     this.#options = options;
     this.#send = send;
   }
 
-  /** Calls made and HTTP calls sent for them since creation (the difference is what merging saved). */
-  stats(): { calls: number; sent: number } {
-    return { calls: this.#calls, sent: this.#sent };
-  }
-
   embed(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    this.#calls++;
     return new Promise<EmbedFrame>((resolve, reject) => {
       let chars = 0;
       for (const t of request.texts) chars += t.length;
@@ -158,7 +150,6 @@ export class CallMerger {
 
   async #dispatch(url: string, lane: Lane, group: Member[]): Promise<void> {
     lane.onWire++;
-    this.#sent++;
     this.#options.onSend?.(group.length);
     const controller = new AbortController();
     // The call is cancelled only when every caller in it has gone.

@@ -100,11 +100,6 @@ export class RunnerClient {
     return this.#merger.embed(url, request, signal);
   }
 
-  /** Embedding calls made and HTTP calls sent for them. */
-  mergeStats(): { calls: number; sent: number } {
-    return this.#merger.stats();
-  }
-
   async #embed(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
     const body = await this.#post(url, '/embed', request, signal, EMBED_CONTENT_TYPE);
     let frame: EmbedFrame;

@@ -34,21 +34,17 @@ describe('gateway failover', () => {
     const batch = texts(48, 'merge');
     const expected = await engine.embed(batch);
     await engine.close();
-    const before = c.gateway.client.mergeStats();
-    const mergedBefore = (await c.gatewayMetrics.mergedCallsTotal.get()).values[0]?.value ?? 0;
-    const sentBefore = (await c.gatewayMetrics.runnerCallsTotal.get()).values[0]?.value ?? 0;
+    const counter = async (m: typeof c.gatewayMetrics.runnerCallsTotal) => (await m.get()).values[0]?.value ?? 0;
+    const sentBefore = await counter(c.gatewayMetrics.runnerCallsTotal);
+    const mergedBefore = await counter(c.gatewayMetrics.mergedCallsTotal);
     // 48 single-text requests at once: 2 replicas x 8 slots are leased, 2 calls per replica on the
     // wire (gateway.maxCallsPerReplica), the rest wait in the gateway and go merged.
     const results = await Promise.all(batch.map((text) => c.gateway.embed(c.customerId, c.deployment.id, { batch: [{ text }] })));
-    const after = c.gateway.client.mergeStats();
-    const calls = after.calls - before.calls;
-    const sent = after.sent - before.sent;
-    assert.equal(calls, 48);
-    assert.ok(sent < calls, `runner calls sent for 48 requests: ${sent}`);
-    // The same in the metrics: every call sent is counted, and the requests that travelled merged.
-    assert.equal(((await c.gatewayMetrics.runnerCallsTotal.get()).values[0]?.value ?? 0) - sentBefore, sent);
-    const merged = ((await c.gatewayMetrics.mergedCallsTotal.get()).values[0]?.value ?? 0) - mergedBefore;
-    assert.ok(merged > 0 && merged <= 48 && merged >= calls - sent + 1, `requests sent merged: ${merged}`);
+    const sent = (await counter(c.gatewayMetrics.runnerCallsTotal)) - sentBefore;
+    const merged = (await counter(c.gatewayMetrics.mergedCallsTotal)) - mergedBefore;
+    assert.ok(sent < 48, `runner calls sent for 48 requests: ${sent}`);
+    // At least one call was a merge, so at most sent - 1 requests went alone.
+    assert.ok(merged > 0 && merged <= 48 && merged >= 48 - sent + 1, `requests sent merged: ${merged}`);
     results.forEach((r, i) => {
       assert.equal(r.predictions.length, 1);
       assert.equal(r.predictions[0]!.tokensUsed.inputTokens, expected.tokenCounts[i]);
