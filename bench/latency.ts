@@ -32,6 +32,7 @@
  *                        node_modules (e.g. a git worktree of a commit, without this tree's uncommitted work)
  *     [--threads N]      the modeld server's runner.intraOpThreads (default 0: cores / maxReplicas, so
  *                        2 threads for the 1-replica deployment on 2 cores)
+ *     [--transports frames,http]  one modeld server per gateway.runnerTransport, shapes `modeld 1r frames` ...
  *     [--warmup N]       requests before a shape's first measured round (default 50; 50 before later ones)
  *     [--rounds-p50]     also print every round's p50 of each shape (JIT warm-up shows as a trend)
  *     [--gap MS]         the load generator waits MS between requests (default 0, back to back): work a
@@ -73,6 +74,11 @@ const warmup = Number(arg('--warmup') ?? 50);
 const threads = arg('--threads');
 /** The checkout whose bin/modeld.js serves the modeld shapes (default this one). */
 const serverRoot = path.resolve(arg('--server-root') ?? repoRoot);
+/**
+ * gateway.runnerTransport of the modeld servers: `--transports frames,http` starts one server per
+ * transport (shapes `modeld 1r frames`, ...), measured in turn like every shape; default one server with its default.
+ */
+const transports: Array<string | null> = arg('--transports')?.split(',') ?? [null];
 const prof = (label: string) => (profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', path.join(path.resolve(profDir), label)]);
 
 
@@ -323,7 +329,7 @@ function timeline(spans: Array<[number, number]>, front: Array<[string, number]>
   return med;
 }
 
-let server: Awaited<ReturnType<typeof startServer>> | null = null;
+const servers: Array<Awaited<ReturnType<typeof startServer>>> = [];
 const pools: Pool[] = [];
 try {
   console.log(machineLine());
@@ -383,14 +389,19 @@ try {
   await runnerShapes('runner', 'real', repoRoot, '');
   if (baseline !== undefined) await runnerShapes('runner', 'real', path.resolve(baseline), '@base');
 
-  if (want('modeld')) {
-    const dataDir = path.join(work, 'data');
+  for (const transport of want('modeld') ? transports : []) {
+    const label = transport === null ? '' : ` ${transport}`;
+    const dataDir = path.join(work, `data${label.replace(/\W/g, '-')}`);
+    const config: Record<string, unknown> = {};
+    if (threads !== undefined) config.runner = { intraOpThreads: Number(threads) };
+    if (transport !== null) config.gateway = { runnerTransport: transport };
     const env: Record<string, string> = {};
-    if (threads !== undefined) {
-      env.MODELD_CONFIG = path.join(work, 'modeld.json');
-      writeFileSync(env.MODELD_CONFIG, JSON.stringify({ runner: { intraOpThreads: Number(threads) } }));
+    if (Object.keys(config).length > 0) {
+      env.MODELD_CONFIG = path.join(work, `modeld${label.replace(/\W/g, '-')}.json`);
+      writeFileSync(env.MODELD_CONFIG, JSON.stringify(config));
     }
-    server = await startServer(dataDir, undefined, env, [...prof('server'), ...preload], serverRoot);
+    const server = await startServer(dataDir, undefined, env, [...prof(`server${label.replace(/\W/g, '-')}`), ...preload], serverRoot);
+    servers.push(server);
     const admin = await adminCredentials(dataDir);
     const tok = await token(server.url, admin);
     const C = admin.customerId;
@@ -403,7 +414,7 @@ try {
       const mine = runnerPids(dataDir).filter((p) => !pidsBefore.has(p));
       for (const p of mine) pidsBefore.add(p);
       shapes.push({
-        name: `modeld ${replicas}r`,
+        name: `modeld ${replicas}r${label}`,
         front: serverPid,
         back: () => mine,
         pool: tcpPool(server.url),
@@ -460,7 +471,7 @@ try {
   }
 } finally {
   for (const p of pools) await p.close().catch(() => {});
-  if (server) await server.stop('SIGTERM');
+  for (const server of servers) await server.stop('SIGTERM');
   for (const c of children) {
     if (c.exitCode !== null || c.signalCode !== null) continue;
     const exited = new Promise((res) => c.once('exit', res));

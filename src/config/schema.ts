@@ -128,6 +128,12 @@ export const ConfigSchema = Type.Object(
          * the gateway and go merged into one call when one returns. 0: every request is its own call.
          */
         maxCallsPerReplica: Type.Integer({ minimum: 0 }),
+        /**
+         * How embedding calls reach a replica: `frames`, one persistent framed connection per
+         * replica (runner/frames.ts; a replica that does not speak frames is called over HTTP),
+         * or `http`, POST /embed over keep-alive HTTP.
+         */
+        runnerTransport: Type.Union([Type.Literal('frames'), Type.Literal('http')]),
         /** Requests waiting for a replica, per deployment; beyond it 429 + Retry-After. */
         maxQueuePerDeployment: Type.Integer({ minimum: 0 }),
       },

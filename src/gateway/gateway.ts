@@ -107,6 +107,7 @@ export class Gateway {
       timeoutMs: g.requestTimeoutMs,
       connectionsPerReplica: g.maxInflightPerReplica,
       maxCallsPerReplica: g.maxCallsPerReplica,
+      transport: g.runnerTransport,
       maxTextsPerCall: deps.config.limits.maxBatchItems,
       onEmbedSent: (merged) => {
         deps.metrics?.runnerCallsTotal.inc();

@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import type { TokenizeResult } from '../engines/types.js';
 import { ModeldError } from '../errors/index.js';
 import { CallMerger } from './call-merger.js';
+import { ChannelError, FrameChannel, RunnerAnswerError } from './frame-channel.js';
 import { EMBED_CONTENT_TYPE, decodeEmbedFrame, runnerConnection, type EmbedFrame, type EmbedRequest, type RunnerErrorBody } from '../runner/protocol.js';
 
 /** Why a call to a runner failed; decides whether another replica is tried. */
@@ -55,7 +56,18 @@ export interface RunnerClientOptions {
   maxTextsPerCall?: number;
   /** Called for every embedding call sent, with the number of calls merged into it (metrics). */
   onEmbedSent?: (merged: number) => void;
+  /**
+   * How embedding calls travel (`gateway.runnerTransport`): `frames` (default), one persistent
+   * framed connection per replica (runner/frames.ts), falling back to HTTP for a replica that
+   * does not speak frames; `http`, POST /embed over keep-alive HTTP.
+   */
+  transport?: RunnerTransport;
 }
+
+export type RunnerTransport = 'frames' | 'http';
+
+/** Largest answer frame taken from a runner: 512 MiB (it holds count x dim float32s). */
+const MAX_ANSWER_FRAME_BYTES = 512 * 1024 * 1024;
 
 /** Most characters of text in one merged call: well under the runner's body limit. */
 const MAX_MERGED_CHARS = 1 << 20;
@@ -75,6 +87,9 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 export class RunnerClient {
   readonly #options: RunnerClientOptions;
   readonly #pools = new Map<string, Pool>();
+  readonly #channels = new Map<string, FrameChannel>();
+  /** Endpoints that answered HELLO with HTTP: embedding calls go over HTTP to them. */
+  readonly #httpOnly = new Set<string>();
   readonly #merger: CallMerger;
   #closed = false;
 
@@ -101,6 +116,39 @@ export class RunnerClient {
   }
 
   async #embed(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
+    if (this.#options.transport === 'http' || this.#httpOnly.has(url)) return this.#embedOverHttp(url, request, signal);
+    try {
+      return await this.#channel(url).embed(request, signal);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (err instanceof ChannelError && err.failure === 'unsupported') {
+        // A runner that speaks HTTP only (started by an older modeld, adopted): HTTP from now on.
+        this.#httpOnly.add(url);
+        return this.#embedOverHttp(url, request, signal);
+      }
+      if (err instanceof RunnerAnswerError) throw answerFailure(url, err.answer.status, err.answer);
+      if (err instanceof ChannelError) throw failure(url, CHANNEL_FAILURES[err.failure], err.message, err);
+      throw err;
+    }
+  }
+
+  #channel(url: string): FrameChannel {
+    if (this.#closed) throw new ModeldError('MODELD_ERR_UNAVAILABLE', 'the server is shutting down');
+    let channel = this.#channels.get(url);
+    if (!channel || channel.closed) {
+      const { origin, socketPath } = runnerConnection(url);
+      const { hostname, port } = new URL(origin);
+      channel = new FrameChannel({
+        connect: socketPath === undefined ? { host: hostname, port: Number(port) } : { path: socketPath },
+        timeoutMs: this.#options.timeoutMs,
+        maxFrameBytes: MAX_ANSWER_FRAME_BYTES,
+      });
+      this.#channels.set(url, channel);
+    }
+    return channel;
+  }
+
+  async #embedOverHttp(url: string, request: EmbedRequest, signal?: AbortSignal): Promise<EmbedFrame> {
     const body = await this.#post(url, '/embed', request, signal, EMBED_CONTENT_TYPE);
     let frame: EmbedFrame;
     try {
@@ -136,18 +184,22 @@ export class RunnerClient {
    */
   async closeEndpoint(url: string): Promise<void> {
     this.#merger.failWaiting(url, failure(url, RunnerFailures.CONNECT, 'replica is no longer published'));
+    this.#httpOnly.delete(url);
+    const channel = this.#channels.get(url);
+    this.#channels.delete(url);
     const pool = this.#pools.get(url);
-    if (!pool) return;
     this.#pools.delete(url);
-    await pool.close().catch(() => undefined);
+    await Promise.all([channel?.close(), pool?.close().catch(() => undefined)]);
   }
 
-  /** Idempotent. Closes every pool, waiting for calls in flight. */
+  /** Idempotent. Closes every connection, waiting for calls in flight. */
   async close(): Promise<void> {
     this.#closed = true;
     const pools = [...this.#pools.values()];
+    const channels = [...this.#channels.values()];
     this.#pools.clear();
-    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+    this.#channels.clear();
+    await Promise.all([...pools.map((p) => p.close().catch(() => undefined)), ...channels.map((c) => c.close())]);
   }
 
   #pool(url: string): Pool {
@@ -193,17 +245,30 @@ export class RunnerClient {
       if (!type.startsWith(expectedType)) throw failure(url, RunnerFailures.PROTOCOL, `runner answered content-type ${type || '(none)'}`);
       return bytes;
     }
-    const error = parseRunnerError(bytes);
-    if (status === 503 && (error?.code === 'draining' || error?.code === 'not_ready')) {
-      throw failure(url, error.code === 'draining' ? RunnerFailures.DRAINING : RunnerFailures.NOT_READY, `replica is ${error.code.replace('_', ' ')}`);
-    }
-    if (status >= 400 && status < 500) {
-      throw new ModeldError('MODELD_ERR_VALIDATION', `the model refused the input: ${error?.error ?? `status ${status}`}`);
-    }
-    if (error?.code === 'engine_error') throw failure(url, RunnerFailures.ENGINE, `the model failed: ${error.error}`);
-    throw failure(url, RunnerFailures.PROTOCOL, `runner answered status ${status}${error ? `: ${error.error}` : ''}`);
+    throw answerFailure(url, status, parseRunnerError(bytes));
   }
 }
+
+/** The failure a runner's error answer means, whichever transport it came by (an HTTP status and body, or an ERROR frame). */
+function answerFailure(url: string, status: number, error: RunnerErrorBody | null): ModeldError {
+  if (status === 503 && (error?.code === 'draining' || error?.code === 'not_ready')) {
+    return failure(url, error.code === 'draining' ? RunnerFailures.DRAINING : RunnerFailures.NOT_READY, `replica is ${error.code.replace('_', ' ')}`);
+  }
+  if (status >= 400 && status < 500) {
+    return new ModeldError('MODELD_ERR_VALIDATION', `the model refused the input: ${error?.error ?? `status ${status}`}`);
+  }
+  if (error?.code === 'engine_error') return failure(url, RunnerFailures.ENGINE, `the model failed: ${error.error}`);
+  return failure(url, RunnerFailures.PROTOCOL, `runner answered status ${status}${error ? `: ${error.error}` : ''}`);
+}
+
+const CHANNEL_FAILURES: Record<ChannelError['failure'], RunnerFailure> = {
+  connect: RunnerFailures.CONNECT,
+  reset: RunnerFailures.RESET,
+  timeout: RunnerFailures.TIMEOUT,
+  protocol: RunnerFailures.PROTOCOL,
+  // Handled before (HTTP from then on); here only for completeness of the map.
+  unsupported: RunnerFailures.PROTOCOL,
+};
 
 function parseRunnerError(bytes: ArrayBuffer): RunnerErrorBody | null {
   try {

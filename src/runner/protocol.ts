@@ -97,9 +97,12 @@ export function decodeEmbedFrame(buf: Uint8Array): EmbedFrame {
   const tokenCounts = new Uint32Array(count);
   for (let i = 0; i < count; i++) tokenCounts[i] = view.getUint32(12 + 4 * i, true);
   const start = buf.byteOffset + headerBytes;
-  const vectors =
-    start % 4 === 0
-      ? new Float32Array(buf.buffer, start, count * dim)
-      : new Float32Array(buf.slice(headerBytes).buffer, 0, count * dim);
+  let vectors: Float32Array;
+  if (start % 4 === 0) vectors = new Float32Array(buf.buffer, start, count * dim);
+  else {
+    // Copied to an aligned buffer (not with slice(): on a Buffer it is a view of the same memory).
+    vectors = new Float32Array(count * dim);
+    new Uint8Array(vectors.buffer).set(buf.subarray(headerBytes));
+  }
   return { count, dim, tokenCounts, vectors };
 }
