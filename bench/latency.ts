@@ -93,6 +93,7 @@ const prof = (label: string) => (profDir === undefined ? [] : ['--cpu-prof', '--
  *   call / hdr / body  undici Pool.request of POST /embed (or the relay's /), headers, body read
  *   run / ran        onnxruntime session.run called / its promise settled
  *   f.<hook>         a fastify app's first hook of each stage (onRequest ... onResponse)
+ *   fsend / frecv    a framed runner call or its answer (src/runner/frames.ts) written to / read from a socket
  */
 function preloadSource(dir: string): string {
   return `
@@ -143,6 +144,19 @@ if (process.argv.some((a) => a.endsWith('src/runner/main.ts') || a === '--serve-
     return run.apply(this, a).then((r) => { ev.push('ran', now()); return r; });
   };
 } catch {}
+// Framed runner calls (src/runner/frames.ts): an EMBED (type 3) or EMBED_OK (type 4) frame written / read.
+import net from 'node:net';
+const isCallFrame = (b) => b instanceof Uint8Array && b.length >= 9 && (b[4] === 3 || b[4] === 4);
+const write = net.Socket.prototype.write;
+net.Socket.prototype.write = function (chunk) {
+  if (isCallFrame(chunk)) ev.push('fsend', now());
+  return write.apply(this, arguments);
+};
+const sockEmit = net.Socket.prototype.emit;
+net.Socket.prototype.emit = function (name, chunk) {
+  if (name === 'data' && isCallFrame(chunk)) ev.push('frecv', now());
+  return sockEmit.apply(this, arguments);
+};
 // fastify apps get a first hook at each stage (the modeld server's route: where its time goes).
 dc.subscribe('fastify.initialization', ({ fastify: app }) => {
   for (const h of ['onRequest', 'preParsing', 'preValidation', 'preHandler', 'onSend', 'onResponse']) {
@@ -289,7 +303,8 @@ async function dumpStamps(pid: number): Promise<Array<[string, number]>> {
 }
 
 /**
- * Groups a process's points into requests (each starts at an `in`; health probes and other GETs
+ * Groups a process's points into requests (each starts at an `in`, or at `frecv` in a process with
+ * no `in`: a runner called over frames; health probes and other GETs
  * leave no points) and matches each load-generator request with the one whose `in` falls within
  * it (one request in flight). Returns, for every point, the median over requests of its offset
  * from the load generator's send, in ms; `gen.done` is the answer read back.
@@ -297,8 +312,10 @@ async function dumpStamps(pid: number): Promise<Array<[string, number]>> {
 function timeline(spans: Array<[number, number]>, front: Array<[string, number]>, back: Array<[string, number]>): Map<string, number> {
   const group = (evs: Array<[string, number]>) => {
     const out: Array<Map<string, number>> = [];
+    // A runner called over frames has no HTTP `in`: its requests start where a call frame is read.
+    const start = evs.some(([c]) => c === 'in') ? 'in' : 'frecv';
     for (const [c, t] of evs) {
-      if (c === 'in') out.push(new Map());
+      if (c === start) out.push(new Map([['start', t]]));
       const cur = out.at(-1);
       if (cur !== undefined && !cur.has(c)) cur.set(c, t);
     }
@@ -314,11 +331,11 @@ function timeline(spans: Array<[number, number]>, front: Array<[string, number]>
     add('gen.done', (e - s) / 1e6);
     for (const [side, reqs] of sides) {
       let i = cursor.get(side) ?? 0;
-      while (i < reqs.length && reqs[i]!.get('in')! < s) i++;
+      while (i < reqs.length && reqs[i]!.get('start')! < s) i++;
       cursor.set(side, i);
       const r = reqs[i];
-      if (r === undefined || r.get('in')! > e) continue;
-      for (const [c, t] of r) add(`${side}.${c}`, (t - s) / 1e6);
+      if (r === undefined || r.get('start')! > e) continue;
+      for (const [c, t] of r) if (c !== 'start') add(`${side}.${c}`, (t - s) / 1e6);
     }
   }
   const med = new Map<string, number>();
