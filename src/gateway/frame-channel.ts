@@ -37,6 +37,8 @@ export interface FrameChannelOptions {
   connect: { path: string } | { host: string; port: number };
   /** Longest wait for one call's answer. */
   timeoutMs: number;
+  /** Longest wait for the connection and its HELLO_OK; calls waiting for it then fail as `connect`. */
+  connectTimeoutMs: number;
   /** Largest frame accepted from the runner. */
   maxFrameBytes: number;
 }
@@ -70,12 +72,18 @@ export class FrameChannel {
   #closed = false;
   /** close() was asked: the connection ends once no call is in flight. */
   #ending = false;
+  #connectTimer: NodeJS.Timeout | null = null;
 
   constructor(options: FrameChannelOptions) {
     this.#options = options;
     this.#reader = new FrameReader(options.maxFrameBytes);
     this.#socket = net.connect(options.connect);
     this.#socket.setNoDelay(true);
+    const connectTimer = setTimeout(() => {
+      this.#fail(new ChannelError('connect', `no connection and HELLO_OK in ${options.connectTimeoutMs} ms`));
+      this.#socket.destroy();
+    }, options.connectTimeoutMs);
+    this.#connectTimer = connectTimer;
     this.#socket.write(encodeHello());
     this.#socket.on('data', (chunk: Buffer) => this.#read(chunk));
     this.#socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -164,6 +172,7 @@ export class FrameChannel {
     if (!this.#greeted) {
       if (frame.type === FrameTypes.HELLO_OK && frame.payload.byteLength === 4 && frame.payload.readUInt32LE(0) === FRAME_VERSION) {
         this.#greeted = true;
+        clearTimeout(this.#connectTimer!);
         for (const call of this.#calls.values()) this.#write(call);
         return;
       }
@@ -204,6 +213,7 @@ export class FrameChannel {
   /** The connection is over: every call still waiting fails with `err` (a call not yet written, as `connect`). */
   #fail(err: ChannelError): void {
     this.#closed = true;
+    clearTimeout(this.#connectTimer!);
     for (const [id, call] of [...this.#calls]) {
       this.#forget(id);
       call.reject(call.bytes !== null && err.failure === 'reset' ? new ChannelError('connect', err.message) : err);

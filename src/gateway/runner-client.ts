@@ -141,6 +141,7 @@ export class RunnerClient {
       channel = new FrameChannel({
         connect: socketPath === undefined ? { host: hostname, port: Number(port) } : { path: socketPath },
         timeoutMs: this.#options.timeoutMs,
+        connectTimeoutMs: Math.min(this.#options.timeoutMs, 5_000),
         maxFrameBytes: MAX_ANSWER_FRAME_BYTES,
       });
       this.#channels.set(url, channel);
