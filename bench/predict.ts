@@ -31,6 +31,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Pool } from 'undici';
 import { loadEngine, measureEngineThroughput } from '../src/engines/index.js';
+import { RunnerClient } from '../src/gateway/runner-client.js';
 import { runnerConnection } from '../src/runner/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { startCluster } from '../test/integration/gateway-cluster.js';
@@ -166,7 +167,7 @@ try {
   console.log('\nserver CPU per batch-1 request, in process (2 runners of the tiny 32-d test model; min of 5 rounds at concurrency 16):');
   const inProcess = await serverCostInProcess(texts);
   console.log(
-    `  runner call over undici ${inProcess.bare.toFixed(3)} ms, gateway.embed ${inProcess.gateway.toFixed(3)} ms, app.inject (fastify, auth, routes, gateway) ${inProcess.inject.toFixed(3)} ms`,
+    `  runner call over HTTP (undici) ${inProcess.bare.toFixed(3)} ms, over frames (RunnerClient) ${inProcess.framed.toFixed(3)} ms, gateway.embed ${inProcess.gateway.toFixed(3)} ms, app.inject (fastify, auth, routes, gateway) ${inProcess.inject.toFixed(3)} ms`,
   );
 
   if (restart) {
@@ -194,11 +195,11 @@ try {
 
 /**
  * CPU ms per batch-1 call made in this process, at concurrency 16 (min of 5 rounds of 0.6 s):
- * a bare undici POST /embed to a runner, `gateway.embed` (balancing, retry, runner client,
+ * a bare undici POST /embed to a runner, the same call over frames (a RunnerClient without merging), `gateway.embed` (balancing, retry, runner client,
  * vector shaping) and `app.inject` (fastify, authentication, the route, the gateway, the JSON
  * writer; no socket). What the server spends per request besides the sockets, and in which layer.
  */
-async function serverCostInProcess(texts: string[]): Promise<{ bare: number; gateway: number; inject: number }> {
+async function serverCostInProcess(texts: string[]): Promise<{ bare: number; framed: number; gateway: number; inject: number }> {
   const cluster = await startCluster({ replicas: 2 });
   const pools = cluster.replicas.map((r) => {
     const { origin, socketPath } = runnerConnection(r.endpoint!);
@@ -232,12 +233,19 @@ async function serverCostInProcess(texts: string[]): Promise<{ bare: number; gat
       await r.body.arrayBuffer();
       if (r.statusCode !== 200) throw new Error(`runner answered ${r.statusCode}`);
     });
+    const client = new RunnerClient({ timeoutMs: 30_000, connectionsPerReplica: 8, transport: 'frames' });
+    let framed: number;
+    try {
+      framed = await perCall((i) => client.embed(cluster.replicas[i % cluster.replicas.length]!.endpoint!, { texts: [text(i)] }));
+    } finally {
+      await client.close();
+    }
     const gateway = await perCall((i) => cluster.gateway.embed(cluster.customerId, cluster.deployment.id, { batch: [{ text: text(i) }] }));
     const inject = await perCall(async (i) => {
       const r = await cluster.app.inject({ method: 'POST', url: route, headers: { authorization: auth, 'content-type': 'application/json' }, payload: JSON.stringify({ batch: [{ text: text(i) }] }) });
       if (r.statusCode !== 200) throw new Error(`inject answered ${r.statusCode}: ${r.body}`);
     });
-    return { bare, gateway, inject };
+    return { bare, framed, gateway, inject };
   } finally {
     await Promise.all(pools.map((p) => p.close()));
     await cluster.close();

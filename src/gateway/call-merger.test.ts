@@ -15,9 +15,9 @@ const DIM = 3;
  * text's length, so a caller given someone else's rows, or rows embedded as another dataType, sees it.
  */
 class Wire {
-  readonly sent: Array<{ url: string; request: EmbedRequest; signal: AbortSignal; answer(): void; fail(err: unknown): void }> = [];
+  readonly sent: Array<{ url: string; request: EmbedRequest; signal: AbortSignal | undefined; answer(): void; fail(err: unknown): void }> = [];
 
-  send = (url: string, request: EmbedRequest, signal: AbortSignal): Promise<EmbedFrame> =>
+  send = (url: string, request: EmbedRequest, signal: AbortSignal | undefined): Promise<EmbedFrame> =>
     new Promise<EmbedFrame>((resolve, reject) => {
       this.sent.push({ url, request, signal, answer: () => resolve(frameOf(request.texts, request.dataType)), fail: reject });
     });
@@ -154,6 +154,20 @@ describe('CallMerger', () => {
     await assert.rejects(m.embed(URL_A, { texts: ['late'] }, gone.signal), /client closed/, 'an already-aborted call is refused');
   });
 
+  it('sends a lone call with its caller\'s own signal, and answers an abort on the wire with the signal\'s reason', async () => {
+    const { m, wire } = merger();
+    const caller = new AbortController();
+    const p = m.embed(URL_A, { texts: ['alone'] }, caller.signal);
+    assert.equal(wire.sent[0]!.signal, caller.signal, 'no controller of the merger in between');
+    caller.abort(new Error('client closed'));
+    wire.sent[0]!.fail(new Error('the sender saw the abort'));
+    await assert.rejects(p, /client closed/);
+    const next = m.embed(URL_A, { texts: ['next'] });
+    assert.equal(wire.sent.length, 2, 'the slot was given back');
+    wire.sent[1]!.answer();
+    assert.deepEqual(rows(await next), expectedRows(['next']));
+  });
+
   it('answers a caller that leaves a merged call at once, and cancels the call only when all have left', async () => {
     const { m, wire } = merger();
     const first = m.embed(URL_A, { texts: ['a'] });
@@ -164,14 +178,15 @@ describe('CallMerger', () => {
     wire.sent[0]!.answer();
     await first;
     const merged = wire.sent[1]!;
+    const mergedSignal = merged.signal!;
     assert.deepEqual(merged.request.texts, ['one', 'two']);
     c1.abort(new Error('one left'));
     await assert.rejects(p1, /one left/);
-    assert.equal(merged.signal.aborted, false, 'the other caller still waits for it');
+    assert.equal(mergedSignal.aborted, false, 'the other caller still waits for it');
     c2.abort(new Error('two left'));
     await assert.rejects(p2, /two left/);
-    assert.equal(merged.signal.aborted, true);
-    merged.fail(merged.signal.reason);
+    assert.equal(mergedSignal.aborted, true);
+    merged.fail(mergedSignal.reason);
     await new Promise((r) => setImmediate(r));
     assert.equal(wire.sent.length, 2, 'nothing is sent again for callers that left');
   });

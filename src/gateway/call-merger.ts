@@ -21,7 +21,7 @@ export interface CallMergerOptions {
 }
 
 /** Sends one call to an endpoint (the runner client's POST /embed). */
-export type SendEmbed = (url: string, request: EmbedRequest, signal: AbortSignal) => Promise<EmbedFrame>;
+export type SendEmbed = (url: string, request: EmbedRequest, signal: AbortSignal | undefined) => Promise<EmbedFrame>;
 
 interface Member {
   readonly texts: string[];
@@ -151,6 +151,7 @@ export class CallMerger {
   async #dispatch(url: string, lane: Lane, group: Member[]): Promise<void> {
     lane.onWire++;
     this.#options.onSend?.(group.length);
+    if (group.length === 1) return this.#dispatchAlone(url, lane, group[0]!);
     const controller = new AbortController();
     // The call is cancelled only when every caller in it has gone.
     const onMemberGone = () => {
@@ -165,12 +166,11 @@ export class CallMerger {
       };
       m.signal.addEventListener('abort', m.onAbort, { once: true });
     }
-    const texts = group.length === 1 ? group[0]!.texts : group.flatMap((m) => m.texts);
+    const texts = group.flatMap((m) => m.texts);
     const request: EmbedRequest = group[0]!.dataType ? { texts, dataType: group[0]!.dataType } : { texts };
     try {
       const frame = await this.#send(url, request, controller.signal);
-      if (group.length === 1) this.#settle(group[0]!, frame, null);
-      else split(frame, group, (m, part) => this.#settle(m, part, null));
+      split(frame, group, (m, part) => this.#settle(m, part, null));
     } catch (err) {
       const live = group.filter((m) => !m.settled);
       if (live.length > 1 && this.#options.isInputFailure(err)) {
@@ -183,6 +183,25 @@ export class CallMerger {
       } else {
         for (const m of live) this.#settle(m, null, err);
       }
+    } finally {
+      lane.onWire--;
+      this.#pump(url, lane);
+      this.#forgetIfIdle(url, lane);
+    }
+  }
+
+  /**
+   * A call that travels alone goes with its caller's own signal (an abort rejects the send with
+   * the signal's reason): no controller or listener of its own, which at concurrency 1 is most calls.
+   */
+  async #dispatchAlone(url: string, lane: Lane, m: Member): Promise<void> {
+    if (m.onAbort && m.signal) m.signal.removeEventListener('abort', m.onAbort);
+    m.onAbort = null;
+    const request: EmbedRequest = m.dataType ? { texts: m.texts, dataType: m.dataType } : { texts: m.texts };
+    try {
+      this.#settle(m, await this.#send(url, request, m.signal), null);
+    } catch (err) {
+      this.#settle(m, null, m.signal?.aborted ? m.signal.reason : err);
     } finally {
       lane.onWire--;
       this.#pump(url, lane);
