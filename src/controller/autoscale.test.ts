@@ -37,13 +37,38 @@ describe('autoscale policy', () => {
 
   it('scales down only to the highest recommendation of the stabilization window', () => {
     let history: AutoscaleSample[] = [{ at: 0, recommended: 5 }];
-    const held = autoscale({ current: 5, min: 1, max: 10, load: load(4), history, now: WINDOW - 1, settings });
+    const held = autoscale({ current: 5, min: 1, max: 10, load: load(3), history, now: WINDOW - 1, settings });
     assert.equal(held.desired, 5);
     assert.match(held.reason, /^hold/);
     history = held.history;
-    const down = autoscale({ current: 5, min: 1, max: 10, load: load(4), history, now: WINDOW, settings });
+    const down = autoscale({ current: 5, min: 1, max: 10, load: load(3), history, now: WINDOW, settings });
     assert.equal(down.desired, 1);
     assert.match(down.reason, /^scale down/);
+  });
+
+  it('scales down only to a count the load fills to at most (1 - tolerance) of the target', () => {
+    // 12 for 4 per replica would be 3 replicas at 100 %: with 4 now, the count holds.
+    const full = autoscale({ current: 4, min: 1, max: 10, load: load(12), history: [], now: 0, settings });
+    assert.equal(full.desired, 4);
+    assert.equal(full.inputs.recommended, 4);
+    // 10.8 fills 3 replicas to 90 %: down to 3.
+    assert.equal(autoscale({ current: 4, min: 1, max: 10, load: load(10.8), history: [], now: 0, settings }).desired, 3);
+    // Going up is not affected: 12.1 on 2 replicas asks for ceil(12.1 / 4) = 4.
+    assert.equal(autoscale({ current: 2, min: 1, max: 10, load: load(12.1), history: [], now: 0, settings }).desired, 4);
+  });
+
+  it('a closed-loop load that measures higher on fewer replicas does not make the count flap', () => {
+    // bench/autoscale measured 12 on 4 replicas and 14 on 3 (16 clients, target 4): 4 must stay.
+    let history: AutoscaleSample[] = [{ at: 0, recommended: 4 }];
+    let current = 4;
+    const changes: number[] = [];
+    for (let now = 1_000; now <= 5 * WINDOW; now += 1_000) {
+      const d = autoscale({ current, min: 1, max: 4, load: load(current === 4 ? 12 : 14), history, now, settings });
+      if (d.desired !== current) changes.push(d.desired);
+      current = d.desired;
+      history = d.history;
+    }
+    assert.deepEqual(changes, []);
   });
 
   it('stays within [min, max] at the edges', () => {

@@ -11,7 +11,10 @@ export interface AutoscalePolicySettings {
   targetConcurrencyPerReplica: number;
   /** A scale-down takes the highest recommendation of this window: slow down, no flapping. Default 5 min. */
   scaleDownStabilizationMs?: number;
-  /** Load within this fraction of the current capacity changes nothing (hysteresis band). Default 0.1. */
+  /**
+   * Load within this fraction of the current capacity changes nothing (hysteresis band), and a
+   * scale-down keeps this fraction of the target free on the replicas left. Default 0.1.
+   */
   tolerance?: number;
 }
 
@@ -46,7 +49,9 @@ export const DEFAULT_AUTOSCALE_TOLERANCE = 0.1;
  * The autoscaling policy, pure. The load asks for ceil(demand / target) replicas, where demand
  * is the larger of the window's mean concurrency and the requests in flight or queued now; any
  * request shed with 429 in the window asks for one more replica than now. Within the tolerance
- * band around the current capacity the recommendation is the current count (hysteresis).
+ * band around the current capacity the recommendation is the current count (hysteresis), and a
+ * count below the current one must leave each replica at most (1 - tolerance) of the target: a
+ * closed-loop load measures higher on fewer replicas, and must not then ask for them back.
  *
  * Up is fast: a higher recommendation applies at once. Down is slow: the count goes down only to
  * the highest recommendation of the last `scaleDownStabilizationMs`, so a dip in the load does
@@ -74,6 +79,10 @@ export function autoscale(input: AutoscaleInput): AutoscaleDecision {
     why = 'load within the tolerance of the current capacity';
   } else {
     recommended = Math.ceil(demand / target);
+    // Fewer replicas only as many as the load fills to (1 - tolerance) of the target at most: with
+    // closed-loop clients the concurrency measured rises when replicas go (each request waits
+    // longer), and a count that is just enough now would be too few after the scale-down.
+    if (recommended < current) recommended = Math.min(current, Math.ceil(demand / (target * (1 - Math.min(tolerance, 0.9)))));
     why = load === null ? 'no load measured' : `concurrency ${round(demand)} for ${target} per replica`;
   }
   recommended = clamp(recommended, min, max);
