@@ -9,7 +9,8 @@
  *   gateway.embed  balancing, retry, runner client, vector shaping (includes the runner socket)
  *   app.inject     POST /ai/prediction/embedding/:id: fastify, hooks, auth, route, gateway, writer
  *   http           the same over a real socket on 127.0.0.1 (undici client in this process, so
- *                  its CPU is counted too)
+ *                  its CPU is counted too), answered by the embedding fast path (src/api/fast-embedding.ts)
+ *                  and by the fastify route, in turn
  *
  * Every figure is CPU ms per call (process.cpuUsage, user + system) at concurrency 16, the
  * minimum and the median over N rounds: the machine is shared, and CPU time with min-of-N moves
@@ -210,14 +211,17 @@ try {
   if (want('http') && baseline === undefined) {
     const address = await cluster.app.listen({ host: '127.0.0.1', port: 0 });
     const pool = new Pool(address, { connections: concurrency });
-    results.push([
-      'http 127.0.0.1 (server + client)',
-      await perCall(async (i) => {
-        const r = await pool.request({ method: 'POST', path: route, headers, body: payload(i) });
-        await r.body.arrayBuffer();
-        if (r.statusCode !== 200) throw new Error(`http answered ${r.statusCode}`);
-      }),
-    ]);
+    const fast = cluster.app.fastEmbedding!;
+    // The same requests, answered by the fast path and by the fastify route, round by round in turn.
+    const over = (viaFastPath: boolean) => async (i: number) => {
+      fast.enabled = viaFastPath;
+      const r = await pool.request({ method: 'POST', path: route, headers, body: payload(i) });
+      await r.body.arrayBuffer();
+      if (r.statusCode !== 200) throw new Error(`http answered ${r.statusCode}`);
+    };
+    const [viaFast, viaFastify] = await perCallEach([over(true), over(false)]);
+    fast.enabled = true;
+    results.push(['http 127.0.0.1, fast path (server + client)', viaFast!], ['http 127.0.0.1, fastify route (server + client)', viaFastify!]);
     await pool.close();
   }
 } finally {

@@ -32,7 +32,8 @@
  *                        node_modules (e.g. a git worktree of a commit, without this tree's uncommitted work)
  *     [--threads N]      the modeld server's runner.intraOpThreads (default 0: cores / maxReplicas, so
  *                        2 threads for the 1-replica deployment on 2 cores)
- *     [--transports frames,http]  one modeld server per gateway.runnerTransport, shapes `modeld 1r frames` ...
+ *     [--variants default,http,fastify,http+fastify]  one modeld server per variant of the gateway settings
+ *                        (runner calls over HTTP, the embedding route by fastify), shapes `modeld 1r http` ...
  *     [--warmup N]       requests before a shape's first measured round (default 50; 50 before later ones)
  *     [--rounds-p50]     also print every round's p50 of each shape (JIT warm-up shows as a trend)
  *     [--gap MS]         the load generator waits MS between requests (default 0, back to back): work a
@@ -75,10 +76,21 @@ const threads = arg('--threads');
 /** The checkout whose bin/modeld.js serves the modeld shapes (default this one). */
 const serverRoot = path.resolve(arg('--server-root') ?? repoRoot);
 /**
- * gateway.runnerTransport of the modeld servers: `--transports frames,http` starts one server per
- * transport (shapes `modeld 1r frames`, ...), measured in turn like every shape; default one server with its default.
+ * Server settings to compare in one run: `--variants default,http,fastify` starts one modeld server
+ * per variant (shapes `modeld 1r http`, ...), measured in turn like every shape. Without it, one
+ * server with the defaults.
  */
-const transports: Array<string | null> = arg('--transports')?.split(',') ?? [null];
+const VARIANTS: Record<string, Record<string, unknown>> = {
+  default: {},
+  /** Runner calls over HTTP instead of frames. */
+  http: { runnerTransport: 'http' },
+  /** The embedding route served by fastify instead of the fast path. */
+  fastify: { fastEmbeddingRoute: false },
+  /** Both: the path of session 3. */
+  'http+fastify': { runnerTransport: 'http', fastEmbeddingRoute: false },
+};
+const variants: Array<string | null> = arg('--variants')?.split(',') ?? [null];
+for (const v of variants) if (v !== null && !(v in VARIANTS)) throw new Error(`--variants: unknown ${v}; one of ${Object.keys(VARIANTS).join(', ')}`);
 const prof = (label: string) => (profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', path.join(path.resolve(profDir), label)]);
 
 
@@ -406,12 +418,12 @@ try {
   await runnerShapes('runner', 'real', repoRoot, '');
   if (baseline !== undefined) await runnerShapes('runner', 'real', path.resolve(baseline), '@base');
 
-  for (const transport of want('modeld') ? transports : []) {
-    const label = transport === null ? '' : ` ${transport}`;
+  for (const variant of want('modeld') ? variants : []) {
+    const label = variant === null ? '' : ` ${variant}`;
     const dataDir = path.join(work, `data${label.replace(/\W/g, '-')}`);
     const config: Record<string, unknown> = {};
     if (threads !== undefined) config.runner = { intraOpThreads: Number(threads) };
-    if (transport !== null) config.gateway = { runnerTransport: transport };
+    if (variant !== null && variant !== 'default') config.gateway = VARIANTS[variant];
     const env: Record<string, string> = {};
     if (Object.keys(config).length > 0) {
       env.MODELD_CONFIG = path.join(work, `modeld${label.replace(/\W/g, '-')}.json`);

@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import http from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -23,6 +22,10 @@ import { registerPredictionRoutes } from './routes/predictions.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 import type { ModeldApp } from './routes/shared.js';
 import { UploadStore } from './uploads.js';
+import { FastEmbeddingRoute } from './fast-embedding.js';
+import { requestIdOf } from './request-id.js';
+
+export { requestIdOf } from './request-id.js';
 
 /** Everything the HTTP API needs, built by the composition root (src/main.ts) or by a test. */
 export interface AppDeps {
@@ -54,14 +57,6 @@ export interface AppDeps {
   training?: TrainingJobsPort;
 }
 
-/** Incoming `x-request-id` values kept as the request id; anything else gets a fresh UUID. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
-/** The request id: the caller's `x-request-id` when it is sane (1-128 safe characters), else a UUID. */
-export function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
-}
 
 /**
  * Builds the fastify app with every route, without listening (`app.listen()` or `app.inject()`
@@ -72,6 +67,8 @@ export function requestIdOf(req: IncomingMessage): string {
  * served at `GET /openapi.json` and browsable at `/docs`.
  */
 export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
+  // Set once the routes are registered; until then (and without a gateway) fastify has every request.
+  let fast: FastEmbeddingRoute | null = null;
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.config.limits.bodyLimitBytes,
@@ -79,6 +76,18 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
     genReqId: requestIdOf,
     // Ids in paths are UUIDs or names; nothing legitimate needs longer parameters.
     routerOptions: { maxParamLength: 200 },
+    // The HTTP server fastify would make, with the embedding route's fast path in front (fast-embedding.ts).
+    serverFactory: (handler, options) => {
+      const server = http.createServer((req, res) => {
+        if (fast === null || !fast.take(req, res)) handler(req, res);
+      });
+      // What fastify sets on the server it makes itself (its defaults: keep-alive 72 s, no request timeout).
+      const timeouts = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
+      server.keepAliveTimeout = timeouts.keepAliveTimeout ?? 72_000;
+      server.requestTimeout = timeouts.requestTimeout ?? 0;
+      server.setTimeout(timeouts.connectionTimeout ?? 0);
+      return server;
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
@@ -86,7 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   // they are serialized as they are, never silently trimmed to a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerErrorHandling(app);
-  registerJsonParser(app);
+  const parseJson = registerJsonParser(app);
 
   // Callback-style hooks: they run on every request (predictions included), and an async hook
   // costs fastify a promise and a microtask turn each time for work that never waits.
@@ -143,37 +152,60 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   if (deps.gateway) {
     registerPredictionRoutes(app, { gateway: deps.gateway, guard });
     registerOipRoutes(app, { gateway: deps.gateway, guard });
+    if (deps.config.gateway.fastEmbeddingRoute) {
+      fast = new FastEmbeddingRoute({
+        gateway: deps.gateway,
+        authenticator: deps.authenticator,
+        metrics: deps.metrics,
+        logger: deps.logger,
+        bodyLimit: deps.config.limits.bodyLimitBytes,
+        parseJson,
+      });
+    }
   }
+  app.decorate('fastEmbedding', fast);
   return app;
 }
 
 /**
- * `application/json` only (fastify's text/plain parser is removed, so other types get 415).
- * An empty body parses as no body (clients send `Content-Type: application/json` with DELETE);
- * a route that needs one then says `body: must be object`. Bodies with `__proto__` or
- * `constructor.prototype` keys are refused. A syntax error names where it is.
+ * `application/json` only (fastify's text/plain parser is removed, so other types get 415),
+ * parsed by jsonBodyParser. Returns that parser (the prediction fast path parses with it too).
  */
-function registerJsonParser(app: ModeldApp): void {
-  const strict = app.getDefaultJsonParser('error', 'error');
+function registerJsonParser(app: ModeldApp): (text: string) => unknown {
+  const parse = jsonBodyParser(app);
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parse(typeof body === 'string' ? body : body.toString('utf8')));
+    } catch (err) {
+      done(err as ModeldError, undefined);
     }
-    strict(request, text, (err, value) => {
-      if (!err) {
-        done(null, value);
-        return;
-      }
-      let why = 'forbidden key __proto__ or constructor.prototype';
-      try {
-        JSON.parse(text);
-      } catch (syntax) {
-        why = (syntax as Error).message;
-      }
-      done(new ModeldError('MODELD_ERR_MALFORMED_JSON', `body: malformed JSON (${why})`), undefined);
-    });
   });
+  return parse;
+}
+
+/**
+ * The JSON body parser: an empty body parses as no body (clients send `Content-Type:
+ * application/json` with DELETE); a route that needs one then says `body: must be object`.
+ * Bodies with `__proto__` or `constructor.prototype` keys are refused. A syntax error names where
+ * it is. Throws MODELD_ERR_MALFORMED_JSON.
+ */
+function jsonBodyParser(app: ModeldApp): (text: string) => unknown {
+  const strict = app.getDefaultJsonParser('error', 'error');
+  return (text: string): unknown => {
+    if (text.trim() === '') return undefined;
+    let parsed: { err: Error | null; value: unknown } = { err: null, value: undefined };
+    // fastify's parser (secure-json-parse) calls back synchronously; it never reads its request argument.
+    strict(undefined as never, text, (err, value) => {
+      parsed = { err: err ?? null, value };
+    });
+    if (!parsed.err) return parsed.value;
+    let why = 'forbidden key __proto__ or constructor.prototype';
+    try {
+      JSON.parse(text);
+    } catch (syntax) {
+      why = (syntax as Error).message;
+    }
+    throw new ModeldError('MODELD_ERR_MALFORMED_JSON', `body: malformed JSON (${why})`);
+  };
 }

@@ -134,6 +134,11 @@ export const ConfigSchema = Type.Object(
          * or `http`, POST /embed over keep-alive HTTP.
          */
         runnerTransport: Type.Union([Type.Literal('frames'), Type.Literal('http')]),
+        /**
+         * The embedding route served on the HTTP server in front of fastify (src/api/fast-embedding.ts):
+         * the same answers with less work per request. false: fastify serves it like every route.
+         */
+        fastEmbeddingRoute: Type.Boolean(),
         /** Requests waiting for a replica, per deployment; beyond it 429 + Retry-After. */
         maxQueuePerDeployment: Type.Integer({ minimum: 0 }),
       },

@@ -1,5 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ModeldError, toHttpBody } from '../../errors/index.js';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ModeldError, toHttpBody, type ErrorBody } from '../../errors/index.js';
 
 /**
  * One error shape for every route: `{message, code[, details]}` with the catalogue's status.
@@ -9,17 +9,28 @@ import { ModeldError, toHttpBody } from '../../errors/index.js';
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ModeldError | Error, request: FastifyRequest, reply: FastifyReply) => {
-    const e = translate(err);
-    if (e.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.info({ code: e.code, message: e.message }, 'request rejected');
-    if (e.code === 'MODELD_ERR_OVERLOADED' && typeof e.details?.retryAfterSeconds === 'number') {
-      void reply.header('retry-after', String(e.details.retryAfterSeconds));
-    }
-    void reply.status(e.status).send(toHttpBody(e));
+    const answer = errorAnswer(err, request.log);
+    for (const [name, value] of Object.entries(answer.headers)) void reply.header(name, value);
+    void reply.status(answer.status).send(answer.body);
   });
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     void reply.status(404).send(toHttpBody(new ModeldError('MODELD_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`)));
   });
+}
+
+/**
+ * What any thrown value is answered with: the catalogue's status, headers (`retry-after` of a
+ * shed request) and `{message, code[, details]}`, logged on `log` (a server error with its
+ * cause, a rejection as one info line). The fastify error handler and the prediction fast path
+ * (fast-embedding.ts) answer through it, so both say the same.
+ */
+export function errorAnswer(err: unknown, log: Pick<FastifyBaseLogger, 'error' | 'info'>): { status: number; headers: Record<string, string>; body: ErrorBody } {
+  const e = translate(err);
+  if (e.status >= 500) log.error({ err }, 'request failed');
+  else log.info({ code: e.code, message: e.message }, 'request rejected');
+  const headers: Record<string, string> = {};
+  if (e.code === 'MODELD_ERR_OVERLOADED' && typeof e.details?.retryAfterSeconds === 'number') headers['retry-after'] = String(e.details.retryAfterSeconds);
+  return { status: e.status, headers, body: toHttpBody(e) };
 }
 
 /** Maps any thrown value to a ModeldError (exported for tests and for non-fastify callers). */
