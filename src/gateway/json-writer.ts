@@ -14,6 +14,17 @@ const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => Number(`1e
 /** 2^(e-23) for the unbiased float32 exponent e in -126..127 (index e + 126): one unit in the last place. */
 const ULP: readonly number[] = Array.from({ length: 254 }, (_, i) => 2 ** (i - 126 - 23));
 const LOG10_2 = Math.log10(2);
+/**
+ * Biased float32 exponents whose values take the inline path of `writeFloat32s` (2^-43 ..
+ * 2^27, about 1.1e-13 .. 1.3e8): there the first estimate of the power of ten, and the one
+ * rescale, stay inside POW10. Every other finite value goes through `writeFloat32`.
+ */
+const INLINE_MIN_BIASED = 127 - 43;
+const INLINE_MAX_BIASED = 127 + 26;
+/** Per biased exponent: 8 - floor(e2 * log10(2)), the first estimate of k in writeFloat32. */
+const K_ESTIMATE = Int32Array.from({ length: 256 }, (_, b) => 8 - Math.floor((b - 127) * LOG10_2));
+/** Per biased exponent (1..254): half an ulp, ULP[e2 + 126] / 2 as writeFloat32 computes it. */
+const HALF_ULP = Float64Array.from({ length: 256 }, (_, b) => (b >= 1 && b <= 254 ? ULP[b - 1]! / 2 : 0));
 /** ASCII digit pairs "00".."99", two bytes per pair. */
 const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 0x30 + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
 
@@ -99,10 +110,7 @@ export class JsonWriter {
     const buf = this.#buf;
     let pos = this.#pos;
     buf[pos++] = CHAR_OPEN;
-    for (let i = start; i < end; i++) {
-      if (i > start) buf[pos++] = CHAR_COMMA;
-      pos = writeFloat32(buf, pos, values[i]!);
-    }
+    pos = writeFloat32s(buf, pos, values, start, end);
     buf[pos++] = CHAR_CLOSE;
     this.#pos = pos;
     return this;
@@ -111,7 +119,7 @@ export class JsonWriter {
   /** Appends one float32 value (the argument must already be a float32, e.g. read from a Float32Array). */
   float32(value: number): this {
     this.#reserve(FLOAT_ROOM);
-    this.#pos = writeFloat32(this.#buf, this.#pos, value);
+    this.#pos = writeOneFloat32(this.#buf, this.#pos, value);
     return this;
   }
 
@@ -137,7 +145,128 @@ export class JsonWriter {
 /** The shortest round-tripping decimal of a float32, as a string (tests, small payloads). */
 export function formatFloat32(x: number): string {
   const buf = Buffer.allocUnsafe(FLOAT_ROOM);
-  return buf.toString('latin1', 0, writeFloat32(buf, 0, x));
+  return buf.toString('latin1', 0, writeOneFloat32(buf, 0, x));
+}
+
+/** A one-element run for single values: a float32 takes the inline path, anything else writeFloat32. */
+const single = new Float32Array(1);
+
+function writeOneFloat32(buf: Uint8Array, pos: number, x: number): number {
+  if (Math.fround(x) !== x) return writeFloat32(buf, pos, x);
+  single[0] = x;
+  return writeFloat32s(buf, pos, single, 0, 1);
+}
+
+/**
+ * Writes `values[start..end)` comma-separated ((end - start) * FLOAT_ROOM bytes available) and
+ * returns the position after them. Prints exactly what `writeFloat32` prints for each value
+ * (same digits, same notation), but the common case (a normal float32 of magnitude 2^-43..2^27
+ * whose candidates are not near a rounding boundary) runs inline, with no call and no boxed
+ * double per value: the same double products as writeFloat32 (s, the interval ends), then the
+ * digit-dropping loop on integers, then "0.000ddd" written in place. Whatever falls outside
+ * (other magnitudes, zero, non-finite, the rare s just below an integer, candidates near an
+ * interval end) is handed to writeFloat32 whole, so both paths print the same bytes.
+ */
+function writeFloat32s(buf: Uint8Array, pos: number, values: Float32Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) {
+    if (i > start) buf[pos++] = CHAR_COMMA;
+    const x = values[i]!;
+    f32[0] = x;
+    const bits = u32[0]!;
+    const biased = (bits >>> 23) & 0xff;
+    if (biased < INLINE_MIN_BIASED || biased > INLINE_MAX_BIASED) {
+      pos = writeFloat32(buf, pos, x);
+      continue;
+    }
+    const a = x < 0 ? -x : x;
+    const halfUp = HALF_ULP[biased]!;
+    const halfDown = (bits & 0x7fffff) === 0 ? halfUp / 2 : halfUp;
+    // As in writeFloat32: scale to nine integer digits, rescaling once if the estimate is off.
+    let k = K_ESTIMATE[biased]!;
+    let s = a * POW10[k]!;
+    if (s >= 1e9) s = a * POW10[--k]!;
+    else if (s < 1e8) s = a * POW10[++k]!;
+    const p = POW10[k]!;
+    const loEnd = (a - halfDown) * p;
+    const hiEnd = (a + halfUp) * p;
+    const lo = loEnd + MARGIN;
+    const hi = hiEnd - MARGIN;
+    let mantissa = Math.round(s);
+    // writeFloat32 takes floor(s / 10^j) of the rounded double quotient; from r = floor(s) the
+    // loop below takes the exact floor(r / 10^j). The two differ only when the quotient rounds
+    // up to the next integer, which needs s within 2^-23 below an integer: left to writeFloat32.
+    const r = Math.floor(s);
+    if (!(mantissa > lo && mantissa < hi) || r + 1 - s < 1e-6) {
+      pos = writeFloat32(buf, pos, x);
+      continue;
+    }
+    let dropped = 0;
+    let q = r;
+    let d = 1;
+    let slow = false;
+    for (let j = 1; j <= 9; j++) {
+      // (q * 0.1) | 0 is floor(q / 10) for 0 <= q < 2^31: 0.1 is slightly above 1/10, and the
+      // excess never reaches the next integer.
+      q = (q * 0.1) | 0;
+      d *= 10;
+      const c1 = q * d;
+      const c2 = c1 + d;
+      // c1 <= r <= s < c2 and lo < s < hi: each candidate has only one end to check.
+      const in1 = c1 > lo;
+      const in2 = c2 < hi;
+      if (in1) mantissa = in2 && c2 - s < s - c1 ? q + 1 : q;
+      else if (in2) mantissa = q + 1;
+      else {
+        slow = c1 >= loEnd - MARGIN || c2 <= hiEnd + MARGIN;
+        break;
+      }
+      dropped = j;
+    }
+    if (slow) {
+      pos = writeFloat32(buf, pos, x);
+      continue;
+    }
+    const best = mantissa * POW10[dropped]!;
+    if (x < 0) buf[pos++] = CHAR_MINUS;
+    // The value is 0.<digits of best> x 10^(9 - k) (10^(10 - k) for best = 10^9, ten digits);
+    // place() prints "0.000ddd" for -6 < 9 - k <= 0, which is written inline below.
+    if (k < 9 || k > 14 || best >= 1e9) {
+      const digits = (best >= 1e9 ? 10 : 9) - dropped;
+      pos = place(buf, pos, mantissa, digits, digits + dropped - k);
+      continue;
+    }
+    const n = 9 - dropped;
+    // "0.000000" then the nine digits of best over its tail: only the first n digits are kept.
+    buf[pos] = CHAR_0;
+    buf[pos + 1] = CHAR_DOT;
+    buf[pos + 2] = CHAR_0;
+    buf[pos + 3] = CHAR_0;
+    buf[pos + 4] = CHAR_0;
+    buf[pos + 5] = CHAR_0;
+    buf[pos + 6] = CHAR_0;
+    const at = pos + 2 + k - 9;
+    const first = Math.floor(best / 1e8);
+    const rest = best - first * 1e8;
+    const high = (rest * 1e-4) | 0;
+    const low = rest - high * 10000;
+    const p1 = (high * 0.01) | 0;
+    const p3 = (low * 0.01) | 0;
+    const i1 = p1 * 2;
+    const i2 = (high - p1 * 100) * 2;
+    const i3 = p3 * 2;
+    const i4 = (low - p3 * 100) * 2;
+    buf[at] = CHAR_0 + first;
+    buf[at + 1] = PAIRS[i1]!;
+    buf[at + 2] = PAIRS[i1 + 1]!;
+    buf[at + 3] = PAIRS[i2]!;
+    buf[at + 4] = PAIRS[i2 + 1]!;
+    buf[at + 5] = PAIRS[i3]!;
+    buf[at + 6] = PAIRS[i3 + 1]!;
+    buf[at + 7] = PAIRS[i4]!;
+    buf[at + 8] = PAIRS[i4 + 1]!;
+    pos = at + n;
+  }
+  return pos;
 }
 
 /**
