@@ -148,6 +148,15 @@ export function formatFloat32(x: number): string {
   return buf.toString('latin1', 0, writeOneFloat32(buf, 0, x));
 }
 
+/**
+ * The general routine alone, without the inline path of `writeFloat32s`: the oracle the inline
+ * path is tested against (json-writer.test.ts requires the same bytes for every value).
+ */
+export function formatFloat32General(x: number): string {
+  const buf = Buffer.allocUnsafe(FLOAT_ROOM);
+  return buf.toString('latin1', 0, writeFloat32(buf, 0, x));
+}
+
 /** A one-element run for single values: a float32 takes the inline path, anything else writeFloat32. */
 const single = new Float32Array(1);
 
