@@ -351,6 +351,22 @@ describe('gateway framed transport (FrameChannel, RunnerClient) against stand-in
     assert.equal(runner.framedAttempts, 1);
   });
 
+  test('FrameChannel.close() cuts a runner that never ends its side of the connection, after a second', async () => {
+    // allowHalfOpen: the stand-in keeps its side open after the gateway ends its own, like a hung runner.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => socket.write(encodeHelloOk()));
+    });
+    const url = await listen(server);
+    const c = channel(url);
+    await new Promise((r) => setTimeout(r, 50)); // HELLO, HELLO_OK
+    const started = performance.now();
+    await Promise.race([c.close(), new Promise((_, reject) => setTimeout(() => reject(new Error('close() still waits after 5 s')), 5_000))]);
+    const waited = performance.now() - started;
+    assert.ok(waited >= 900, `closed after ${waited.toFixed(0)} ms: before the grace, though the runner kept its side open`);
+    assert.equal(c.closed, true);
+  });
+
   test('a socket path where nothing listens: failure connect, for the next call too', async () => {
     const url = runnerEndpoint({ socketPath: path.join(tmp.dir, 'nobody-here.sock'), port: null })!;
     const c = client();

@@ -2,6 +2,9 @@ import net from 'node:net';
 import { decodeError, encodeEmbedCall, encodeHello, FRAME_VERSION, FrameReader, FrameTypes, type Frame, type FrameError } from '../runner/frames.js';
 import { decodeEmbedFrame, type EmbedFrame, type EmbedRequest } from '../runner/protocol.js';
 
+/** How long a closing channel waits for the runner to end its side of the connection. */
+const END_GRACE_MS = 1_000;
+
 /** Why a framed call failed without an answer from the runner (the runner client maps these to RunnerFailures). */
 export type ChannelFailure =
   /** The connection could not be made, or closed before the call was sent: the call never reached the runner. */
@@ -137,8 +140,14 @@ export class FrameChannel {
     this.#ending = true;
     if (this.#socket.closed) return Promise.resolve();
     const closed = new Promise<void>((resolve) => this.#socket.once('close', () => resolve()));
-    if (this.#calls.size === 0) this.#socket.end();
+    if (this.#calls.size === 0) this.#end();
     return closed;
+  }
+
+  /** Ends our side; a runner that does not end its own within a second (stopped, hung) is cut. */
+  #end(): void {
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), END_GRACE_MS).unref();
   }
 
   /** Cuts the connection now; calls in flight fail as `reset`. */
@@ -207,7 +216,7 @@ export class FrameChannel {
     this.#calls.delete(id);
     clearTimeout(call.timer);
     if (call.onAbort) call.signal!.removeEventListener('abort', call.onAbort);
-    if (this.#ending && this.#calls.size === 0) this.#socket.end();
+    if (this.#ending && this.#calls.size === 0) this.#end();
   }
 
   /** The connection is over: every call still waiting fails with `err` (a call not yet written, as `connect`). */
