@@ -91,7 +91,10 @@ export class FastEmbeddingRoute {
     if (type === undefined || !JSON_TYPE.test(type) || headers['transfer-encoding'] !== undefined) return false;
     if (!(length >= 1 && length <= this.#deps.bodyLimit) || headers.authorization === undefined) return false;
     this.#served++;
-    void this.#serve(req, res, match[1] === undefined ? ROUTE_URL : APP_ROUTE_URL, match[2]!);
+    this.#serve(req, res, match[1] === undefined ? ROUTE_URL : APP_ROUTE_URL, match[2]!).catch((err: unknown) => {
+      // Only reached if the metrics or the log line failed after the answer: nothing left to tell the client.
+      this.#deps.logger.error({ err }, 'embedding fast path failed after answering');
+    });
     return true;
   }
 
