@@ -93,6 +93,10 @@ export class FrameChannel {
       // Before HELLO_OK nothing was sent but the HELLO: the calls never reached the runner.
       this.#fail(new ChannelError(this.#greeted ? 'reset' : 'connect', `${this.#greeted ? 'connection lost' : 'connection failed'} (${err.code ?? err.message})`, { cause: err }));
     });
+    // The runner ended its side (a drain): no new call may be written; calls on it fail at 'close'.
+    this.#socket.on('end', () => {
+      this.#closed = true;
+    });
     this.#socket.on('close', () => {
       this.#fail(
         this.#greeted
