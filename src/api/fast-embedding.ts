@@ -6,7 +6,9 @@ import { Scopes } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import { embeddingBodySchema, encodeEmbeddingResult, parseEmbeddingBody, type Gateway } from '../gateway/index.js';
 import type { Metrics } from './metrics.js';
+import { requireScope } from './plugins/auth.js';
 import { errorAnswer, translate } from './plugins/errors.js';
+import { JSON_TYPE } from './routes/shared.js';
 import { requestIdOf } from './request-id.js';
 
 declare module 'fastify' {
@@ -35,7 +37,6 @@ export interface FastEmbeddingDeps {
 const ROUTE = /^(?:\/applications\/([^/?#%;]{1,200}))?\/ai\/prediction\/embedding\/([^/?#%;]{1,200})$/;
 const ROUTE_URL = '/ai/prediction/embedding/:MODEL_ID';
 const APP_ROUTE_URL = '/applications/:APPLICATION_ID/ai/prediction/embedding/:MODEL_ID';
-const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 /** Log levels at which fastify writes its two lines per request. */
 const LOGS_INFO = new Set(['trace', 'debug', 'info']);
@@ -116,9 +117,7 @@ export class FastEmbeddingRoute {
     let status: number;
     try {
       const principal = await this.#deps.authenticator.authenticate(req.headers.authorization);
-      if (!principal.scopes.includes(Scopes.PREDICT)) {
-        throw new ModeldError('MODELD_ERR_FORBIDDEN_SCOPE', `token lacks the scope ${Scopes.PREDICT}`, { details: { requiredScope: Scopes.PREDICT } });
-      }
+      requireScope(principal, Scopes.PREDICT);
       const body = this.#deps.parseJson(await readBody(req));
       const checked = this.#checkBody(body);
       if (checked.error) {

@@ -19,9 +19,7 @@ export function makeGuard(authenticator: Authenticator) {
   return function guard(scope: string): preHandlerAsyncHookHandler {
     return async function checkToken(request: FastifyRequest) {
       const principal = await authenticator.authenticate(request.headers.authorization);
-      if (!principal.scopes.includes(scope)) {
-        throw new ModeldError('MODELD_ERR_FORBIDDEN_SCOPE', `token lacks the scope ${scope}`, { details: { requiredScope: scope } });
-      }
+      requireScope(principal, scope);
       const params = request.params as Record<string, string> | undefined;
       const pathCustomer = params?.CUSTOMER_ID;
       if (pathCustomer !== undefined && pathCustomer !== principal.customerId) {
@@ -33,6 +31,13 @@ export function makeGuard(authenticator: Authenticator) {
 }
 
 export type Guard = ReturnType<typeof makeGuard>;
+
+/** 403 MODELD_ERR_FORBIDDEN_SCOPE unless the token carries `scope` (the guard's check, also the embedding fast path's). */
+export function requireScope(principal: Principal, scope: string): void {
+  if (!principal.scopes.includes(scope)) {
+    throw new ModeldError('MODELD_ERR_FORBIDDEN_SCOPE', `token lacks the scope ${scope}`, { details: { requiredScope: scope } });
+  }
+}
 
 /** The principal of a guarded route; throws if a route forgot its guard (a bug, not a client error). */
 export function principalOf(request: FastifyRequest): Principal {

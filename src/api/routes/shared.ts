@@ -12,7 +12,8 @@ import { ModeldError } from '../../errors/index.js';
 /** The fastify instance buildApp creates: TypeBox schemas give the handlers their types. */
 export type ModeldApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
-const JSON_TYPE = /^application\/json\s*(;|$)/i;
+/** `application/json`, with or without parameters (`; charset=utf-8`). */
+export const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
 /**
  * onRequest hook of the JSON write routes: a request that carries a body must say
