@@ -82,11 +82,10 @@ export class FrameChannel {
     this.#reader = new FrameReader(options.maxFrameBytes);
     this.#socket = net.connect(options.connect);
     this.#socket.setNoDelay(true);
-    const connectTimer = setTimeout(() => {
+    this.#connectTimer = setTimeout(() => {
       this.#fail(new ChannelError('connect', `no connection and HELLO_OK in ${options.connectTimeoutMs} ms`));
       this.#socket.destroy();
     }, options.connectTimeoutMs);
-    this.#connectTimer = connectTimer;
     this.#socket.write(encodeHello());
     this.#socket.on('data', (chunk: Buffer) => this.#read(chunk));
     this.#socket.on('error', (err: NodeJS.ErrnoException) => {

@@ -132,6 +132,11 @@ export class RunnerClient {
     }
   }
 
+  /** Longest wait for a connection to a runner, on either transport. */
+  get #connectTimeoutMs(): number {
+    return Math.min(this.#options.timeoutMs, 5_000);
+  }
+
   #channel(url: string): FrameChannel {
     if (this.#closed) throw new ModeldError('MODELD_ERR_UNAVAILABLE', 'the server is shutting down');
     let channel = this.#channels.get(url);
@@ -141,7 +146,7 @@ export class RunnerClient {
       channel = new FrameChannel({
         connect: socketPath === undefined ? { host: hostname, port: Number(port) } : { path: socketPath },
         timeoutMs: this.#options.timeoutMs,
-        connectTimeoutMs: Math.min(this.#options.timeoutMs, 5_000),
+        connectTimeoutMs: this.#connectTimeoutMs,
         maxFrameBytes: MAX_ANSWER_FRAME_BYTES,
       });
       this.#channels.set(url, channel);
@@ -214,7 +219,7 @@ export class RunnerClient {
         pipelining: 1,
         headersTimeout: this.#options.timeoutMs,
         bodyTimeout: this.#options.timeoutMs,
-        connectTimeout: Math.min(this.#options.timeoutMs, 5_000),
+        connectTimeout: this.#connectTimeoutMs,
       });
       this.#pools.set(url, pool);
     }
