@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { defaultConfig, type Config } from '../config/index.js';
-import type { ClientRecord, Clock, Principal } from '../domain/index.js';
+import { Scopes, SYSTEM_CUSTOMER_ID, type ClientRecord, type Clock, type Principal } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import type { KeyRing, PublicJwk } from './keys.js';
@@ -76,6 +76,11 @@ interface VerifiedToken {
 
 /** Clock skew tolerated on an external issuer's tokens (theirs is not our clock). */
 const EXTERNAL_CLOCK_TOLERANCE_SECONDS = 30;
+
+/** auth.externalOidc.algorithms when not set: what identity providers sign with. */
+export const EXTERNAL_DEFAULT_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
+/** auth.externalOidc.allowedScopes when not set: the Lucidworks scopes, not modeld's admin or ops. */
+export const EXTERNAL_DEFAULT_SCOPES: readonly string[] = [Scopes.MODEL, Scopes.PREDICT];
 
 /**
  * `iss` for this server: config.publicUrl without a trailing slash, else `http://host:port`.
@@ -285,6 +290,9 @@ export class TokenService implements Authenticator {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#externalJwks!, {
+        // Pinned: without it jose accepts whatever the key set allows, an HS* token included if
+        // the issuer's JWKS ever publishes a symmetric key. The schema admits asymmetric ones only.
+        algorithms: [...(ext.algorithms ?? EXTERNAL_DEFAULT_ALGORITHMS)],
         issuer: ext.issuer,
         audience: ext.audience,
         currentDate: new Date(this.#clock.now()),
@@ -296,12 +304,23 @@ export class TokenService implements Authenticator {
     }
     const customerId = payload[ext.customerIdClaim];
     if (typeof customerId !== 'string' || customerId === '') throw unauthenticated(`token lacks the ${ext.customerIdClaim} claim`);
+    // Whoever can set this claim at the issuer picks the customer: the system customer (a fixed,
+    // well-known id owning the pre-trained deployments) and the operator's denied ids are never
+    // accepted from outside.
+    if (customerId === SYSTEM_CUSTOMER_ID || (ext.deniedCustomerIds ?? []).includes(customerId)) {
+      throw new ModeldError(
+        'MODELD_ERR_UNAUTHENTICATED',
+        `token claim ${ext.customerIdClaim} names a customer that external tokens may not act as${customerId === SYSTEM_CUSTOMER_ID ? ' (the system customer)' : ''}`,
+      );
+    }
     const rawScopes = payload[ext.scopesClaim];
-    let scopes: string[];
-    if (typeof rawScopes === 'string') scopes = rawScopes.split(' ').filter((s) => s !== '');
-    else if (isStringArray(rawScopes)) scopes = rawScopes;
-    else if (rawScopes === undefined) scopes = [];
+    let claimed: string[];
+    if (typeof rawScopes === 'string') claimed = rawScopes.split(' ').filter((s) => s !== '');
+    else if (isStringArray(rawScopes)) claimed = rawScopes;
+    else if (rawScopes === undefined) claimed = [];
     else throw unauthenticated(`token claim ${ext.scopesClaim} must be a string or an array of strings`);
+    const allowed = ext.allowedScopes ?? EXTERNAL_DEFAULT_SCOPES;
+    const scopes = claimed.filter((s) => allowed.includes(s));
     const clientId = [payload.cid, payload.azp, payload.client_id, payload.sub].find((v): v is string => typeof v === 'string') ?? 'external';
     const tokenId = typeof payload.jti === 'string' ? payload.jti : '';
     return { clientId, customerId, scopes, tokenId };

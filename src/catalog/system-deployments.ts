@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto';
 import { isoAt, ModelStates, newDeploymentRecord, newModelRecord, type Clock, type PretrainedModel } from '../domain/index.js';
+import { SYSTEM_CUSTOMER_ID } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 
-/**
- * Owner of the deployments that serve pre-trained models. Not a real customer: no token carries
- * it, so these deployments never appear in a customer's lists and cannot be changed through the
- * Models API; predictions reach them by model name.
- */
-export const SYSTEM_CUSTOMER_ID = '00000000-0000-0000-0000-000000000000';
+/** Owner of the system deployments (defined in domain/tenants.ts, where auth refuses it as a token's customer). */
+export { SYSTEM_CUSTOMER_ID };
 
 /** The fixed deployment id of a pre-trained model: a name-based (version 5 style) UUID, stable across restarts and servers. */
 export function systemDeploymentId(modelName: string): string {

@@ -17,6 +17,11 @@ const Region = Type.Union([
   ),
 ]);
 
+/** Asymmetric JWS algorithms an external issuer may sign with (auth.externalOidc.algorithms). */
+const ExternalAlgorithm = Type.Union(
+  ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a)),
+);
+
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ minLength: 1 }),
@@ -80,6 +85,12 @@ export const ConfigSchema = Type.Object(
               jwksUrl: Type.String(),
               customerIdClaim: Type.String(),
               scopesClaim: Type.String(),
+              /** Signing algorithms accepted (asymmetric only; never `none` or HS*). Default RS256, ES256. */
+              algorithms: Type.Optional(Type.Array(ExternalAlgorithm, { minItems: 1 })),
+              /** Scopes an external token may carry; others are dropped. Default: machinelearning.model, machinelearning.predict. */
+              allowedScopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+              /** Customer ids an external token may not name (the system customer is always refused). Default none. */
+              deniedCustomerIds: Type.Optional(Type.Array(Type.String())),
             },
             { additionalProperties: false },
           ),

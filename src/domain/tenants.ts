@@ -8,6 +8,14 @@ export const Scopes = {
 export type Scope = (typeof Scopes)[keyof typeof Scopes];
 export const ALL_SCOPES: readonly string[] = Object.values(Scopes);
 
+/**
+ * Owner of the deployments that serve pre-trained models (catalog/system-deployments.ts). Not a
+ * real customer: no token may carry it (modeld never issues one; an external issuer's token that
+ * names it is refused), so these deployments never appear in a customer's lists and cannot be
+ * changed through the Models API.
+ */
+export const SYSTEM_CUSTOMER_ID = '00000000-0000-0000-0000-000000000000';
+
 export interface Customer {
   id: string;
   name: string | null;
