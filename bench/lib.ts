@@ -399,9 +399,20 @@ export async function deploymentEvents(url: string, tok: string, customerId: str
   return all;
 }
 
+/**
+ * The server's /metrics text. `tok` is a bearer token with scope modeld.ops or modeld.admin (the
+ * admin client's token has both): /metrics is not public by default (config metrics.access).
+ */
+export async function scrapeMetrics(url: string, tok: string): Promise<string> {
+  const r = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${tok}` } });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`GET /metrics: ${r.status} ${text}`);
+  return text;
+}
+
 /** The sum of a Prometheus counter's samples whose labels contain every `match` pair, by the value of `by`. */
-export async function scrapeCounter(url: string, name: string, match: Record<string, string>, by: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+export async function scrapeCounter(url: string, tok: string, name: string, match: Record<string, string>, by: string): Promise<Record<string, number>> {
+  const text = await scrapeMetrics(url, tok);
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;

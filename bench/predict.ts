@@ -36,7 +36,7 @@ import { runnerConnection } from '../src/runner/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { startCluster } from '../test/integration/gateway-cluster.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, relayFloor, runnerPids, startServer, token, waitForState } from './lib.js';
+import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, relayFloor, runnerPids, scrapeMetrics, startServer, token, waitForState } from './lib.js';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5;
 const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -129,13 +129,13 @@ try {
   for (const batch of [32, 1]) {
     for (const conc of [1, 16, 64]) {
       if (only !== null && !only.has(`${batch}x${conc}`)) continue;
-      const callsBefore = await scrapeValue(server.url, 'modeld_gateway_runner_calls_total');
+      const callsBefore = await scrapeValue(server.url, tok, 'modeld_gateway_runner_calls_total');
       const stealBefore = cpuTimes();
       cpu.start();
       const r = await closedLoop({ url: server.url, path: route, tok, bodies: bodies(batch), itemsPerRequest: batch, concurrency: conc, seconds, check: check(batch) });
       const used = cpu.stop();
       const steal = stealShare(stealBefore, cpuTimes());
-      const callsPerRequest = ((await scrapeValue(server.url, 'modeld_gateway_runner_calls_total')) - callsBefore) / r.ok;
+      const callsPerRequest = ((await scrapeValue(server.url, tok, 'modeld_gateway_runner_calls_total')) - callsBefore) / r.ok;
       rows.push({ batch, conc, r });
       const ratio = r.itemsPerSecond / (batch === 32 ? raw2x32 : raw2x1);
       const perRequest = (ms: number) => (ms / r.ok).toFixed(2).padStart(7);
@@ -268,9 +268,9 @@ async function rawInWorkers(artifactDir: string, texts: string[], batch: number,
   return total;
 }
 
-/** The value of an unlabelled Prometheus counter or gauge on the server's /metrics. */
-async function scrapeValue(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+/** The value of an unlabelled Prometheus counter or gauge on the server's /metrics (`tok`: scope modeld.ops or modeld.admin). */
+async function scrapeValue(url: string, tok: string, name: string): Promise<number> {
+  const text = await scrapeMetrics(url, tok);
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   if (line === undefined) throw new Error(`${name} not on /metrics`);
   return Number(line.slice(name.length + 1));

@@ -73,7 +73,7 @@ try {
   const load = new LoadGenerator({ url, path: `/ai/prediction/embedding/${dep.id}`, tok, bodies, maxConcurrency: CONCURRENCY });
   const wall0 = Date.now() - load.now();
   const sampler = new StatusSampler({ url, tok, customerId: C, id: dep.id, clock: () => load.now() });
-  const retries = () => scrapeCounter(url, 'modeld_gateway_retries_total', { deployment: dep.id }, 'reason');
+  const retries = () => scrapeCounter(url, tok, 'modeld_gateway_retries_total', { deployment: dep.id }, 'reason');
   const events = () => deploymentEvents(url, tok, C, dep.id);
   /** Polls (every 100 ms, at most `timeoutS`) until `done` holds for the events and the latest status sample. */
   const until = async (what: string, done: (events: DeploymentEvent[]) => boolean, timeoutS = 60): Promise<void> => {

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { buildApp, engineArtifacts, Metrics } from './api/index.js';
+import { buildApp, engineArtifacts, Metrics, startMetricsServer } from './api/index.js';
 import { ensureAdminClient, issuerFor, loadOrCreateKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
 import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
@@ -22,6 +22,8 @@ import { TrainingJobManager } from './training/jobs/index.js';
 export interface RunningServer {
   /** Base URL the server listens on (`http://127.0.0.1:8080`). */
   url: string;
+  /** Base URL of the separate metrics listener (config metrics.listen), when there is one. */
+  metricsUrl?: string;
   config: Readonly<Config>;
   logger: Logger;
   /**
@@ -157,16 +159,23 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     logger.info({ url, dataDir: config.dataDir, store: config.store.kind, regions: Object.keys(config.regions) }, `modeld listening on ${url}`);
+    const metricsServer = config.metrics.listen ? await startMetricsServer(metrics, config.metrics.listen) : null;
+    if (metricsServer) {
+      stack.push(() => metricsServer.close());
+      logger.info({ metricsUrl: metricsServer.url }, `metrics served without a token on ${metricsServer.url}/metrics`);
+    }
 
     let closed: Promise<void> | null = null;
     return {
       url,
+      ...(metricsServer && { metricsUrl: metricsServer.url }),
       config,
       logger,
       close(closeOptions = {}) {
         closed ??= (async () => {
           // Order: stop taking requests, stop reconciling, then the replicas, then the store.
           await app.close();
+          await metricsServer?.close();
           await gateway.close();
           // Workers stop after their current step; their jobs stay RUNNING and resume at the next start.
           await training.stop();

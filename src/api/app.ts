@@ -125,7 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
         { name: 'Predictions', description: 'Embeddings, classification, tokenization and use cases (scope machinelearning.predict).' },
         { name: 'Open Inference Protocol v2', description: 'The KServe / Triton REST surface over the same models (scope machinelearning.predict).' },
         { name: 'Admin', description: 'Customers and their API clients (scope modeld.admin).' },
-        { name: 'Operations', description: 'Health, readiness and metrics (no token).' },
+        { name: 'Operations', description: 'Health and readiness (no token) and metrics (scope modeld.ops or modeld.admin, unless config metrics.access is public).' },
       ],
     },
   });
@@ -133,7 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const guard = makeGuard(deps.authenticator);
-  registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics });
+  registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, metricsAccess: deps.config.metrics.access, authenticator: deps.authenticator });
   registerAuthRoutes(app, { tokens: deps.tokens });
   registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
   const uploads = new UploadStore(dataPaths(deps.config).uploads);

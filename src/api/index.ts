@@ -1,5 +1,6 @@
 export { buildApp, requestIdOf, type AppDeps } from './app.js';
 export { Metrics, type MetricsOptions } from './metrics.js';
+export { startMetricsServer, type MetricsServer } from './metrics-server.js';
 export { makeGuard, principalOf, type Guard } from './plugins/auth.js';
 export { registerErrorHandling, translate } from './plugins/errors.js';
 export { resolveImportDir } from './artifact-source.js';

@@ -10,6 +10,7 @@ export const ClientScopes = {
   MODEL: 'machinelearning.model',
   PREDICT: 'machinelearning.predict',
   ADMIN: 'modeld.admin',
+  OPS: 'modeld.ops',
 } as const;
 
 /** `POST /oauth2/token` 200 body. */

@@ -16,7 +16,11 @@ export function defaultConfig(): Config {
       maxBatchItems: 32,
       maxInputTokens: 512,
     },
-    auth: { tokenTtlSeconds: 3600, audience: 'modeld', clientCacheTtlMs: 1000 },
+    auth: {
+      tokenTtlSeconds: 3600,
+      audience: 'modeld',
+      clientCacheTtlMs: 1000,
+    },
     controller: {
       resyncIntervalMs: 2000,
       progressDeadlineMs: 120_000,
@@ -32,5 +36,6 @@ export function defaultConfig(): Config {
     autoscale: { targetConcurrencyPerReplica: 4, scaleDownStabilizationMs: 300_000, tolerance: 0.1 },
     training: { dataRoots: [], concurrency: 1 },
     importRoots: [],
+    metrics: { access: 'token' },
   };
 }

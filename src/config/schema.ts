@@ -174,6 +174,18 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * `GET /metrics`: on the main port behind a token with scope modeld.ops or modeld.admin
+     * (`token`), or open (`public`); and, with `listen`, also served without a token on a
+     * separate address meant for a private network (docs/api.md "Metrics").
+     */
+    metrics: Type.Object(
+      {
+        access: Type.Union([Type.Literal('token'), Type.Literal('public')]),
+        listen: Type.Optional(Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 0, maximum: 65535 }) }, { additionalProperties: false })),
+      },
+      { additionalProperties: false },
+    ),
     /** Directories artifacts may be imported from; empty means anywhere the server user can read. */
     importRoots: Type.Array(Type.String()),
   },

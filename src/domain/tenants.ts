@@ -4,6 +4,8 @@ export const Scopes = {
   MODEL: 'machinelearning.model',
   PREDICT: 'machinelearning.predict',
   ADMIN: 'modeld.admin',
+  /** Operations: `GET /metrics` when config metrics.access is `token` (modeld.admin is accepted too). */
+  OPS: 'modeld.ops',
 } as const;
 export type Scope = (typeof Scopes)[keyof typeof Scopes];
 export const ALL_SCOPES: readonly string[] = Object.values(Scopes);

@@ -168,7 +168,7 @@ describe('operability', () => {
     await h.app.inject({ method: 'GET', url, headers: { authorization: auth } });
     await h.app.inject({ method: 'GET', url, headers: { authorization: auth } });
     h.metrics.setReadyReplicas('dep-1', 2);
-    const res = await h.app.inject({ method: 'GET', url: '/metrics' });
+    const res = await h.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: await alice.auth(['modeld.ops']) } });
     assert.equal(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain/);
     const text = res.body;
@@ -177,7 +177,7 @@ describe('operability', () => {
     assert.ok(!text.includes(alice.customerId), 'no raw URL in labels');
     assert.match(text, /modeld_deployment_ready_replicas\{deployment="dep-1"\} 2/);
     h.metrics.forgetDeployment('dep-1');
-    assert.doesNotMatch((await h.app.inject({ method: 'GET', url: '/metrics' })).body, /deployment="dep-1"/);
+    assert.doesNotMatch((await h.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: await alice.auth(['modeld.ops']) } })).body, /deployment="dep-1"/);
   });
 
   test('/healthz and /readyz answer without a token', async () => {

@@ -94,7 +94,7 @@ test('create, scale and delete through the API drive the controller, and its wor
   await until('DEPLOYED', async () => (await get(`${base()}/${id}`)).body.state === 'DEPLOYED');
   const deployed = (await get(`${base()}/${id}`)).body;
   assert.deepEqual([deployed.status.readyReplicas, deployed.status.desiredReplicas], [1, 1]);
-  assert.match((await h.app.inject({ method: 'GET', url: '/metrics' })).body, new RegExp(`modeld_deployment_ready_replicas\\{deployment="${id}"\\} 1`));
+  assert.match((await h.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: await alice.auth(['modeld.ops']) } })).body, new RegExp(`modeld_deployment_ready_replicas\\{deployment="${id}"\\} 1`));
 
   const scaled = await h.app.inject({ method: 'PATCH', url: `${base()}/${id}`, headers: { authorization: auth }, payload: { minReplicas: 2 } });
   assert.equal(scaled.statusCode, 200);
@@ -107,7 +107,7 @@ test('create, scale and delete through the API drive the controller, and its wor
   assert.equal(deleting.json().state, 'DELETING');
   await until('removed', async () => (await get(`${base()}/${id}`)).status === 404);
   assert.deepEqual((await get(base())).body, []);
-  assert.doesNotMatch((await h.app.inject({ method: 'GET', url: '/metrics' })).body, new RegExp(`deployment="${id}"`));
+  assert.doesNotMatch((await h.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: await alice.auth(['modeld.ops']) } })).body, new RegExp(`deployment="${id}"`));
   assert.equal([...runtime.world.replicas.values()].filter((r) => r.spec.deploymentId === id).length, 0, 'no replica left');
 });
 
