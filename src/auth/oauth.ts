@@ -12,6 +12,8 @@ export const OAuthErrors = {
   UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
   INVALID_SCOPE: 'invalid_scope',
   SERVER_ERROR: 'server_error',
+  /** RFC 6749 4.1.2.1; answered with 429 and Retry-After when failed attempts are limited (token-service.ts). */
+  TEMPORARILY_UNAVAILABLE: 'temporarily_unavailable',
 } as const;
 export type OAuthError = (typeof OAuthErrors)[keyof typeof OAuthErrors];
 

@@ -7,6 +7,8 @@ import type { Store } from '../store/index.js';
 import type { KeyRing, PublicJwk } from './keys.js';
 import { SIGNING_ALG } from './keys.js';
 import { OAuthErrors, oauthError } from './oauth.js';
+import { addressKey, ClientAddresses, FailureLimiter } from './attempts.js';
+import { RememberedSecrets, SecretChecks } from './secret-checks.js';
 import { DUMMY_SECRET_HASH, verifySecret } from './secrets.js';
 import type { Authenticator } from './types.js';
 
@@ -113,6 +115,13 @@ export class TokenService implements Authenticator {
   readonly #clientTtlMs: number;
   /** Client id -> when it was last read and found enabled; insertion order is age. */
   readonly #enabledClients = new Map<string, EnabledClient>();
+  /** Failed client authentications per client id as sent, and per client address (auth.tokenEndpoint). */
+  readonly #failuresByClient: FailureLimiter;
+  readonly #failuresByAddress: FailureLimiter;
+  readonly #addresses: ClientAddresses;
+  readonly #secretChecks: SecretChecks;
+  readonly #rememberedSecrets: RememberedSecrets;
+  #rateLimited = 0;
   /**
    * Bumped by clientChanged. A store read that started before a change must not put what it read
    * back into #enabledClients (it may be the state from before the change).
@@ -129,6 +138,13 @@ export class TokenService implements Authenticator {
     this.#clientTtlMs = options.auth.clientCacheTtlMs ?? defaultConfig().auth.clientCacheTtlMs ?? 0;
     const ext = options.auth.externalOidc;
     this.#externalJwks = ext ? createRemoteJWKSet(new URL(ext.jwksUrl)) : undefined;
+    const te = options.auth.tokenEndpoint ?? defaultConfig().auth.tokenEndpoint!;
+    const limit = { windowMs: te.failureWindowMs, maxKeys: te.maxTrackedSources, clock: options.clock };
+    this.#failuresByClient = new FailureLimiter({ ...limit, maxFailures: te.failuresPerClientId });
+    this.#failuresByAddress = new FailureLimiter({ ...limit, maxFailures: te.failuresPerAddress });
+    this.#addresses = new ClientAddresses(te.trustedProxies);
+    this.#secretChecks = new SecretChecks({ maxConcurrent: te.maxConcurrentSecretChecks, maxConcurrentSuspect: te.maxConcurrentSuspectChecks, maxQueued: te.maxQueuedSecretChecks });
+    this.#rememberedSecrets = new RememberedSecrets({ ttlMs: te.rememberedSecretTtlMs, maxEntries: CLIENT_STATE_CACHE_SIZE });
   }
 
   get issuer(): string {
@@ -141,16 +157,81 @@ export class TokenService implements Authenticator {
   }
 
   /**
-   * Checks client credentials and returns the client. Unknown, disabled and wrong-secret all give
-   * the same 401 invalid_client and take the same time (a hash is checked in every case).
+   * The address a token request is counted under (see ClientAddresses): the socket's peer, or,
+   * behind a trusted proxy (auth.tokenEndpoint.trustedProxies), the client it forwarded for.
    */
-  async authenticateClient(clientId: string, clientSecret: string): Promise<ClientRecord> {
-    const client = await this.#store.getClient(clientId);
-    const ok = await verifySecret(clientSecret, client?.secretHash ?? DUMMY_SECRET_HASH);
-    if (!client || !ok || client.disabledAt !== null) {
-      throw oauthError(OAuthErrors.INVALID_CLIENT, 'client authentication failed');
+  clientAddress(peer: string | undefined, forwardedFor: string | string[] | undefined): string {
+    return this.#addresses.of(peer, forwardedFor);
+  }
+
+  /**
+   * Checks client credentials and returns the client. Unknown, disabled and wrong-secret all give
+   * the same 401 invalid_client and cost the same (a hash is checked in every case), so neither
+   * the answer nor its time tells which client ids exist.
+   *
+   * Under a flood (auth.tokenEndpoint, docs/auth.md "Failed attempts"), in this order:
+   * 1. A secret verified less than rememberedSecretTtlMs ago for this client (remembered as an
+   *    HMAC) is accepted without scrypt and without the limits below, if the client is still
+   *    enabled with the same stored hash: a client under attack keeps getting its tokens.
+   * 2. A client id (as sent, existing or not) or an address (`address`, IPv6 by /64) with too
+   *    many recent failures gets 429 MODELD_ERR_RATE_LIMITED (`details.retryAfterSeconds`,
+   *    oauthError temporarily_unavailable) before any scrypt runs.
+   * 3. The hash is checked in SecretChecks (bounded at once; sources with recent failures last
+   *    and fewer at once; 429 when its queue is full). A failure is counted for both keys.
+   * Without `address` only the client id is limited.
+   */
+  async authenticateClient(clientId: string, clientSecret: string, address?: string): Promise<ClientRecord> {
+    const mac = this.#rememberedSecrets.mac(clientId, clientSecret);
+    const rememberedHash = this.#rememberedSecrets.lookup(clientId, mac, this.#clock.now());
+    let client: ClientRecord | null | undefined;
+    if (rememberedHash !== null) {
+      client = await this.#store.getClient(clientId);
+      if (client && client.disabledAt === null && client.secretHash === rememberedHash) return client;
+      this.#rememberedSecrets.forget(clientId);
     }
-    return client;
+    const addressId = address === undefined ? undefined : addressKey(address);
+    const byClient = this.#failuresByClient.retryAfterMs(clientId);
+    const byAddress = addressId === undefined ? 0 : this.#failuresByAddress.retryAfterMs(addressId);
+    if (byClient > 0 || byAddress > 0) {
+      this.#rateLimited++;
+      const retryAfterSeconds = Math.ceil(Math.max(byClient, byAddress) / 1000);
+      const what = byClient >= byAddress ? 'for this client id' : 'from this address';
+      throw new ModeldError('MODELD_ERR_RATE_LIMITED', `too many failed authentications ${what}; retry in ${retryAfterSeconds} s`, {
+        details: { oauthError: OAuthErrors.TEMPORARILY_UNAVAILABLE, retryAfterSeconds, limit: byClient >= byAddress ? 'clientId' : 'address' },
+      });
+    }
+    const suspect = this.#failuresByClient.isSuspect(clientId) || (addressId !== undefined && this.#failuresByAddress.isSuspect(addressId));
+    try {
+      return await this.#secretChecks.run(suspect, async () => {
+        client ??= await this.#store.getClient(clientId);
+        const ok = await verifySecret(clientSecret, client?.secretHash ?? DUMMY_SECRET_HASH);
+        if (!client || !ok || client.disabledAt !== null) {
+          this.#failuresByClient.recordFailure(clientId);
+          if (addressId !== undefined) this.#failuresByAddress.recordFailure(addressId);
+          throw oauthError(OAuthErrors.INVALID_CLIENT, 'client authentication failed');
+        }
+        this.#rememberedSecrets.remember(client.id, client.secretHash, mac, this.#clock.now());
+        return client;
+      });
+    } catch (err) {
+      if (isRateLimited(err)) this.#rateLimited++;
+      throw err;
+    }
+  }
+
+  /**
+   * Counters of the token endpoint's defences, for tests and operators: scrypt checks started,
+   * attempts refused with 429, keys remembered by each limiter (each at most
+   * auth.tokenEndpoint.maxTrackedSources), and the check queue now.
+   */
+  tokenEndpointStats() {
+    return {
+      secretChecks: this.#secretChecks.started,
+      rateLimited: this.#rateLimited,
+      trackedClientIds: this.#failuresByClient.size,
+      trackedAddresses: this.#failuresByAddress.size,
+      ...this.#secretChecks.load,
+    };
   }
 
   /** Signs a token for `client` with `scopes` (already checked against the client's). */
@@ -187,6 +268,7 @@ export class TokenService implements Authenticator {
   clientChanged(clientId: string): void {
     this.#clientEpoch++;
     this.#enabledClients.delete(clientId);
+    this.#rememberedSecrets.forget(clientId);
   }
 
   /**
@@ -325,6 +407,10 @@ export class TokenService implements Authenticator {
     const tokenId = typeof payload.jti === 'string' ? payload.jti : '';
     return { clientId, customerId, scopes, tokenId };
   }
+}
+
+function isRateLimited(err: unknown): boolean {
+  return err instanceof ModeldError && err.code === 'MODELD_ERR_RATE_LIMITED';
 }
 
 function unauthenticated(message: string): ModeldError {

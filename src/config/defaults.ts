@@ -20,6 +20,17 @@ export function defaultConfig(): Config {
       tokenTtlSeconds: 3600,
       audience: 'modeld',
       clientCacheTtlMs: 1000,
+      tokenEndpoint: {
+        failuresPerClientId: 10,
+        failuresPerAddress: 30,
+        failureWindowMs: 60_000,
+        maxTrackedSources: 10_000,
+        trustedProxies: [],
+        maxConcurrentSecretChecks: 2,
+        maxConcurrentSuspectChecks: 1,
+        maxQueuedSecretChecks: 256,
+        rememberedSecretTtlMs: 600_000,
+      },
     },
     controller: {
       resyncIntervalMs: 2000,

@@ -77,6 +77,34 @@ export const ConfigSchema = Type.Object(
          * defaults set it.
          */
         clientCacheTtlMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+        /**
+         * The token endpoint under a flood of bad credentials (docs/auth.md "Failed attempts").
+         * Optional only so that hand-built configs stay valid; the defaults set it.
+         */
+        tokenEndpoint: Type.Optional(
+          Type.Object(
+            {
+              /** Failed attempts per client id (as sent) per failureWindowMs before 429; 0: no limit. */
+              failuresPerClientId: Type.Integer({ minimum: 0 }),
+              /** Failed attempts per client address (IPv6: per /64) per failureWindowMs before 429; 0: no limit. */
+              failuresPerAddress: Type.Integer({ minimum: 0 }),
+              failureWindowMs: Type.Integer({ minimum: 1000, maximum: 86_400_000 }),
+              /** Client ids and addresses remembered by each limit; beyond it the least recently seen is forgotten. */
+              maxTrackedSources: Type.Integer({ minimum: 100, maximum: 1_000_000 }),
+              /** Peers (IPs or CIDRs) whose X-Forwarded-For is believed; empty: the socket's peer is the address. */
+              trustedProxies: Type.Array(Type.String({ minLength: 1 })),
+              /** Secret hashes (scrypt) computed at once; 0: no bound. */
+              maxConcurrentSecretChecks: Type.Integer({ minimum: 0, maximum: 64 }),
+              /** Of those, checks for a client id or address with recent failures. */
+              maxConcurrentSuspectChecks: Type.Integer({ minimum: 1, maximum: 64 }),
+              /** Checks waiting for a slot; beyond it 429. */
+              maxQueuedSecretChecks: Type.Integer({ minimum: 0 }),
+              /** How long a verified secret is remembered (as an HMAC) so that its client skips scrypt; 0: never. */
+              rememberedSecretTtlMs: Type.Integer({ minimum: 0, maximum: 86_400_000 }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
         externalOidc: Type.Optional(
           Type.Object(
             {

@@ -32,6 +32,7 @@ export const ErrorCodes = {
   MODELD_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   // 429 / 503: try again later.
   MODELD_ERR_OVERLOADED: { status: 429, retryable: true },
+  MODELD_ERR_RATE_LIMITED: { status: 429, retryable: true },
   MODELD_ERR_NO_READY_REPLICA: { status: 503, retryable: true },
   MODELD_ERR_REPLICA_FAILED: { status: 503, retryable: true },
   MODELD_ERR_UNAVAILABLE: { status: 503, retryable: true },

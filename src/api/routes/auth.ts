@@ -82,6 +82,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
       else request.log.info({ code: e.code, message: e.message }, 'token request rejected');
       const error = oauthErrorName(e);
       if (error === OAuthErrors.INVALID_CLIENT) void reply.header('www-authenticate', 'Basic realm="modeld"');
+      if (typeof e.details?.retryAfterSeconds === 'number') void reply.header('retry-after', String(e.details.retryAfterSeconds));
       void reply
         .header('cache-control', 'no-store')
         .header('pragma', 'no-cache')
@@ -94,10 +95,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
       summary: 'Issue an access token (OAuth 2.0 client credentials)',
       description:
         'Client authentication by HTTP Basic `client_id:client_secret` (each form-urlencoded) or the client_id/client_secret body parameters. ' +
-        'grant_type and scope come from the query string or an application/x-www-form-urlencoded body.',
+        'grant_type and scope come from the query string or an application/x-www-form-urlencoded body. ' +
+        'Too many failed attempts for a client id or from an address: 429 temporarily_unavailable with Retry-After (docs/auth.md).',
       querystring: Type.Omit(TokenParams, ['client_secret']),
       body: { content: { 'application/x-www-form-urlencoded': { schema: TokenParams } } },
-      response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody },
+      response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody, 429: OAuthErrorBody },
     };
     const issueToken = async (request: FastifyRequest, reply: FastifyReply) => {
       void reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
@@ -107,7 +109,8 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
         throw oauthError(OAuthErrors.INVALID_REQUEST, 'client_secret must not be sent in the URL; use HTTP Basic or the form body');
       }
       const req = parseTokenRequest({ authorization: request.headers.authorization, query, body: request.body });
-      const client = await deps.tokens.authenticateClient(req.clientId, req.clientSecret);
+      const address = deps.tokens.clientAddress(request.socket.remoteAddress, request.headers['x-forwarded-for']);
+      const client = await deps.tokens.authenticateClient(req.clientId, req.clientSecret, address);
       const token = await deps.tokens.issue(client, grantScopes(client.scopes, req.scopes));
       request.log.info({ clientId: client.id, tokenId: token.tokenId, scope: token.scope }, 'token issued');
       return { token_type: token.tokenType, expires_in: token.expiresIn, access_token: token.accessToken, scope: token.scope };
