@@ -10,8 +10,11 @@ import { ModeldError } from '../errors/index.js';
  * refused with 429 MODELD_ERR_RATE_LIMITED (Retry-After 1 s) instead of waiting without end.
  * `maxConcurrent` 0 disables all of it: every check runs at once.
  *
- * The lane depends only on the limiters' state for what the caller sent, never on whether the
- * client id exists, so lanes and waits reveal nothing about which ids exist.
+ * A waiting check is judged again when its turn comes (`admit`): its source may have failed
+ * meanwhile (a burst from a new address queues as clean, then the first failure makes the rest
+ * suspect) or been limited (then it is refused without hashing). The lane depends only on the
+ * limiters' state for what the caller sent, never on whether the client id exists, so lanes and
+ * waits reveal nothing about which ids exist.
  */
 export class SecretChecks {
   readonly #max: number;
@@ -39,30 +42,62 @@ export class SecretChecks {
     return { running: this.#running, runningSuspect: this.#runningSuspect, queuedClean: this.#clean.length, queuedSuspect: this.#suspect.length };
   }
 
-  /** Runs `check` once a slot of its lane is free; rejects with 429 when the lane's queue is full. */
-  async run<T>(suspect: boolean, check: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `check` once a slot of its lane is free. `admit` says whether the source is suspect, or
+   * throws (a 429) when it is limited; it is called on arrival and again each time the check's
+   * turn comes. Rejects with 429 MODELD_ERR_RATE_LIMITED when the lane's queue is full.
+   */
+  async run<T>(admit: () => boolean, check: () => Promise<T>): Promise<T> {
+    let suspect = admit();
     if (this.#max === 0) {
       this.#started++;
       return check();
     }
     if (this.#canStart(suspect)) this.#take(suspect);
     else {
-      const queue = suspect ? this.#suspect : this.#clean;
-      if (queue.length >= this.#maxQueued) {
-        throw new ModeldError('MODELD_ERR_RATE_LIMITED', 'too many client authentications waiting; retry in 1 s', {
-          details: { oauthError: 'temporarily_unavailable', retryAfterSeconds: 1, limit: 'secretChecks' },
-        });
+      for (;;) {
+        await this.#wait(suspect); // resumes with a slot of that lane taken for this check
+        let now: boolean;
+        try {
+          now = admit();
+        } catch (err) {
+          this.#release(suspect);
+          throw err;
+        }
+        if (!now) {
+          if (suspect) this.#runningSuspect--;
+          suspect = false;
+          break;
+        }
+        if (suspect) break;
+        // Queued as clean, suspect by now: it needs a suspect slot (and no clean check waiting), or waits in that lane.
+        if (this.#runningSuspect < this.#maxSuspect && this.#clean.length === 0) {
+          this.#runningSuspect++;
+          suspect = true;
+          break;
+        }
+        this.#release(false);
+        suspect = true;
       }
-      await new Promise<void>((resolve) => queue.push(resolve)); // the slot is taken by #next for us
     }
     try {
       this.#started++;
       return await check();
     } finally {
-      this.#running--;
-      if (suspect) this.#runningSuspect--;
-      this.#next();
+      this.#release(suspect);
     }
+  }
+
+  #wait(suspect: boolean): Promise<void> {
+    const queue = suspect ? this.#suspect : this.#clean;
+    if (queue.length >= this.#maxQueued) {
+      return Promise.reject(
+        new ModeldError('MODELD_ERR_RATE_LIMITED', 'too many client authentications waiting; retry in 1 s', {
+          details: { oauthError: 'temporarily_unavailable', retryAfterSeconds: 1, limit: 'secretChecks' },
+        }),
+      );
+    }
+    return new Promise<void>((resolve) => queue.push(resolve));
   }
 
   #canStart(suspect: boolean): boolean {
@@ -75,6 +110,13 @@ export class SecretChecks {
     if (suspect) this.#runningSuspect++;
   }
 
+  #release(suspect: boolean): void {
+    this.#running--;
+    if (suspect) this.#runningSuspect--;
+    this.#next();
+  }
+
+  /** Hands free slots to waiting checks: clean ones first. */
   #next(): void {
     for (;;) {
       if (this.#clean.length > 0 && this.#canStart(false)) {

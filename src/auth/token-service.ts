@@ -190,19 +190,21 @@ export class TokenService implements Authenticator {
       this.#rememberedSecrets.forget(clientId);
     }
     const addressId = address === undefined ? undefined : addressKey(address);
-    const byClient = this.#failuresByClient.retryAfterMs(clientId);
-    const byAddress = addressId === undefined ? 0 : this.#failuresByAddress.retryAfterMs(addressId);
-    if (byClient > 0 || byAddress > 0) {
-      this.#rateLimited++;
-      const retryAfterSeconds = Math.ceil(Math.max(byClient, byAddress) / 1000);
-      const what = byClient >= byAddress ? 'for this client id' : 'from this address';
-      throw new ModeldError('MODELD_ERR_RATE_LIMITED', `too many failed authentications ${what}; retry in ${retryAfterSeconds} s`, {
-        details: { oauthError: OAuthErrors.TEMPORARILY_UNAVAILABLE, retryAfterSeconds, limit: byClient >= byAddress ? 'clientId' : 'address' },
-      });
-    }
-    const suspect = this.#failuresByClient.isSuspect(clientId) || (addressId !== undefined && this.#failuresByAddress.isSuspect(addressId));
+    // On arrival and again when a queued check's turn comes: 429 when limited, else the lane.
+    const admit = (): boolean => {
+      const byClient = this.#failuresByClient.retryAfterMs(clientId);
+      const byAddress = addressId === undefined ? 0 : this.#failuresByAddress.retryAfterMs(addressId);
+      if (byClient > 0 || byAddress > 0) {
+        const retryAfterSeconds = Math.ceil(Math.max(byClient, byAddress) / 1000);
+        const limit = byClient >= byAddress ? 'clientId' : 'address';
+        throw new ModeldError('MODELD_ERR_RATE_LIMITED', `too many failed authentications ${limit === 'clientId' ? 'for this client id' : 'from this address'}; retry in ${retryAfterSeconds} s`, {
+          details: { oauthError: OAuthErrors.TEMPORARILY_UNAVAILABLE, retryAfterSeconds, limit },
+        });
+      }
+      return this.#failuresByClient.isSuspect(clientId) || (addressId !== undefined && this.#failuresByAddress.isSuspect(addressId));
+    };
     try {
-      return await this.#secretChecks.run(suspect, async () => {
+      return await this.#secretChecks.run(admit, async () => {
         client ??= await this.#store.getClient(clientId);
         const ok = await verifySecret(clientSecret, client?.secretHash ?? DUMMY_SECRET_HASH);
         if (!client || !ok || client.disabledAt !== null) {

@@ -235,13 +235,13 @@ describe('secret checks are bounded so a flood cannot take the libuv pool', () =
     const s1 = pending();
     const s2 = pending();
     const s3 = pending();
-    const r1 = checks.run(true, s1.check);
-    const r2 = checks.run(true, s2.check);
-    const r3 = checks.run(true, s3.check);
-    await assert.rejects(checks.run(true, async () => true), (err: unknown) => isModeldError(err) && err.code === 'MODELD_ERR_RATE_LIMITED' && err.details?.retryAfterSeconds === 1);
+    const r1 = checks.run(() => true, s1.check);
+    const r2 = checks.run(() => true, s2.check);
+    const r3 = checks.run(() => true, s3.check);
+    await assert.rejects(checks.run(() => true, async () => true), (err: unknown) => isModeldError(err) && err.code === 'MODELD_ERR_RATE_LIMITED' && err.details?.retryAfterSeconds === 1);
     assert.deepEqual([s1.state.started, s2.state.started, s3.state.started], [true, false, false]);
     const clean = pending();
-    const rc = checks.run(false, clean.check);
+    const rc = checks.run(() => false, clean.check);
     assert.equal(clean.state.started, true, 'a clean check takes the free slot at once, ahead of queued suspect ones');
     clean.finish(true);
     await rc;
@@ -252,8 +252,8 @@ describe('secret checks are bounded so a flood cannot take the libuv pool', () =
     assert.equal(s2.state.started, true);
     const c2 = pending();
     const c3 = pending();
-    const rc2 = checks.run(false, c2.check);
-    const rc3 = checks.run(false, c3.check);
+    const rc2 = checks.run(() => false, c2.check);
+    const rc3 = checks.run(() => false, c3.check);
     assert.equal(c2.state.started, true);
     assert.equal(c3.state.started, false, 'two at once in all');
     s2.finish(false);
@@ -270,10 +270,48 @@ describe('secret checks are bounded so a flood cannot take the libuv pool', () =
     assert.deepEqual(checks.load, { running: 0, runningSuspect: 0, queuedClean: 0, queuedSuspect: 0 });
   });
 
+  test('a waiting check is judged again when its turn comes: turned suspect it waits in that lane, limited it is refused unhashed', async () => {
+    const checks = new SecretChecks({ maxConcurrent: 1, maxConcurrentSuspect: 1, maxQueued: 8 });
+    const running = pending();
+    const r0 = checks.run(() => false, running.check);
+    let sourceFailed = false;
+    const burst = pending();
+    const rb = checks.run(() => sourceFailed, burst.check); // queued as clean
+    const other = pending();
+    const ro = checks.run(() => false, other.check); // another clean source, queued after it
+    let limited = false;
+    const doomed = pending();
+    const rd = checks.run(
+      () => {
+        if (limited) throw new Error('429');
+        return true;
+      },
+      doomed.check,
+    ).then(
+      () => 'ran',
+      (err: Error) => err.message,
+    );
+    sourceFailed = true; // the burst's source failed meanwhile
+    limited = true; // and the doomed one's source got limited
+    running.finish(false);
+    await r0;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual([burst.state.started, other.state.started], [false, true], 'the now-suspect check let the clean one go first');
+    other.finish(true);
+    await ro;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(burst.state.started, true);
+    burst.finish(false);
+    await rb;
+    assert.equal(await rd, '429');
+    assert.equal(doomed.state.started, false, 'a check whose source got limited while it waited never runs');
+    assert.deepEqual(checks.load, { running: 0, runningSuspect: 0, queuedClean: 0, queuedSuspect: 0 });
+  });
+
   test('maxConcurrentSecretChecks 0: no bound (every check starts at once)', async () => {
     const checks = new SecretChecks({ maxConcurrent: 0, maxConcurrentSuspect: 1, maxQueued: 0 });
     const all = Array.from({ length: 5 }, () => pending());
-    const runs = all.map((p) => checks.run(true, p.check));
+    const runs = all.map((p) => checks.run(() => true, p.check));
     assert.ok(all.every((p) => p.state.started));
     for (const p of all) p.finish(true);
     await Promise.all(runs);
