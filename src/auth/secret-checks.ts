@@ -2,19 +2,28 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ModeldError } from '../errors/index.js';
 
 /**
+ * Lanes of SecretChecks, in the order they are served: `known` (the address authenticated a
+ * client successfully not long ago, and neither it nor the client id has failures since),
+ * `clean` (nothing known about the source), `suspect` (the client id or the address has recent
+ * failures).
+ */
+export const Lanes = { KNOWN: 0, CLEAN: 1, SUSPECT: 2 } as const;
+export type Lane = (typeof Lanes)[keyof typeof Lanes];
+
+/**
  * Bounds the secret hashes (scrypt, tens of ms of a libuv pool thread each) computed at once, so
  * that a flood of bad credentials cannot take the pool that also serves every file read and
- * write. Two lanes: `clean` checks (neither the client id nor the address has recent failures)
- * go first; `suspect` ones (either has) run only when no clean check waits, and at most
- * `maxConcurrentSuspect` at once. Each lane holds at most `maxQueued` waiting checks; one more is
- * refused with 429 MODELD_ERR_RATE_LIMITED (Retry-After 1 s) instead of waiting without end.
- * `maxConcurrent` 0 disables all of it: every check runs at once.
+ * write. A check starts when fewer than `maxConcurrent` run and no check of an earlier lane
+ * waits; `suspect` checks also only while fewer than `maxConcurrentSuspect` suspect ones run.
+ * Each lane holds at most `maxQueued` waiting checks; one more is refused with 429
+ * MODELD_ERR_RATE_LIMITED (Retry-After 1 s) instead of waiting without end. `maxConcurrent` 0
+ * disables all of it: every check runs at once.
  *
  * A waiting check is judged again when its turn comes (`admit`): its source may have failed
  * meanwhile (a burst from a new address queues as clean, then the first failure makes the rest
  * suspect) or been limited (then it is refused without hashing). The lane depends only on the
- * limiters' state for what the caller sent, never on whether the client id exists, so lanes and
- * waits reveal nothing about which ids exist.
+ * limiters' state for what the caller sent and where from, never on whether the client id
+ * exists, so lanes and waits reveal nothing about which ids exist.
  */
 export class SecretChecks {
   readonly #max: number;
@@ -22,8 +31,8 @@ export class SecretChecks {
   readonly #maxQueued: number;
   #running = 0;
   #runningSuspect = 0;
-  readonly #clean: Array<() => void> = [];
-  readonly #suspect: Array<() => void> = [];
+  /** Waiting checks per lane (index = Lane); each resumes holding a slot of its lane. */
+  readonly #queues: [Array<() => void>, Array<() => void>, Array<() => void>] = [[], [], []];
   #started = 0;
 
   constructor(options: { maxConcurrent: number; maxConcurrentSuspect: number; maxQueued: number }) {
@@ -38,58 +47,54 @@ export class SecretChecks {
   }
 
   /** Checks running now, and waiting per lane. */
-  get load(): { running: number; runningSuspect: number; queuedClean: number; queuedSuspect: number } {
-    return { running: this.#running, runningSuspect: this.#runningSuspect, queuedClean: this.#clean.length, queuedSuspect: this.#suspect.length };
+  get load(): { running: number; runningSuspect: number; queuedKnown: number; queuedClean: number; queuedSuspect: number } {
+    const [known, clean, suspect] = this.#queues;
+    return { running: this.#running, runningSuspect: this.#runningSuspect, queuedKnown: known.length, queuedClean: clean.length, queuedSuspect: suspect.length };
   }
 
   /**
-   * Runs `check` once a slot of its lane is free. `admit` says whether the source is suspect, or
-   * throws (a 429) when it is limited; it is called on arrival and again each time the check's
-   * turn comes. Rejects with 429 MODELD_ERR_RATE_LIMITED when the lane's queue is full.
+   * Runs `check` once a slot is free for its lane. `admit` gives the source's lane, or throws (a
+   * 429) when it is limited; it is called on arrival and again each time the check's turn comes.
+   * Rejects with 429 MODELD_ERR_RATE_LIMITED when the lane's queue is full.
    */
-  async run<T>(admit: () => boolean, check: () => Promise<T>): Promise<T> {
-    let suspect = admit();
+  async run<T>(admit: () => Lane, check: () => Promise<T>): Promise<T> {
+    let lane = admit();
     if (this.#max === 0) {
       this.#started++;
       return check();
     }
-    if (this.#canStart(suspect)) this.#take(suspect);
+    if (this.#canStart(lane)) this.#take(lane);
     else {
       for (;;) {
-        await this.#wait(suspect); // resumes with a slot of that lane taken for this check
-        let now: boolean;
+        await this.#wait(lane); // resumes holding a slot of `lane`
+        let now: Lane;
         try {
           now = admit();
         } catch (err) {
-          this.#release(suspect);
+          this.#release(lane);
           throw err;
         }
-        if (!now) {
-          if (suspect) this.#runningSuspect--;
-          suspect = false;
+        if (now === lane) break;
+        // Judged otherwise by now: keep the slot if the new lane may start, else pass it on and wait there.
+        this.#drop(lane);
+        lane = now;
+        if (this.#canStart(lane)) {
+          this.#take(lane);
           break;
         }
-        if (suspect) break;
-        // Queued as clean, suspect by now: it needs a suspect slot (and no clean check waiting), or waits in that lane.
-        if (this.#runningSuspect < this.#maxSuspect && this.#clean.length === 0) {
-          this.#runningSuspect++;
-          suspect = true;
-          break;
-        }
-        this.#release(false);
-        suspect = true;
+        this.#next();
       }
     }
     try {
       this.#started++;
       return await check();
     } finally {
-      this.#release(suspect);
+      this.#release(lane);
     }
   }
 
-  #wait(suspect: boolean): Promise<void> {
-    const queue = suspect ? this.#suspect : this.#clean;
+  #wait(lane: Lane): Promise<void> {
+    const queue = this.#queues[lane];
     if (queue.length >= this.#maxQueued) {
       return Promise.reject(
         new ModeldError('MODELD_ERR_RATE_LIMITED', 'too many client authentications waiting; retry in 1 s', {
@@ -100,33 +105,65 @@ export class SecretChecks {
     return new Promise<void>((resolve) => queue.push(resolve));
   }
 
-  #canStart(suspect: boolean): boolean {
+  #canStart(lane: Lane): boolean {
     if (this.#running >= this.#max) return false;
-    return !suspect || (this.#runningSuspect < this.#maxSuspect && this.#clean.length === 0);
+    for (let earlier = 0; earlier < lane; earlier++) if (this.#queues[earlier]!.length > 0) return false;
+    return lane !== Lanes.SUSPECT || this.#runningSuspect < this.#maxSuspect;
   }
 
-  #take(suspect: boolean): void {
+  #take(lane: Lane): void {
     this.#running++;
-    if (suspect) this.#runningSuspect++;
+    if (lane === Lanes.SUSPECT) this.#runningSuspect++;
   }
 
-  #release(suspect: boolean): void {
+  #drop(lane: Lane): void {
     this.#running--;
-    if (suspect) this.#runningSuspect--;
+    if (lane === Lanes.SUSPECT) this.#runningSuspect--;
+  }
+
+  #release(lane: Lane): void {
+    this.#drop(lane);
     this.#next();
   }
 
-  /** Hands free slots to waiting checks: clean ones first. */
+  /** Hands free slots to waiting checks, earlier lanes first. */
   #next(): void {
     for (;;) {
-      if (this.#clean.length > 0 && this.#canStart(false)) {
-        this.#take(false);
-        this.#clean.shift()!();
-      } else if (this.#suspect.length > 0 && this.#canStart(true)) {
-        this.#take(true);
-        this.#suspect.shift()!();
-      } else return;
+      const lane = ([Lanes.KNOWN, Lanes.CLEAN, Lanes.SUSPECT] as const).find((l) => this.#queues[l].length > 0 && this.#canStart(l));
+      if (lane === undefined) return;
+      this.#take(lane);
+      this.#queues[lane].shift()!();
     }
+  }
+}
+
+/**
+ * Addresses that authenticated a client successfully, and when (most recent last), so that
+ * their next checks go in the `known` lane. At most `maxEntries` (least recent dropped); only a
+ * success adds one, so a flood of bad attempts cannot fill it.
+ */
+export class KnownAddresses {
+  readonly #seen = new Map<string, number>();
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+
+  constructor(options: { ttlMs: number; maxEntries: number }) {
+    this.#ttlMs = options.ttlMs;
+    this.#maxEntries = options.maxEntries;
+  }
+
+  succeeded(address: string, nowMs: number): void {
+    this.#seen.delete(address);
+    if (this.#seen.size >= this.#maxEntries) {
+      const oldest = this.#seen.keys().next();
+      if (!oldest.done) this.#seen.delete(oldest.value);
+    }
+    this.#seen.set(address, nowMs);
+  }
+
+  isKnown(address: string, nowMs: number): boolean {
+    const at = this.#seen.get(address);
+    return at !== undefined && nowMs >= at && nowMs - at < this.#ttlMs;
   }
 }
 

@@ -8,7 +8,7 @@ import type { KeyRing, PublicJwk } from './keys.js';
 import { SIGNING_ALG } from './keys.js';
 import { OAuthErrors, oauthError } from './oauth.js';
 import { addressKey, ClientAddresses, FailureLimiter } from './attempts.js';
-import { RememberedSecrets, SecretChecks } from './secret-checks.js';
+import { KnownAddresses, Lanes, RememberedSecrets, SecretChecks, type Lane } from './secret-checks.js';
 import { DUMMY_SECRET_HASH, verifySecret } from './secrets.js';
 import type { Authenticator } from './types.js';
 
@@ -79,6 +79,12 @@ interface VerifiedToken {
 /** Clock skew tolerated on an external issuer's tokens (theirs is not our clock). */
 const EXTERNAL_CLOCK_TOLERANCE_SECONDS = 30;
 
+/**
+ * How long an address that authenticated a client successfully has its next secret checks served
+ * first (SecretChecks lane `known`), as long as it has no failures since.
+ */
+const KNOWN_ADDRESS_TTL_MS = 3_600_000;
+
 /** auth.externalOidc.algorithms when not set: what identity providers sign with. */
 export const EXTERNAL_DEFAULT_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
 /** auth.externalOidc.allowedScopes when not set: the Lucidworks scopes, not modeld's admin or ops. */
@@ -121,6 +127,7 @@ export class TokenService implements Authenticator {
   readonly #addresses: ClientAddresses;
   readonly #secretChecks: SecretChecks;
   readonly #rememberedSecrets: RememberedSecrets;
+  readonly #knownAddresses: KnownAddresses;
   #rateLimited = 0;
   /**
    * Bumped by clientChanged. A store read that started before a change must not put what it read
@@ -145,6 +152,7 @@ export class TokenService implements Authenticator {
     this.#addresses = new ClientAddresses(te.trustedProxies);
     this.#secretChecks = new SecretChecks({ maxConcurrent: te.maxConcurrentSecretChecks, maxConcurrentSuspect: te.maxConcurrentSuspectChecks, maxQueued: te.maxQueuedSecretChecks });
     this.#rememberedSecrets = new RememberedSecrets({ ttlMs: te.rememberedSecretTtlMs, maxEntries: CLIENT_STATE_CACHE_SIZE });
+    this.#knownAddresses = new KnownAddresses({ ttlMs: KNOWN_ADDRESS_TTL_MS, maxEntries: te.maxTrackedSources });
   }
 
   get issuer(): string {
@@ -176,22 +184,26 @@ export class TokenService implements Authenticator {
    * 2. A client id (as sent, existing or not) or an address (`address`, IPv6 by /64) with too
    *    many recent failures gets 429 MODELD_ERR_RATE_LIMITED (`details.retryAfterSeconds`,
    *    oauthError temporarily_unavailable) before any scrypt runs.
-   * 3. The hash is checked in SecretChecks (bounded at once; sources with recent failures last
-   *    and fewer at once; 429 when its queue is full). A failure is counted for both keys.
+   * 3. The hash is checked in SecretChecks (bounded at once; addresses that authenticated a
+   *    client in the last hour first, sources with recent failures last and fewer at once; 429
+   *    when its queue is full). A failure is counted for both keys.
    * Without `address` only the client id is limited.
    */
   async authenticateClient(clientId: string, clientSecret: string, address?: string): Promise<ClientRecord> {
     const mac = this.#rememberedSecrets.mac(clientId, clientSecret);
     const rememberedHash = this.#rememberedSecrets.lookup(clientId, mac, this.#clock.now());
+    const addressId = address === undefined ? undefined : addressKey(address);
     let client: ClientRecord | null | undefined;
     if (rememberedHash !== null) {
       client = await this.#store.getClient(clientId);
-      if (client && client.disabledAt === null && client.secretHash === rememberedHash) return client;
+      if (client && client.disabledAt === null && client.secretHash === rememberedHash) {
+        if (addressId !== undefined) this.#knownAddresses.succeeded(addressId, this.#clock.now());
+        return client;
+      }
       this.#rememberedSecrets.forget(clientId);
     }
-    const addressId = address === undefined ? undefined : addressKey(address);
     // On arrival and again when a queued check's turn comes: 429 when limited, else the lane.
-    const admit = (): boolean => {
+    const admit = (): Lane => {
       const byClient = this.#failuresByClient.retryAfterMs(clientId);
       const byAddress = addressId === undefined ? 0 : this.#failuresByAddress.retryAfterMs(addressId);
       if (byClient > 0 || byAddress > 0) {
@@ -201,7 +213,8 @@ export class TokenService implements Authenticator {
           details: { oauthError: OAuthErrors.TEMPORARILY_UNAVAILABLE, retryAfterSeconds, limit },
         });
       }
-      return this.#failuresByClient.isSuspect(clientId) || (addressId !== undefined && this.#failuresByAddress.isSuspect(addressId));
+      if (this.#failuresByClient.isSuspect(clientId) || (addressId !== undefined && this.#failuresByAddress.isSuspect(addressId))) return Lanes.SUSPECT;
+      return addressId !== undefined && this.#knownAddresses.isKnown(addressId, this.#clock.now()) ? Lanes.KNOWN : Lanes.CLEAN;
     };
     try {
       return await this.#secretChecks.run(admit, async () => {
@@ -213,6 +226,7 @@ export class TokenService implements Authenticator {
           throw oauthError(OAuthErrors.INVALID_CLIENT, 'client authentication failed');
         }
         this.#rememberedSecrets.remember(client.id, client.secretHash, mac, this.#clock.now());
+        if (addressId !== undefined) this.#knownAddresses.succeeded(addressId, this.#clock.now());
         return client;
       });
     } catch (err) {

@@ -16,7 +16,7 @@ import { registerErrorHandling } from '../../src/api/plugins/errors.js';
 import { registerAuthRoutes } from '../../src/api/routes/auth.js';
 import { loadOrCreateKeys, newClient, TokenService, type KeyRing } from '../../src/auth/index.js';
 import { addressKey, ClientAddresses, FailureLimiter } from '../../src/auth/attempts.js';
-import { SecretChecks } from '../../src/auth/secret-checks.js';
+import { Lanes, SecretChecks } from '../../src/auth/secret-checks.js';
 import { defaultConfig, type Config } from '../../src/config/index.js';
 import { isoAt, type ClientRecord } from '../../src/domain/index.js';
 import { isModeldError } from '../../src/errors/index.js';
@@ -235,13 +235,13 @@ describe('secret checks are bounded so a flood cannot take the libuv pool', () =
     const s1 = pending();
     const s2 = pending();
     const s3 = pending();
-    const r1 = checks.run(() => true, s1.check);
-    const r2 = checks.run(() => true, s2.check);
-    const r3 = checks.run(() => true, s3.check);
-    await assert.rejects(checks.run(() => true, async () => true), (err: unknown) => isModeldError(err) && err.code === 'MODELD_ERR_RATE_LIMITED' && err.details?.retryAfterSeconds === 1);
+    const r1 = checks.run(() => Lanes.SUSPECT, s1.check);
+    const r2 = checks.run(() => Lanes.SUSPECT, s2.check);
+    const r3 = checks.run(() => Lanes.SUSPECT, s3.check);
+    await assert.rejects(checks.run(() => Lanes.SUSPECT, async () => true), (err: unknown) => isModeldError(err) && err.code === 'MODELD_ERR_RATE_LIMITED' && err.details?.retryAfterSeconds === 1);
     assert.deepEqual([s1.state.started, s2.state.started, s3.state.started], [true, false, false]);
     const clean = pending();
-    const rc = checks.run(() => false, clean.check);
+    const rc = checks.run(() => Lanes.CLEAN, clean.check);
     assert.equal(clean.state.started, true, 'a clean check takes the free slot at once, ahead of queued suspect ones');
     clean.finish(true);
     await rc;
@@ -252,8 +252,8 @@ describe('secret checks are bounded so a flood cannot take the libuv pool', () =
     assert.equal(s2.state.started, true);
     const c2 = pending();
     const c3 = pending();
-    const rc2 = checks.run(() => false, c2.check);
-    const rc3 = checks.run(() => false, c3.check);
+    const rc2 = checks.run(() => Lanes.CLEAN, c2.check);
+    const rc3 = checks.run(() => Lanes.CLEAN, c3.check);
     assert.equal(c2.state.started, true);
     assert.equal(c3.state.started, false, 'two at once in all');
     s2.finish(false);
@@ -267,24 +267,24 @@ describe('secret checks are bounded so a flood cannot take the libuv pool', () =
     assert.equal(s3.state.started, true);
     s3.finish(true);
     await r3;
-    assert.deepEqual(checks.load, { running: 0, runningSuspect: 0, queuedClean: 0, queuedSuspect: 0 });
+    assert.deepEqual(checks.load, { running: 0, runningSuspect: 0, queuedKnown: 0, queuedClean: 0, queuedSuspect: 0 });
   });
 
   test('a waiting check is judged again when its turn comes: turned suspect it waits in that lane, limited it is refused unhashed', async () => {
     const checks = new SecretChecks({ maxConcurrent: 1, maxConcurrentSuspect: 1, maxQueued: 8 });
     const running = pending();
-    const r0 = checks.run(() => false, running.check);
+    const r0 = checks.run(() => Lanes.CLEAN, running.check);
     let sourceFailed = false;
     const burst = pending();
-    const rb = checks.run(() => sourceFailed, burst.check); // queued as clean
+    const rb = checks.run(() => (sourceFailed ? Lanes.SUSPECT : Lanes.CLEAN), burst.check); // queued as clean
     const other = pending();
-    const ro = checks.run(() => false, other.check); // another clean source, queued after it
+    const ro = checks.run(() => Lanes.CLEAN, other.check); // another clean source, queued after it
     let limited = false;
     const doomed = pending();
     const rd = checks.run(
       () => {
         if (limited) throw new Error('429');
-        return true;
+        return Lanes.SUSPECT;
       },
       doomed.check,
     ).then(
@@ -305,13 +305,32 @@ describe('secret checks are bounded so a flood cannot take the libuv pool', () =
     await rb;
     assert.equal(await rd, '429');
     assert.equal(doomed.state.started, false, 'a check whose source got limited while it waited never runs');
-    assert.deepEqual(checks.load, { running: 0, runningSuspect: 0, queuedClean: 0, queuedSuspect: 0 });
+    assert.deepEqual(checks.load, { running: 0, runningSuspect: 0, queuedKnown: 0, queuedClean: 0, queuedSuspect: 0 });
+  });
+
+  test('a check from an address that authenticated before (lane known) goes ahead of waiting clean and suspect ones', async () => {
+    const checks = new SecretChecks({ maxConcurrent: 1, maxConcurrentSuspect: 1, maxQueued: 8 });
+    const first = pending();
+    const r0 = checks.run(() => Lanes.CLEAN, first.check);
+    const [suspect, clean, known] = [pending(), pending(), pending()];
+    const runs = [checks.run(() => Lanes.SUSPECT, suspect.check), checks.run(() => Lanes.CLEAN, clean.check), checks.run(() => Lanes.KNOWN, known.check)];
+    first.finish(true);
+    await r0;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual([known.state.started, clean.state.started, suspect.state.started], [true, false, false]);
+    known.finish(true);
+    await runs[2];
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual([clean.state.started, suspect.state.started], [true, false]);
+    clean.finish(true);
+    suspect.finish(true);
+    await Promise.all(runs);
   });
 
   test('maxConcurrentSecretChecks 0: no bound (every check starts at once)', async () => {
     const checks = new SecretChecks({ maxConcurrent: 0, maxConcurrentSuspect: 1, maxQueued: 0 });
     const all = Array.from({ length: 5 }, () => pending());
-    const runs = all.map((p) => checks.run(() => true, p.check));
+    const runs = all.map((p) => checks.run(() => Lanes.SUSPECT, p.check));
     assert.ok(all.every((p) => p.state.started));
     for (const p of all) p.finish(true);
     await Promise.all(runs);
