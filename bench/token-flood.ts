@@ -7,7 +7,9 @@
  * and then with the flood, one request at a time each:
  *
  *   - token, same client: the good client asking again and again (as a service renewing tokens);
- *   - token, new client: a client asking for its first token (one request per fresh client);
+ *   - token, new client: a client asking for its first token (one request per fresh client),
+ *     from 127.0.0.1 (where the good client authenticates: a known address);
+ *   - token, new client+address: the same, each from an address never seen (127.0.3.x);
  *   - GET uploads: a customer's upload listing, a readdir on the libuv pool that scrypt also uses.
  *
  * Prints p50/p99 per probe and phase (of the answered requests; one not answered within 20 s is
@@ -95,7 +97,7 @@ try {
   console.log(machineLine());
   console.log(`server: ${ROOT} (${LABEL ?? commit}), config: ${LIMITS_OFF ? 'auth.tokenEndpoint limits off' : 'defaults'}`);
   console.log(
-    `flood: ${ADDRESSES} addresses (127.0.0.2..) x ${CONNECTIONS} connections, closed loop, half wrong secrets for the good client's id, half unknown ids; probes from 127.0.0.1 for ${SECONDS} s per phase (same client, uploads: one request at a time; ${NEW_CLIENTS} new clients arriving evenly)`,
+    `flood: ${ADDRESSES} addresses (127.0.0.2..) x ${CONNECTIONS} connections, closed loop, half wrong secrets for the good client's id, half unknown ids; probes from 127.0.0.1 for ${SECONDS} s per phase (same client, uploads: one request at a time; ${NEW_CLIENTS} new clients arriving evenly from 127.0.0.1, ${NEW_CLIENTS} more from new addresses)`,
   );
   server = await startServer(dataDir, undefined, env, [], ROOT);
   const url = server.url;
@@ -108,6 +110,7 @@ try {
 
   const phase = async (name: string, flood: boolean): Promise<string[]> => {
     const fresh = await Promise.all(Array.from({ length: NEW_CLIENTS }, () => newClient()));
+    const freshElsewhere = await Promise.all(Array.from({ length: NEW_CLIENTS }, () => newClient()));
     let floodDone: Promise<{ requests: number; byStatus: Record<string, number>; seconds: number }> | null = null;
     let worker: Worker | null = null;
     if (flood) {
@@ -125,6 +128,7 @@ try {
     }
     const same: Probe = { latencies: [], failures: {} };
     const first: Probe = { latencies: [], failures: {} };
+    const firstElsewhere: Probe = { latencies: [], failures: {} };
     const uploads: Probe = { latencies: [], failures: {} };
     const timeouts = { headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS };
     const pools = [new Pool(url, { connections: 1, ...timeouts }), new Pool(url, { connections: NEW_CLIENTS, ...timeouts }), new Pool(url, { connections: 1, ...timeouts })] as const;
@@ -139,6 +143,12 @@ try {
         await new Promise((r) => setTimeout(r, (i * SECONDS * 1000) / NEW_CLIENTS));
         await tokenRequest(pools[1], c.clientId, c.clientSecret, first);
       }),
+      ...freshElsewhere.map(async (c, i) => {
+        await new Promise((r) => setTimeout(r, ((i + 0.5) * SECONDS * 1000) / NEW_CLIENTS));
+        const pool = new Pool(url, { connections: 1, localAddress: `127.0.3.${flood ? 128 + i : 1 + i}`, ...timeouts });
+        await tokenRequest(pool, c.clientId, c.clientSecret, firstElsewhere);
+        await pool.close();
+      }),
       (async () => {
         while (performance.now() < end) {
           await probeRequest(pools[2], uploads, { path: `/customers/${customer.id}/ai/uploads`, method: 'GET', headers: { authorization: `Bearer ${goodTok}` } });
@@ -148,7 +158,12 @@ try {
     // Every probe ran under the flood, its last request included: the flood stops only now.
     worker?.postMessage('stop');
     await Promise.all(pools.map((p) => p.close()));
-    const lines = [row(name, 'token, same client', same), row(name, 'token, new client', first), row(name, 'GET uploads', uploads)];
+    const lines = [
+      row(name, 'token, same client', same),
+      row(name, 'token, new client', first),
+      row(name, 'token, new cl.+addr.', firstElsewhere),
+      row(name, 'GET uploads', uploads),
+    ];
     if (floodDone) {
       const f = await floodDone;
       const answers = Object.entries(f.byStatus).map(([s, n]) => `${s}: ${n}`).join(', ');
