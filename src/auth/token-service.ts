@@ -85,6 +85,10 @@ const EXTERNAL_CLOCK_TOLERANCE_SECONDS = 30;
  */
 const KNOWN_ADDRESS_TTL_MS = 3_600_000;
 
+/** Longest client id and secret looked at; longer ones are refused as they are (see authenticateClient). */
+export const MAX_CLIENT_ID_LENGTH = 200;
+export const MAX_CLIENT_SECRET_LENGTH = 1024;
+
 /** auth.externalOidc.algorithms when not set: what identity providers sign with. */
 export const EXTERNAL_DEFAULT_ALGORITHMS: readonly string[] = ['RS256', 'ES256'];
 /** auth.externalOidc.allowedScopes when not set: the Lucidworks scopes, not modeld's admin or ops. */
@@ -190,9 +194,15 @@ export class TokenService implements Authenticator {
    * Without `address` only the client id is limited.
    */
   async authenticateClient(clientId: string, clientSecret: string, address?: string): Promise<ClientRecord> {
+    const addressId = address === undefined ? undefined : addressKey(address);
+    // No client has such credentials (ids are UUIDs, secrets 43 characters): refused without a
+    // hash, and never kept as a limiter key (a megabyte-long id times maxTrackedSources).
+    if (clientId.length > MAX_CLIENT_ID_LENGTH || clientSecret.length > MAX_CLIENT_SECRET_LENGTH) {
+      if (addressId !== undefined) this.#failuresByAddress.recordFailure(addressId);
+      throw oauthError(OAuthErrors.INVALID_CLIENT, 'client authentication failed');
+    }
     const mac = this.#rememberedSecrets.mac(clientId, clientSecret);
     const rememberedHash = this.#rememberedSecrets.lookup(clientId, mac, this.#clock.now());
-    const addressId = address === undefined ? undefined : addressKey(address);
     let client: ClientRecord | null | undefined;
     if (rememberedHash !== null) {
       client = await this.#store.getClient(clientId);

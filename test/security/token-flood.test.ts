@@ -196,6 +196,20 @@ describe('what the limits reveal and keep', () => {
     await e.app.close();
   });
 
+  test('an over-long client id or secret is refused like any bad credential, without a hash and without becoming a limiter key', async () => {
+    const e = await endpoint({ failuresPerClientId: 3, failuresPerAddress: 2, rememberedSecretTtlMs: 0 });
+    const checks = e.tokens.tokenEndpointStats().secretChecks;
+    const long = await e.request('x'.repeat(10_000), 'secret', '192.0.2.50');
+    assert.equal(long.status, 401);
+    assert.deepEqual(long.body, { error: 'invalid_client', error_description: 'client authentication failed' });
+    assert.equal((await e.request(randomUUID(), 's'.repeat(5000), '192.0.2.50')).status, 401);
+    const s = e.tokens.tokenEndpointStats();
+    assert.equal(s.secretChecks, checks);
+    assert.equal(s.trackedClientIds, 0);
+    assert.equal((await e.request(randomUUID(), 'x', '192.0.2.50')).status, 429, 'they count against the address');
+    await e.app.close();
+  });
+
   test('memory is bounded: a flood of random ids or addresses keeps at most maxTrackedSources, and a key under attack stays', () => {
     let now = T0;
     const limiter = new FailureLimiter({ maxFailures: 3, windowMs: 60_000, maxKeys: 100, clock: { now: () => now } });
