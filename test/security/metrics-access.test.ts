@@ -5,8 +5,13 @@
  * (metrics.listen), which then serves nothing else.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Metrics, startMetricsServer, type MetricsServer } from '../../src/api/index.js';
+import { runServer } from '../../src/main.js';
+import { makeTempDir } from '../fixtures/tmp.js';
 import { startApi, type ApiHarness, type Tenant } from '../integration/api-harness.js';
 
 describe('/metrics on the main port', () => {
@@ -95,4 +100,26 @@ describe('metrics.listen: a separate address for the scraper', () => {
     const port = Number(new URL(server.url).port);
     await assert.rejects(startMetricsServer(metrics, { host: '127.0.0.1', port }), /cannot listen on 127\.0\.0\.1:\d+ \(metrics\.listen\): EADDRINUSE/);
   });
+});
+
+test('runServer with metrics.listen: /metrics without a token there, behind a token on the API port, both closed by close()', async () => {
+  const tmp = await makeTempDir('modeld-metrics-listen-');
+  const configFile = path.join(tmp.dir, 'config.json');
+  await writeFile(configFile, JSON.stringify({ metrics: { listen: { host: '127.0.0.1', port: 0 } } }));
+  const sink = new Writable({ write: (_c, _e, done) => done() });
+  const server = await runServer({ port: 0, dataDir: path.join(tmp.dir, 'data'), logLevel: 'warn', configFile }, { logDestination: sink });
+  try {
+    assert.ok(server.metricsUrl, 'the separate listener is reported');
+    assert.notEqual(server.metricsUrl, server.url);
+    const open = await fetch(`${server.metricsUrl}/metrics`);
+    assert.equal(open.status, 200);
+    assert.match(await open.text(), /http_requests_total/);
+    const guarded = await fetch(`${server.url}/metrics`);
+    assert.equal(guarded.status, 401);
+    await guarded.arrayBuffer();
+  } finally {
+    await server.close();
+    await tmp.cleanup();
+  }
+  await assert.rejects(fetch(`${server.metricsUrl}/metrics`), 'the listener is closed with the server');
 });
