@@ -187,10 +187,12 @@ export class TokenService implements Authenticator {
    *    enabled with the same stored hash: a client under attack keeps getting its tokens.
    * 2. A client id (as sent, existing or not) or an address (`address`, IPv6 by /64) with too
    *    many recent failures gets 429 MODELD_ERR_RATE_LIMITED (`details.retryAfterSeconds`,
-   *    oauthError temporarily_unavailable) before any scrypt runs.
-   * 3. The hash is checked in SecretChecks (bounded at once; addresses that authenticated a
-   *    client in the last hour first, sources with recent failures last and fewer at once; 429
-   *    when its queue is full). A failure is counted for both keys.
+   *    oauthError temporarily_unavailable) before any scrypt runs. A known address (one that
+   *    authenticated a client in the last hour and has not failed since) is not held to the
+   *    client id's limit.
+   * 3. The hash is checked in SecretChecks (bounded at once; known addresses first, sources
+   *    with recent failures last and fewer at once; 429 when its queue is full). A failure is
+   *    counted for both keys (and makes its address no longer known until it has refilled).
    * Without `address` only the client id is limited.
    */
   async authenticateClient(clientId: string, clientSecret: string, address?: string): Promise<ClientRecord> {
@@ -214,7 +216,10 @@ export class TokenService implements Authenticator {
     }
     // On arrival and again when a queued check's turn comes: 429 when limited, else the lane.
     const admit = (): Lane => {
-      const byClient = this.#failuresByClient.retryAfterMs(clientId);
+      // An address that authenticated a client lately and has not failed since is not held to the
+      // client id's limit: a flooded id does not lock its owner's usual hosts out.
+      const known = addressId !== undefined && this.#knownAddresses.isKnown(addressId, this.#clock.now()) && !this.#failuresByAddress.isSuspect(addressId);
+      const byClient = known ? 0 : this.#failuresByClient.retryAfterMs(clientId);
       const byAddress = addressId === undefined ? 0 : this.#failuresByAddress.retryAfterMs(addressId);
       if (byClient > 0 || byAddress > 0) {
         const retryAfterSeconds = Math.ceil(Math.max(byClient, byAddress) / 1000);
@@ -223,8 +228,9 @@ export class TokenService implements Authenticator {
           details: { oauthError: OAuthErrors.TEMPORARILY_UNAVAILABLE, retryAfterSeconds, limit },
         });
       }
+      if (known) return Lanes.KNOWN;
       if (this.#failuresByClient.isSuspect(clientId) || (addressId !== undefined && this.#failuresByAddress.isSuspect(addressId))) return Lanes.SUSPECT;
-      return addressId !== undefined && this.#knownAddresses.isKnown(addressId, this.#clock.now()) ? Lanes.KNOWN : Lanes.CLEAN;
+      return Lanes.CLEAN;
     };
     try {
       return await this.#secretChecks.run(admit, async () => {
@@ -246,7 +252,8 @@ export class TokenService implements Authenticator {
   }
 
   /**
-   * Counters of the token endpoint's defences, for tests and operators: scrypt checks started,
+   * Counters of the token endpoint's defences (for tests; operators see the 429s in
+   * http_requests_total of the token route): scrypt checks started,
    * attempts refused with 429, keys remembered by each limiter (each at most
    * auth.tokenEndpoint.maxTrackedSources), and the check queue now.
    */

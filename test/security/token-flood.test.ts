@@ -183,7 +183,23 @@ describe('what the limits reveal and keep', () => {
     await store.disableClient(client.id, isoAt(T0));
     e.tokens.clientChanged(client.id);
     const refused = await e.request(client.id, secret, '10.9.9.9');
-    assert.equal(refused.status, 429, 'no longer remembered, so the flooded id is limited for it too');
+    assert.equal(refused.status, 401, 'no longer remembered: hashed (its host is known) and refused');
+    assert.equal(refused.body.error, 'invalid_client');
+    await e.app.close();
+  });
+
+  test("a flooded client id does not lock out its owner's usual host (an address that authenticated lately and has not failed)", async () => {
+    const e = await endpoint({ failuresPerClientId: 3, failuresPerAddress: 10, rememberedSecretTtlMs: 0 });
+    const { client, secret } = await aClient();
+    const neighbour = await aClient();
+    assert.equal((await e.request(neighbour.client.id, neighbour.secret, '10.7.7.7')).status, 200, 'the host authenticated a client');
+    for (let i = 0; i < 5; i++) await e.request(client.id, `guess-${i}`, `198.51.100.${i}`);
+    assert.equal((await e.request(client.id, secret, '203.0.113.9')).status, 429, 'from an unknown address the id is limited');
+    assert.equal((await e.request(client.id, secret, '10.7.7.7')).status, 200, 'from the known host it is not');
+    // The known host guessing: its first failure makes it an ordinary address again.
+    assert.equal((await e.request(client.id, 'guess', '10.7.7.7')).status, 401);
+    assert.equal((await e.request(client.id, 'guess', '10.7.7.7')).status, 429);
+    assert.equal((await e.request(client.id, secret, '10.7.7.7')).status, 429);
     await e.app.close();
   });
 
