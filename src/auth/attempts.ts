@@ -20,13 +20,15 @@ export class FailureLimiter {
   readonly #rate: number;
   readonly #maxKeys: number;
   readonly #clock: Clock;
-  /** key -> tokens left at `atMs`; insertion order is recency (least recent first). */
-  readonly #buckets = new Map<string, { tokens: number; atMs: number }>();
+  readonly #windowMs: number;
+  /** key -> tokens left at `atMs`, and its last failure; insertion order is recency (least recent first). */
+  readonly #buckets = new Map<string, { tokens: number; atMs: number; failedAtMs: number }>();
 
   /** `maxFailures` 0 disables the limit (nothing is counted). */
   constructor(options: { maxFailures: number; windowMs: number; maxKeys: number; clock: Clock }) {
     this.#max = options.maxFailures;
     this.#rate = options.maxFailures / options.windowMs;
+    this.#windowMs = options.windowMs;
     this.#maxKeys = options.maxKeys;
     this.#clock = options.clock;
   }
@@ -48,37 +50,47 @@ export class FailureLimiter {
     return Math.max(1, Math.ceil((1 - tokens) / this.#rate));
   }
 
-  /** True when `key` has failures not yet refilled (its checks go in the suspect lane). */
+  /**
+   * True when `key` failed within the last window (its checks go in the suspect lane). Longer
+   * than the refill of one failure on purpose: a source that fails once per refill would
+   * otherwise look clean again at each attempt.
+   */
   isSuspect(key: string): boolean {
-    return this.#tokens(key) < this.#max;
+    if (this.#max === 0) return false;
+    this.#tokens(key); // forgets a key whose window has passed
+    const b = this.#buckets.get(key);
+    return b !== undefined && this.#clock.now() - b.failedAtMs < this.#windowMs;
   }
 
   /** Counts one failure of `key`. */
   recordFailure(key: string): void {
     if (this.#max === 0) return;
-    this.#touch(key, Math.max(0, this.#tokens(key) - 1));
+    const now = this.#clock.now();
+    this.#touch(key, Math.max(0, this.#tokens(key) - 1), now);
   }
 
-  /** Tokens `key` holds now; a bucket found full is forgotten. */
+  /** Tokens `key` holds now; a key found full whose last failure is a window old is forgotten. */
   #tokens(key: string): number {
     const b = this.#buckets.get(key);
     if (b === undefined) return this.#max;
     const now = this.#clock.now();
     const tokens = Math.min(this.#max, b.tokens + Math.max(0, now - b.atMs) * this.#rate);
-    if (tokens >= this.#max) {
+    if (tokens >= this.#max && now - b.failedAtMs >= this.#windowMs) {
       this.#buckets.delete(key);
       return this.#max;
     }
     return tokens;
   }
 
-  #touch(key: string, tokens: number): void {
+  /** Stores `tokens` for `key` as of now, as its most recent key; `failedAtMs` when it just failed. */
+  #touch(key: string, tokens: number, failedAtMs?: number): void {
+    const previous = this.#buckets.get(key);
     this.#buckets.delete(key);
     if (this.#buckets.size >= this.#maxKeys) {
       const oldest = this.#buckets.keys().next();
       if (!oldest.done) this.#buckets.delete(oldest.value);
     }
-    this.#buckets.set(key, { tokens, atMs: this.#clock.now() });
+    this.#buckets.set(key, { tokens, atMs: this.#clock.now(), failedAtMs: failedAtMs ?? previous?.failedAtMs ?? this.#clock.now() });
   }
 }
 

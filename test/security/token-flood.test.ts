@@ -226,6 +226,18 @@ describe('what the limits reveal and keep', () => {
     await e.app.close();
   });
 
+  test('a source that failed stays suspect for the whole window, although one failure refills sooner', () => {
+    let now = T0;
+    const limiter = new FailureLimiter({ maxFailures: 30, windowMs: 60_000, maxKeys: 100, clock: { now: () => now } });
+    limiter.recordFailure('a');
+    now += 2_000; // one failure refilled (60 s / 30)
+    assert.equal(limiter.retryAfterMs('a'), 0);
+    assert.equal(limiter.isSuspect('a'), true, 'failing once per refill must not look clean again');
+    now += 58_000;
+    assert.equal(limiter.isSuspect('a'), false);
+    assert.equal(limiter.size, 0, 'then forgotten');
+  });
+
   test('memory is bounded: a flood of random ids or addresses keeps at most maxTrackedSources, and a key under attack stays', () => {
     let now = T0;
     const limiter = new FailureLimiter({ maxFailures: 3, windowMs: 60_000, maxKeys: 100, clock: { now: () => now } });
