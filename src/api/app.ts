@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Authenticator, TokenService } from '../auth/index.js';
 import { dataPaths, type Config } from '../config/index.js';
 import type { Clock } from '../domain/index.js';
-import { ModeldError } from '../errors/index.js';
+import { ModeldError, toHttpBody } from '../errors/index.js';
 import type { Gateway } from '../gateway/index.js';
 import type { Store } from '../store/index.js';
 import type { Metrics } from './metrics.js';
@@ -24,6 +24,8 @@ import type { ModeldApp } from './routes/shared.js';
 import { UploadStore } from './uploads.js';
 import { FastEmbeddingRoute } from './fast-embedding.js';
 import { requestIdOf } from './request-id.js';
+
+import { applyServerLimits, armBodyTimer, bodyTimeoutError, clientErrorHandler, frameworkErrorHandler, serverOptions } from './http-limits.js';
 
 export { requestIdOf } from './request-id.js';
 
@@ -69,6 +71,7 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   // Set once the routes are registered; until then (and without a gateway) fastify has every request.
   let fast: FastEmbeddingRoute | null = null;
+  const limits = deps.config.limits;
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.config.limits.bodyLimitBytes,
@@ -76,16 +79,18 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
     genReqId: requestIdOf,
     // Ids in paths are UUIDs or names; nothing legitimate needs longer parameters.
     routerOptions: { maxParamLength: 200 },
-    // The HTTP server fastify would make, with the embedding route's fast path in front (fast-embedding.ts).
+    // Requests refused before routing (parser errors, bad URLs) answer in modeld's shape too.
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
+    // The HTTP server fastify would make, with the embedding route's fast path in front
+    // (fast-embedding.ts) and the server limits of http-limits.ts.
     serverFactory: (handler, options) => {
-      const server = http.createServer((req, res) => {
+      const server = http.createServer(serverOptions(limits), (req, res) => {
         if (fast === null || !fast.take(req, res)) handler(req, res);
       });
-      // What fastify sets on the server it makes itself (its defaults: keep-alive 72 s, no request timeout).
-      const timeouts = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
-      server.keepAliveTimeout = timeouts.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = timeouts.requestTimeout ?? 0;
-      server.setTimeout(timeouts.connectionTimeout ?? 0);
+      // fastify's keep-alive default (72 s); the timeouts and connection caps are modeld's.
+      server.keepAliveTimeout = (options as { keepAliveTimeout?: number }).keepAliveTimeout ?? 72_000;
+      applyServerLimits(server, limits, deps.logger);
       return server;
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -95,12 +100,22 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   // they are serialized as they are, never silently trimmed to a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerErrorHandling(app);
-  const parseJson = registerJsonParser(app);
+  const parseJson = registerJsonParser(app, limits.maxJsonDepth);
 
   // Callback-style hooks: they run on every request (predictions included), and an async hook
   // costs fastify a promise and a microtask turn each time for work that never waits.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    // Uploads stream large bodies: they have requestTimeoutMs and the idle timeout instead.
+    if (!isUploadRoute(request.routeOptions.url)) {
+      armBodyTimer(request.raw, limits.bodyTimeoutMs, () => {
+        if (reply.sent) return;
+        const e = bodyTimeoutError(limits.bodyTimeoutMs);
+        request.log.info({ code: e.code }, 'request rejected');
+        void reply.header('connection', 'close').status(e.status).send(toHttpBody(e));
+        reply.raw.once('finish', () => request.raw.socket?.destroy());
+      });
+    }
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -159,6 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
         metrics: deps.metrics,
         logger: deps.logger,
         bodyLimit: deps.config.limits.bodyLimitBytes,
+        bodyTimeoutMs: limits.bodyTimeoutMs,
         parseJson,
       });
     }
@@ -171,8 +187,8 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
  * `application/json` only (fastify's text/plain parser is removed, so other types get 415),
  * parsed by jsonBodyParser. Returns that parser (the prediction fast path parses with it too).
  */
-function registerJsonParser(app: ModeldApp): (text: string) => unknown {
-  const parse = jsonBodyParser(app);
+function registerJsonParser(app: ModeldApp, maxDepth: number): (text: string) => unknown {
+  const parse = jsonBodyParser(app, maxDepth);
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
@@ -190,7 +206,7 @@ function registerJsonParser(app: ModeldApp): (text: string) => unknown {
  * Bodies with `__proto__` or `constructor.prototype` keys are refused. A syntax error names where
  * it is. Throws MODELD_ERR_MALFORMED_JSON.
  */
-function jsonBodyParser(app: ModeldApp): (text: string) => unknown {
+function jsonBodyParser(app: ModeldApp, maxDepth: number): (text: string) => unknown {
   const strict = app.getDefaultJsonParser('error', 'error');
   return (text: string): unknown => {
     if (text.trim() === '') return undefined;
@@ -199,7 +215,10 @@ function jsonBodyParser(app: ModeldApp): (text: string) => unknown {
     strict(undefined as never, text, (err, value) => {
       parsed = { err: err ?? null, value };
     });
-    if (!parsed.err) return parsed.value;
+    if (!parsed.err) {
+      checkJsonDepth(parsed.value, maxDepth);
+      return parsed.value;
+    }
     let why = 'forbidden key __proto__ or constructor.prototype';
     try {
       JSON.parse(text);
@@ -208,4 +227,31 @@ function jsonBodyParser(app: ModeldApp): (text: string) => unknown {
     }
     throw new ModeldError('MODELD_ERR_MALFORMED_JSON', `body: malformed JSON (${why})`);
   };
+}
+
+/**
+ * Refuses (400 MODELD_ERR_VALIDATION, field `body`) a parsed body nested deeper than `maxDepth`
+ * arrays and objects (config `limits.maxJsonDepth`): no route takes anything that deep, and
+ * code that walks values recursively (serializing a deployment config, for one) must never meet
+ * it. Iterative, and stops at the first value past the limit.
+ */
+export function checkJsonDepth(value: unknown, maxDepth: number): void {
+  if (typeof value !== 'object' || value === null) return;
+  const stack: Array<{ v: object; depth: number }> = [{ v: value, depth: 1 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (depth > maxDepth) {
+      throw new ModeldError('MODELD_ERR_VALIDATION', `body: nested deeper than ${maxDepth} levels of arrays and objects (limits.maxJsonDepth)`, {
+        details: { field: 'body', maxJsonDepth: maxDepth },
+      });
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: depth + 1 });
+    }
+  }
+}
+
+/** Upload routes stream bodies of up to limits.uploadLimitBytes and have no body timer. */
+function isUploadRoute(url: string | undefined): boolean {
+  return url !== undefined && url.includes('/ai/uploads/');
 }

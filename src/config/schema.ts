@@ -57,6 +57,26 @@ export const ConfigSchema = Type.Object(
         maxBatchItems: Type.Integer({ minimum: 1, maximum: 1024 }),
         /** Input truncation, in tokens. */
         maxInputTokens: Type.Integer({ minimum: 1 }),
+        /** Longest prediction text or label, in characters, before anything tokenizes it (400 beyond). */
+        maxTextChars: Type.Integer({ minimum: 1 }),
+        /** Deepest nesting of arrays and objects in a JSON body (400 beyond; nothing deeper is parsed into routes). */
+        maxJsonDepth: Type.Integer({ minimum: 2, maximum: 1000 }),
+        /** Largest deployment `config` as JSON (it travels to replicas in environment variables). */
+        deploymentConfigBytes: Type.Integer({ minimum: 2, maximum: 100_000 }),
+        /** A JSON body must arrive whole within this long after the request began (408 beyond). */
+        bodyTimeoutMs: Type.Integer({ minimum: 100 }),
+        /** Any request, uploads included, must arrive whole within this long (node's requestTimeout; 408). */
+        requestTimeoutMs: Type.Integer({ minimum: 1000 }),
+        /** The request line and headers must arrive within this long (node's headersTimeout; 408). */
+        headersTimeoutMs: Type.Integer({ minimum: 1000 }),
+        /** A connection with no byte either way for this long is closed. */
+        socketIdleTimeoutMs: Type.Integer({ minimum: 1000 }),
+        /** Largest request line plus headers (431 beyond). */
+        maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 }),
+        /** Open client connections at once; more are closed on arrival. */
+        maxConnections: Type.Integer({ minimum: 1 }),
+        /** Open client connections from one address at once (0: no per-address limit); more are closed on arrival. */
+        maxConnectionsPerAddress: Type.Integer({ minimum: 0 }),
       },
       { additionalProperties: false },
     ),

@@ -30,6 +30,10 @@ export const ErrorCodes = {
   // 413 / 415: the body itself.
   MODELD_ERR_BODY_TOO_LARGE: { status: 413, retryable: false },
   MODELD_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  // 408 / 414 / 431: the request's framing (slow body, long path, large headers); answered before any route runs.
+  MODELD_ERR_REQUEST_TIMEOUT: { status: 408, retryable: true },
+  MODELD_ERR_URI_TOO_LONG: { status: 414, retryable: false },
+  MODELD_ERR_HEADERS_TOO_LARGE: { status: 431, retryable: false },
   // 429 / 503: try again later.
   MODELD_ERR_OVERLOADED: { status: 429, retryable: true },
   MODELD_ERR_NO_READY_REPLICA: { status: 503, retryable: true },

@@ -127,6 +127,11 @@ export class Gateway {
     return this.#deps.config.limits.maxBatchItems;
   }
 
+  /** Longest text (characters) a prediction input or label may have (`limits.maxTextChars`). */
+  get maxTextChars(): number {
+    return this.#deps.config.limits.maxTextChars;
+  }
+
   /** False once close() began (OIP server readiness). */
   get ready(): boolean {
     return !this.#closed;
@@ -134,7 +139,7 @@ export class Gateway {
 
   /** POST /ai/prediction/embedding/{MODEL_ID}. */
   async embed(customerId: string, modelId: string, body: unknown, options: CallOptions = {}): Promise<EmbeddingResult> {
-    const params = parseEmbeddingBody(body, this.maxBatchItems);
+    const params = parseEmbeddingBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, modelId);
     const known = this.registry.modelOf(target.deploymentId);
     if (known) checkDimReduction(params, known.vectorSize);
@@ -162,7 +167,7 @@ export class Gateway {
    * cosine similarity, keeps those >= similarityCutoff, the best topK, best first.
    */
   async classify(customerId: string, modelId: string, body: unknown, options: CallOptions = {}): Promise<ClassificationResult> {
-    const params = parseClassificationBody(body, this.maxBatchItems);
+    const params = parseClassificationBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, modelId);
     const texts = [...params.texts, ...params.labels];
     // Each runner call carries at most maxBatchItems texts, like any other request.
@@ -197,7 +202,7 @@ export class Gateway {
 
   /** POST /ai/tokenization/{MODEL_ID}: the tokens of each input after truncation. */
   async tokenize(customerId: string, modelId: string, body: unknown, options: CallOptions = {}): Promise<TokenizationResult> {
-    const texts = parseTokenizationBody(body, this.maxBatchItems);
+    const texts = parseTokenizationBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, modelId);
     const result = await this.#run(target, 'tokenization', options, (lease, signal) => this.client.tokenize(lease.endpoint.url, texts, signal));
     return {
@@ -229,7 +234,7 @@ export class Gateway {
 
   /** OIP v2 POST /v2/models/{name}/infer: one BYTES input `text` -> one FP32 output `vector` [n, dim]. */
   async oipInfer(customerId: string, name: string, body: unknown, options: CallOptions = {}): Promise<OipInferResult> {
-    const params = parseOipInferBody(body, this.maxBatchItems);
+    const params = parseOipInferBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, name);
     const frame = await this.#run(target, 'oip-infer', options, (lease, signal) => this.client.embed(lease.endpoint.url, { texts: params.texts }, signal));
     const data = new Float32Array(frame.count * frame.dim);

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Value } from 'typebox/value';
 import { ErrorBodySchema } from '../../src/api/schemas.js';
+import { defaultConfig } from '../../src/config/index.js';
 import { Scopes } from '../../src/domain/index.js';
 import { tinyConfig, writeTinyDataset } from '../fixtures/training-jobs-data.js';
 import { snapshot, startApi, type ApiHarness, type Tenant } from './api-harness.js';
@@ -26,7 +27,7 @@ let bobCatalogUri: string;
 let outside: { catalogUri: string; signalsUri: string };
 
 before(async () => {
-  h = await startApi({ config: { limits: { maxReplicas: 12, bodyLimitBytes: 1024 * 1024, uploadLimitBytes: UPLOAD_LIMIT, maxBatchItems: 32, maxInputTokens: 512 } }, training: {} });
+  h = await startApi({ config: { limits: { ...defaultConfig().limits, maxReplicas: 12, bodyLimitBytes: 1024 * 1024, uploadLimitBytes: UPLOAD_LIMIT, maxBatchItems: 32, maxInputTokens: 512 } }, training: {} });
   alice = await h.tenant();
   bob = await h.tenant();
   auth = await alice.auth();

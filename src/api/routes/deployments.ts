@@ -118,6 +118,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
       const maxReplicas = body.maxReplicas ?? 1;
       checkRegion(config, body.region);
       checkReplicas(config, minReplicas, maxReplicas);
+      if (body.config !== undefined) checkDeploymentConfig(config, body.config);
       await deployableModel(principal.customerId, body.modelId, 'body.modelId');
 
       const now = isoAt(clock.now());
@@ -182,6 +183,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
       if (current.deletionRequestedAt !== null) throw beingDeleted(id);
       checkReplicas(config, body.minReplicas ?? current.minReplicas, body.maxReplicas ?? current.maxReplicas, body.minReplicas === undefined && body.maxReplicas !== undefined);
       if (body.modelId !== undefined && body.modelId !== current.modelId) await deployableModel(customerId, body.modelId, 'body.modelId');
+      if (body.config !== undefined) checkDeploymentConfig(config, body.config);
 
       const now = isoAt(clock.now());
       const patch = {
@@ -270,6 +272,20 @@ export function checkReplicas(config: Readonly<Config>, minReplicas: number, max
   if (minReplicas > maxReplicas) {
     if (blameMax) throw invalidField('body.maxReplicas', `must be >= minReplicas (${minReplicas}), got ${maxReplicas}`, { minReplicas, maxReplicas, limit });
     throw invalidField('body.minReplicas', `must be <= maxReplicas (${maxReplicas}), got ${minReplicas}`, { minReplicas, maxReplicas, limit });
+  }
+}
+
+/**
+ * A deployment `config` reaches every replica in environment variables (MODEL_CONFIG_JSON and
+ * PREDICTIVE_UNIT_PARAMETERS, where Linux caps one variable at 128 KiB): refused with 400 naming
+ * `body.config` when its JSON is larger than `limits.deploymentConfigBytes`, so that no accepted
+ * config leaves a deployment unable to start. (Depth is bounded for every body by limits.maxJsonDepth.)
+ */
+export function checkDeploymentConfig(config: Readonly<Config>, value: Record<string, unknown>): void {
+  const limit = config.limits.deploymentConfigBytes;
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > limit) {
+    throw invalidField('body.config', `is ${bytes} bytes as JSON; at most ${limit} are accepted (limits.deploymentConfigBytes)`, { limitBytes: limit, bytes });
   }
 }
 
