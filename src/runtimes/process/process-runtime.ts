@@ -12,6 +12,7 @@ import {
   readRunnerSpec,
   runnerEndpoint,
   socketPathFor,
+  privateSocketDir,
   readStatusFile,
   writeJsonAtomic,
   type RunnerHealth,
@@ -48,6 +49,12 @@ export interface ProcessRuntimeOptions {
    * (default: nothing else; the composition root passes what it wants inherited).
    */
   env?: Record<string, string>;
+  /**
+   * Runner sockets whose `<replica dir>/runner.sock` path is too long for a Unix socket address go
+   * to `<socketParentDir>/modeld-<uid>/` (mode 0700, made on first need; see privateSocketDir).
+   * Default: the OS temp directory.
+   */
+  socketParentDir?: string;
   /** After SIGTERM, how long a replica gets before SIGKILL (default 2000 ms). */
   killGraceMs?: number;
   /** Grace each replica gets in `stop({stopReplicas: true})` (default 30 000 ms). */
@@ -96,6 +103,7 @@ export class ProcessRuntime implements Runtime {
   readonly #killGraceMs: number;
   readonly #stopGraceMs: number;
   readonly #log: RuntimeLogger;
+  readonly #socketDir: (() => string);
   readonly #children = new Map<string, ChildRecord>();
   /** Replicas whose createReplica has not returned yet (no pid file yet). */
   readonly #creating = new Set<string>();
@@ -117,6 +125,8 @@ export class ProcessRuntime implements Runtime {
     this.#killGraceMs = options.killGraceMs ?? 2_000;
     this.#stopGraceMs = options.stopGraceMs ?? 30_000;
     this.#log = options.logger ?? silentLogger;
+    const parent = options.socketParentDir;
+    this.#socketDir = () => privateSocketDir(parent);
   }
 
   /** Creates `replicasDir` and probes what is there, which resets the orphan timer of every surviving runner. */
@@ -155,6 +165,7 @@ export class ProcessRuntime implements Runtime {
     if (!path.isAbsolute(spec.artifactDir)) throw invalidField('artifactDir', `must be an absolute path, got ${JSON.stringify(spec.artifactDir)}`);
     mkdirSync(this.#dir, { recursive: true });
     const dir = path.join(this.#dir, spec.replicaId);
+    const socketPath = socketPathFor(dir, this.#socketDir);
     try {
       mkdirSync(dir);
     } catch (err) {
@@ -175,7 +186,7 @@ export class ProcessRuntime implements Runtime {
         config: spec.config,
         intraOpThreads: Math.max(1, Math.floor(spec.intraOpThreads)),
         ...this.#settings,
-        socketPath: socketPathFor(dir),
+        socketPath,
         createdAt: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, ReplicaFiles.spec), runnerSpec);
@@ -392,6 +403,8 @@ export class ProcessRuntime implements Runtime {
         throw new ModeldError('MODELD_ERR_UNAVAILABLE', `replica ${replicaId} (pid ${pid}) did not stop after SIGKILL`, { details: { replicaId, pid } });
       }
     }
+    // A socket outside the directory (a long replica path, see socketPathFor) goes with it.
+    if (status?.socketPath && path.dirname(status.socketPath) !== dir) rmSync(status.socketPath, { force: true });
     rmSync(dir, { recursive: true, force: true });
     this.#children.delete(replicaId);
     this.#log.info({ replicaId, pid }, 'replica deleted');
