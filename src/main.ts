@@ -3,7 +3,7 @@
  * starts them in order (store, keys, catalog, runtimes + controller, gateway, HTTP). Nothing else
  * in the code base constructs these parts or reads the environment.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { buildApp, engineArtifacts, Metrics } from './api/index.js';
@@ -58,7 +58,12 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     options.logDestination ?? process.stdout,
   );
   const paths = dataPaths(config);
-  await mkdir(config.dataDir, { recursive: true });
+  // Everything under the data directory (SQLite and its WAL, keys, artifacts, uploads, replica
+  // directories, logs and sockets, training jobs) is this user's alone: files 0600, directories
+  // 0700, whoever creates them (replicas and training workers inherit the mask).
+  process.umask(0o077);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(config.dataDir, 0o700);
   for (const dir of [paths.artifacts, paths.models, paths.replicas, paths.uploads, paths.training]) await mkdir(dir, { recursive: true });
 
   const store = openStore(config);
