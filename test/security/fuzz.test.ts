@@ -150,6 +150,58 @@ function isUuidish(s: string): boolean {
   return /^[0-9a-f-]{36}$/.test(s);
 }
 
+describe('tenancy: customer A aims every documented route at customer B’s objects (issue 10)', () => {
+  test('each answer is a 4xx, none carries B’s data, and B’s objects are unchanged', async () => {
+    const routes = await documentedRoutes();
+    const before = await bView();
+    const bUploads = path.join(tmp.dir, 'data', 'uploads', b.customerId);
+    const bodies: Array<[RegExp, unknown]> = [
+      [/\/ai\/deployments$/, { modelId: b.modelId, region: 'local' }],
+      [/\/ai\/deployments\/\{[^}]+\}$/, { minReplicas: 2, maxReplicas: 2, config: { hijacked: true } }],
+      [/\/ai\/models$/, { name: 'steal', modelType: 'imported', artifact: { uri: `file://${bUploads}` } }],
+      [/\/infer$/, { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }] }],
+      [/classification/, { batch: [{ text: 'x' }], useCaseConfig: { labels: ['a'] } }],
+      [/\/ai\//, { batch: [{ text: 'x' }] }],
+    ];
+    const bSecrets = [b.modelId, b.deploymentId, b.customerId, 'b-model', '"owner":"b"'];
+    const problems: string[] = [];
+    let tried = 0;
+    for (const [method, template] of routes) {
+      const params: string[] = [...(template.match(/\{[^}]+\}/g) ?? [])];
+      if (params.length === 0 || template.startsWith('/admin') || template.startsWith('/oauth2')) continue;
+      // Every param that names an object takes each of B's ids in turn; CUSTOMER_ID is B's once and A's otherwise.
+      const objectParams = params.filter((p) => p !== '{CUSTOMER_ID}' && p !== '{APPLICATION_ID}');
+      const variants: Array<Record<string, string>> = [];
+      if (params.includes('{CUSTOMER_ID}')) variants.push(Object.fromEntries(params.map((p) => [p, p === '{CUSTOMER_ID}' ? b.customerId : b.deploymentId])));
+      for (const id of [b.modelId, b.deploymentId, b.upload]) {
+        if (objectParams.length > 0) variants.push(Object.fromEntries(params.map((p) => [p, p === '{CUSTOMER_ID}' || p === '{APPLICATION_ID}' ? a.customerId : id])));
+      }
+      if (params.includes('{APPLICATION_ID}')) variants.push(Object.fromEntries(params.map((p) => [p, p === '{APPLICATION_ID}' ? b.customerId : 'universal-sentence-encoder-lite'])));
+      for (const values of variants) {
+        const urlPath = template.replace(/\{[^}]+\}/g, (p) => values[p]!);
+        const body = bodies.find(([re]) => re.test(template))?.[1] ?? {};
+        const headers: Record<string, string> = { authorization: `Bearer ${a.token}` };
+        const withBody = method !== 'GET' && method !== 'DELETE';
+        if (withBody) headers['content-type'] = method === 'PUT' ? 'text/csv' : 'application/json';
+        const res = await send(method, urlPath, withBody ? { headers, body: method === 'PUT' ? 'pkid,name\n9,stolen\n' : JSON.stringify(body) } : { headers });
+        tried++;
+        const sent = urlPath + JSON.stringify(body);
+        const leaked = bSecrets.filter((x) => res.text.includes(x) && !sent.includes(x));
+        if (leaked.length > 0) problems.push(`${method} ${urlPath} -> ${res.status} carries B's ${leaked.join(', ')}`);
+        // An upload FILENAME is a name in the caller's own folder, not a reference to B's file:
+        // A may create or delete its own file of that name (B's stays unchanged, checked below).
+        const aimsAtB = Object.entries(values).some(
+          ([p, v]) => p !== '{APPLICATION_ID}' && (p !== '{FILENAME}' || values['{CUSTOMER_ID}'] === b.customerId) && v !== a.customerId && v !== 'universal-sentence-encoder-lite',
+        );
+        if (aimsAtB && (res.status < 400 || res.status >= 500)) problems.push(`${method} ${urlPath} -> ${res.status} ${res.text.slice(0, 160)}`);
+      }
+    }
+    assert.ok(tried >= 40, `requests tried: ${tried}`);
+    assert.deepEqual(problems, []);
+    assert.equal(await bView(), before, 'B’s models, deployments and uploads are unchanged');
+  });
+});
+
 describe('fuzz: generated requests on every documented route (issue 10)', () => {
   test(`${RUNS} requests (seed ${SEED}): no 5xx, the documented error shape, same vectors after, B's objects unchanged`, async () => {
     const routes = await documentedRoutes();
