@@ -38,7 +38,7 @@ export function defaultConfig(): Config {
       workers: 4,
     },
     runner: { intraOpThreads: 0, orphanTimeoutMs: 300_000, batchWaitMs: 1, maxBatchItems: 32 },
-    gateway: { requestTimeoutMs: 30_000, retries: 2, maxInflightPerReplica: 8, maxCallsPerReplica: 2, runnerTransport: 'frames', fastEmbeddingRoute: true, maxQueuePerDeployment: 256 },
+    gateway: { requestTimeoutMs: 30_000, retries: 2, maxInflightPerReplica: 8, maxCallsPerReplica: 2, runnerTransport: 'frames', fastEmbeddingRoute: true, maxQueuePerDeployment: 256, maxQueueSharePerCustomer: 0.5 },
     autoscale: { targetConcurrencyPerReplica: 4, scaleDownStabilizationMs: 300_000, tolerance: 0.1 },
     training: { dataRoots: [], concurrency: 1 },
     importRoots: [],

@@ -161,6 +161,11 @@ export const ConfigSchema = Type.Object(
         fastEmbeddingRoute: Type.Boolean(),
         /** Requests waiting for a replica, per deployment; beyond it 429 + Retry-After. */
         maxQueuePerDeployment: Type.Integer({ minimum: 0 }),
+        /**
+         * On a shared pre-trained model, the fraction of maxQueuePerDeployment one customer may fill
+         * (beyond it that customer gets 429); freed slots go to the customer with the fewest calls in flight.
+         */
+        maxQueueSharePerCustomer: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
       },
       { additionalProperties: false },
     ),

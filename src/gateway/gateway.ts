@@ -67,6 +67,8 @@ interface Target {
   deploymentId: string;
   /** What the client called it (MODEL_ID). */
   name: string;
+  /** The customer asking, when the deployment is shared by every customer (a pre-trained model): fair queueing. */
+  tenant?: string;
 }
 
 /**
@@ -100,6 +102,7 @@ export class Gateway {
     this.balancer = new Balancer(deps.registry, {
       maxInflightPerReplica: g.maxInflightPerReplica,
       maxQueuePerDeployment: g.maxQueuePerDeployment,
+      maxQueuedPerTenant: Math.max(1, Math.ceil(g.maxQueuePerDeployment * g.maxQueueSharePerCustomer)),
       readyWaitMs: deps.readyWaitMs ?? g.requestTimeoutMs,
       onShed: (deploymentId) => deps.metrics?.shedTotal.inc({ deployment: deploymentId }),
     });
@@ -310,7 +313,7 @@ export class Gateway {
     }
     const deploymentId = await this.#deps.resolvePretrained(modelId);
     if (!deploymentId) throw modelNotFound(modelId);
-    return { deploymentId, name: modelId };
+    return { deploymentId, name: modelId, tenant: customerId };
   }
 
   /**
@@ -339,7 +342,7 @@ export class Gateway {
       for (let attempt = 0; ; attempt++) {
         let lease: Lease;
         try {
-          lease = await this.balancer.acquire(deploymentId, { exclude, signal, admitted: attempt > 0 });
+          lease = await this.balancer.acquire(deploymentId, { exclude, signal, admitted: attempt > 0, ...(target.tenant !== undefined && { tenant: target.tenant }) });
         } catch (err) {
           // The deadline passed while no replica was ready at all: say that, not "timeout".
           if (signal.aborted && err === signal.reason && this.registry.readyCount(deploymentId) === 0 && !options.signal?.aborted) {
