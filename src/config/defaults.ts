@@ -15,6 +15,10 @@ export function defaultConfig(): Config {
       uploadLimitBytes: 512 * 1024 * 1024,
       maxBatchItems: 32,
       maxInputTokens: 512,
+      importJsonFileBytes: 64 * 1024 * 1024,
+      importModelFileBytes: 2 * 1024 * 1024 * 1024,
+      concurrentImports: 2,
+      concurrentImportsPerCustomer: 1,
     },
     auth: { tokenTtlSeconds: 3600, audience: 'modeld', clientCacheTtlMs: 1000 },
     controller: {
