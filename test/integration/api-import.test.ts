@@ -163,6 +163,25 @@ describe('import', () => {
     assert.ok(!(again.json() as { name: string }[]).some((u) => u.name.startsWith('my-encoder/')));
   });
 
+  test('an upload path through a file, or a file upload over a folder, is a 409; nothing changes', async () => {
+    const put = (name: string) =>
+      h.app.inject({
+        method: 'PUT',
+        url: `/customers/${alice.customerId}/ai/uploads/${name}`,
+        headers: { authorization: auth, 'content-type': 'text/plain' },
+        payload: 'x',
+      });
+    assert.equal((await put('plain.txt')).statusCode, 200);
+    assert.equal((await put('folder/inner.txt')).statusCode, 200);
+    const through = await put('plain.txt/inner.txt');
+    assert.equal(through.statusCode, 409, through.body);
+    assert.equal(through.json().code, 'MODELD_ERR_CONFLICT');
+    const over = await put('folder');
+    assert.equal(over.statusCode, 409, over.body);
+    const names = ((await h.app.inject({ method: 'GET', url: `/customers/${alice.customerId}/ai/uploads`, headers: { authorization: auth } })).json() as { name: string }[]).map((u) => u.name);
+    assert.ok(names.includes('plain.txt') && names.includes('folder/inner.txt'), names.join(', '));
+  });
+
   test('the same files imported twice share one artifact, removed with the last model that uses it', async () => {
     const source = await makeTinyHfModel(path.join(sources, 'hf-16'), { dim: 16 });
     const first = await importDir(source, 'one');
