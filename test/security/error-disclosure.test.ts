@@ -13,7 +13,9 @@ import { ProcessRuntime } from '../../src/runtimes/index.js';
 import { makeBrokenArtifacts, makeModeldArtifact, type BrokenArtifacts } from '../fixtures/models.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
 import { replicaSpec, waitForReplica, waitReady } from '../contract/runtime.contract.js';
-import { startApi, type ApiHarness } from '../integration/api-harness.js';
+import { seedDeployment, seedModel, startApi, type ApiHarness } from '../integration/api-harness.js';
+import { resolveArtifactFor } from '../../src/catalog/index.js';
+import { openSqliteStore } from '../../src/store/index.js';
 
 let tmp: TempDir;
 let broken: BrokenArtifacts;
@@ -61,6 +63,26 @@ describe('import failures', () => {
     assert.ok(logged, 'the refusal is in the operator log');
     assert.match(String(logged.stderrTail), /ModeldNoSuchOp/);
     assert.ok(String(logged.stderrTail).includes(h.config.dataDir) || String(logged.dir).includes(h.config.dataDir), 'the operator sees where');
+  });
+});
+
+describe('deployment failures', () => {
+  test('a model whose stored artifact is gone fails its deployment with a reason that names no host path', async () => {
+    const store = openSqliteStore(':memory:');
+    await store.migrate();
+    try {
+      const artifactsRoot = path.join(tmp.dir, 'artifacts-store');
+      const model = await seedModel(store, 'customer-a', { artifactId: 'a'.repeat(64) });
+      const deployment = await seedDeployment(store, model);
+      const resolve = resolveArtifactFor({ store, artifactsRoot, pretrained: { get: async () => null } });
+      const answer = await resolve(deployment);
+      assert.equal(answer.ok, false);
+      const message = answer.ok ? '' : answer.message;
+      assert.match(message, /manifest\.json: cannot read \(ENOENT\)/);
+      assert.ok(!message.includes(tmp.dir), `no host path: ${message}`);
+    } finally {
+      await store.close();
+    }
   });
 });
 
