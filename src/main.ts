@@ -6,7 +6,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { buildApp, engineArtifacts, Metrics } from './api/index.js';
+import { buildApp, engineArtifacts, importFileLimits, Metrics } from './api/index.js';
 import { ensureAdminClient, issuerFor, loadOrCreateKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
 import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
@@ -115,7 +115,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       concurrency: config.training.concurrency,
       importArtifact: async (dir, meta) => {
         const imported = await importArtifact(dir, paths.artifacts, meta);
-        return { artifactId: imported.artifactId, vectorSize: imported.manifest.vectorSize };
+        return { artifactId: imported.artifactId, vectorSize: imported.vectorSize };
       },
       logger: logger.child({ part: 'training' }),
       metrics,
@@ -144,7 +144,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       metrics,
       clock,
       logger: logger.child({ part: 'api' }),
-      artifacts: engineArtifacts({ store, artifactsRoot: paths.artifacts }),
+      artifacts: engineArtifacts({ store, artifactsRoot: paths.artifacts, limits: importFileLimits(config) }),
       pretrained,
       gateway,
       training,

@@ -120,6 +120,11 @@ describe('a custom model from import to predictions', () => {
     assert.equal(imported.code, 0, imported.stderr);
     const model = JSON.parse(imported.stdout) as Model;
     assert.equal(model.state, 'AVAILABLE');
+    // The folder's files went through the uploads API (the server imports only from uploads by default), then were removed.
+    assert.match(imported.stderr, /uploading 3 files of .* to upload folder tiny/);
+    assert.match(imported.stderr, /tiny\/model\.onnx/);
+    const uploads = await cli(['uploads', 'list', '--json']);
+    assert.ok(!(JSON.parse(uploads.stdout) as { name: string }[]).some((u) => u.name.startsWith('tiny/')), uploads.stdout);
 
     const deployed = await cli(['deploy', model.id, '--min', '1', '--max', '1', '--wait', '--timeout', '120']);
     assert.equal(deployed.code, 0, deployed.stderr);

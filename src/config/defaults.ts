@@ -25,6 +25,10 @@ export function defaultConfig(): Config {
       maxHeaderBytes: 16 * 1024,
       maxConnections: 2048,
       maxConnectionsPerAddress: 512,
+      importJsonFileBytes: 64 * 1024 * 1024,
+      importModelFileBytes: 2 * 1024 * 1024 * 1024,
+      concurrentImports: 2,
+      concurrentImportsPerCustomer: 1,
     },
     auth: { tokenTtlSeconds: 3600, audience: 'modeld', clientCacheTtlMs: 1000 },
     controller: {

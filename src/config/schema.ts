@@ -77,6 +77,17 @@ export const ConfigSchema = Type.Object(
         maxConnections: Type.Integer({ minimum: 1 }),
         /** Open client connections from one address at once (0: no per-address limit); more are closed on arrival. */
         maxConnectionsPerAddress: Type.Integer({ minimum: 0 }),
+        /**
+         * Imports (M2 modelType "imported", docs/api.md): largest JSON file of an imported model
+         * (manifest.json, tokenizer.json, config.json, tokenizer_config.json) and largest other
+         * file (model.onnx, its external data). Checked before a file is opened; 400 beyond.
+         * Optional only so that hand-built configs stay valid; the defaults set them.
+         */
+        importJsonFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        importModelFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        /** Imports checked at once on this server, and per customer; beyond them 429 + Retry-After. */
+        concurrentImports: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+        concurrentImportsPerCustomer: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
       },
       { additionalProperties: false },
     ),
@@ -188,7 +199,10 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    /** Directories artifacts may be imported from; empty means anywhere the server user can read. */
+    /**
+     * Directories (shared by all customers) models may be imported from, besides each customer's
+     * own uploads. Empty (the default): only uploads. Never reaches into the data directory.
+     */
     importRoots: Type.Array(Type.String()),
   },
   { additionalProperties: false },

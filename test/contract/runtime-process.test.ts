@@ -257,7 +257,8 @@ describe('process runtime specifics', () => {
     const gone = await waitForReplica(third, spec.replicaId, (r) => r.phase === 'exited', 'exited');
     assert.equal(gone.exitCode, null, 'the exit code of a process that is not our child is unknown');
     assert.match(gone.lastError ?? '', /gone without a final status/);
-    assert.match(gone.lastError ?? '', /"msg":"ready"/, 'the log tail is attached');
+    assert.doesNotMatch(gone.lastError ?? '', /"msg"/, 'log lines are not for customers (lastError goes into events)');
+    assert.match(gone.operatorDetail ?? '', /"msg":"ready"/, 'the log tail is kept for the operator');
     await third.deleteReplica(spec.replicaId, { graceMs: 500 });
   });
 

@@ -251,7 +251,8 @@ describe('uploads', () => {
   });
 
   test('names: refused with 400 naming params.FILENAME, nothing written', async () => {
-    for (const name of ['.hidden', '-dash', 'a'.repeat(129), 'sp%20ace', 'a%2Fb', '..x', 'semi;colon']) {
+    // '/' separates the names of a file inside an upload folder (my-encoder/onnx/model.onnx); each name is checked.
+    for (const name of ['.hidden', '-dash', 'a'.repeat(129), 'sp%20ace', 'a%2F..%2Fb', 'a/.hidden', 'a//b', 'a/', '..x', 'semi;colon', `${'a/'.repeat(8)}a`]) {
       const r = await put(name, 'x', { 'content-type': 'text/plain' });
       assert.equal(r.status, 400, `${name}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.details?.field, 'params.FILENAME', name);

@@ -3,11 +3,13 @@ import { Type } from 'typebox';
 import type { Static } from 'typebox';
 import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
 import { ModeldError, invalidField } from '../../errors/index.js';
-import type { Config } from '../../config/index.js';
+import { defaultConfig, type Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import { checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
 import { initialProgress } from '../../training/jobs/index.js';
-import { resolveImportDir } from '../artifact-source.js';
+import { resolveImportSource } from '../artifact-source.js';
+import { ImportSlots } from '../import-slots.js';
+import { operatorDetailOf } from '../../engines/index.js';
 import { principalOf, type Guard } from '../plugins/auth.js';
 import { renderEvent, renderModel, renderPretrained, renderDeployment } from '../render.js';
 import { CreateModelBody, CustomerParams, DeploymentSchema, EventSchema, EventsQuery, ModelParams, ModelQuery, ModelSchema, errorResponses } from '../schemas.js';
@@ -43,10 +45,11 @@ export interface ModelArtifacts {
   /**
    * Copies `sourceDir` (a modeld artifact or a Hugging Face model folder) into the artifact store
    * and proves, in a child process, that it loads and embeds. Resolves to its content address and
-   * vector size. Rejects with MODELD_ERR_ARTIFACT_INVALID (400) naming what is wrong, leaving no
-   * new artifact behind.
+   * vector size. Rejects with MODELD_ERR_ARTIFACT_INVALID (400) naming `field` (default
+   * `body.artifact.uri`) and what is wrong without host paths, leaving no new artifact behind; the
+   * rejection's cause may carry operator-only detail (engines' operatorDetailOf).
    */
-  importDir(sourceDir: string, meta: { name: string; modelType: string }): Promise<{ artifactId: string; vectorSize: number }>;
+  importDir(sourceDir: string, meta: { name: string; modelType: string }, field?: string): Promise<{ artifactId: string; vectorSize: number }>;
   /** Frees the artifact once no model uses it any more (called after a model is deleted). Never throws for a missing one. */
   release(artifactId: string): Promise<void>;
 }
@@ -82,6 +85,10 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
   const { store, clock, config } = deps;
   const guard = deps.guard(Scopes.MODEL);
   const base = '/customers/:CUSTOMER_ID/ai/models';
+  const importSlots = new ImportSlots({
+    total: config.limits.concurrentImports ?? defaultConfig().limits.concurrentImports!,
+    perCustomer: config.limits.concurrentImportsPerCustomer ?? defaultConfig().limits.concurrentImportsPerCustomer!,
+  });
 
   app.get(
     base,
@@ -122,7 +129,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
           'Training: checks config (400 naming body.config.<key>), trainingData.catalog and .signals (file:// URIs of readable files inside the data roots; another customer’s uploads are refused with 403) and region, stores the model TRAINING and queues its training job; answers 200 with state TRAINING. Progress shows as trainingProgress on M1/M3 and as events. Import: copies the directory named by artifact.uri (file:///abs/dir: a modeld artifact or a Hugging Face folder with config.json, tokenizer.json and onnx/model.onnx) into the artifact store, loads it in a child process and runs one inference. Answers 200 with the model AVAILABLE, or 400 saying what is wrong; nothing is stored on failure.',
         params: CustomerParams,
         body: CreateModelBody,
-        response: { 200: ModelSchema, ...errorResponses(400, 401, 403, 413, 415, 503) },
+        response: { 200: ModelSchema, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
       },
     },
     async (request) => {
@@ -136,11 +143,23 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       for (const field of ['trainingData', 'trainingDataCredentials', 'config'] as const) {
         if (body[field] !== undefined) throw invalidField(`body.${field}`, `not accepted with modelType ${JSON.stringify(body.modelType)}`);
       }
-      if (body.artifact === undefined) throw invalidField('body.artifact', 'required with modelType "imported": {"uri": "file:///abs/dir"}');
+      if (body.artifact === undefined) throw invalidField('body.artifact', 'required with modelType "imported": {"upload": "<your upload folder>"} or {"uri": "file:///abs/dir"}');
       if (body.region !== undefined) checkRegion(config, body.region);
 
-      const sourceDir = await resolveImportDir(body.artifact.uri, config.importRoots);
-      const imported = await deps.artifacts.importDir(sourceDir, { name: body.name, modelType: body.modelType });
+      const sourceDir = await resolveImportSource(body.artifact, {
+        customerUploads: deps.uploads.folderOf(principal.customerId),
+        importRoots: config.importRoots,
+        never: [config.dataDir],
+      });
+      const field = body.artifact.upload !== undefined ? 'body.artifact.upload' : 'body.artifact.uri';
+      const imported = await importSlots.run(principal.customerId, () =>
+        deps.artifacts.importDir(sourceDir, { name: body.name, modelType: body.modelType }, field).catch((err: unknown) => {
+          // The customer gets a reason without host paths; the operator log gets the child's stderr.
+          const detail = operatorDetailOf(err);
+          if (detail) request.log.warn({ code: (err as ModeldError).code, reason: (err as Error).message, ...detail }, 'import refused');
+          throw err;
+        }),
+      );
       const now = isoAt(clock.now());
       const model = newModelRecord({
         id: randomUUID(),
@@ -167,7 +186,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         customerId: model.customerId,
         type: 'Normal',
         reason: 'Imported',
-        message: `imported from ${sourceDir} (vector size ${imported.vectorSize})`,
+        message: `imported from ${body.artifact.upload !== undefined ? `upload folder ${body.artifact.upload}` : 'artifact.uri'} (vector size ${imported.vectorSize})`,
         data: { artifactId: imported.artifactId, vectorSize: imported.vectorSize },
         at: now,
       });

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, fst
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { redactHostPaths } from '../../domain/index.js';
 import { ModeldError, invalidField } from '../../errors/index.js';
 import {
   DEFAULT_RUNNER_SETTINGS,
@@ -105,6 +106,8 @@ export class ProcessRuntime implements Runtime {
   readonly #log: RuntimeLogger;
   readonly #socketDir: (() => string);
   readonly #children = new Map<string, ChildRecord>();
+  /** Replicas whose exit (with its log tail) was written to the operator log already: once each. */
+  readonly #exitLogged = new Set<string>();
   /** Replicas whose createReplica has not returned yet (no pid file yet). */
   readonly #creating = new Set<string>();
   #started = false;
@@ -284,13 +287,13 @@ export class ProcessRuntime implements Runtime {
     };
 
     const alive = child?.exit != null ? false : pid !== null ? isProcessOf(pid, dir) : this.#creating.has(spec.replicaId);
-    if (!alive) return { ...base, ...this.#describeExit(dir, pid, status, child) };
+    if (!alive) return { ...base, ...this.#describeExit(dir, spec, pid, status, child) };
 
     // A runner from before Unix sockets wrote only its port: it is reached (and adopted) over TCP.
     const endpoint = status === null ? null : runnerEndpoint(status);
     const loadFailed = status?.phase === 'failed' && status.exitCode === RunnerExitCodes.loadFailed;
     if (endpoint === null) {
-      return { ...base, phase: 'starting', endpoint, exitCode: null, lastError: status?.error ?? null, loadFailed, inflight: 0 };
+      return { ...base, phase: 'starting', endpoint, exitCode: null, lastError: forCustomer(status?.error), loadFailed, inflight: 0 };
     }
     try {
       const health = await httpJson('GET', endpoint, '/health', this.#probeTimeoutMs);
@@ -303,7 +306,7 @@ export class ProcessRuntime implements Runtime {
         phase,
         endpoint,
         exitCode: null,
-        lastError: body.error ?? status?.error ?? null,
+        lastError: forCustomer(body.error ?? status?.error),
         loadFailed: loadFailed || (body.phase === 'failed' && /load failed/.test(body.error ?? '')),
         inflight: typeof body.inflight === 'number' ? body.inflight : 0,
       };
@@ -316,7 +319,7 @@ export class ProcessRuntime implements Runtime {
         phase: leaving ? 'draining' : 'starting',
         endpoint,
         exitCode: null,
-        lastError: status?.error ?? `health probe failed: ${(err as Error).message}`,
+        lastError: forCustomer(status?.error) ?? 'health probe failed (the runner did not answer)',
         loadFailed,
         inflight: 0,
       };
@@ -326,10 +329,11 @@ export class ProcessRuntime implements Runtime {
   /** Exit facts of a replica whose process is gone: our child's exit status, else what the runner wrote. */
   #describeExit(
     dir: string,
+    spec: RunnerSpec,
     pid: number | null,
     status: RunnerStatus | null,
     child: ChildRecord | undefined,
-  ): Pick<ObservedReplica, 'phase' | 'endpoint' | 'exitCode' | 'lastError' | 'loadFailed' | 'inflight'> {
+  ): Pick<ObservedReplica, 'phase' | 'endpoint' | 'exitCode' | 'lastError' | 'operatorDetail' | 'loadFailed' | 'inflight'> {
     let exitCode: number | null = status?.exitCode ?? null;
     let how: string;
     if (child?.spawnError) {
@@ -346,16 +350,24 @@ export class ProcessRuntime implements Runtime {
       how = `runner process ${pid} is gone without a final status (killed or crashed) in phase ${status?.phase ?? 'starting'}`;
     }
     const clean = exitCode === RunnerExitCodes.stopped && status?.phase === 'stopped';
-    let lastError: string | null = status?.error ?? null;
-    if (lastError === null && !clean) {
-      const tail = readLogTail(path.join(dir, ReplicaFiles.log));
-      lastError = tail ? `${how}; last log lines:\n${tail}` : how;
+    // The customer sees the runner's own reason (host paths cut) or how it ended; its log lines
+    // (stack traces, host paths, other output) go to the operator log once, and ride along as
+    // operatorDetail, never into events or status.
+    const lastError = forCustomer(status?.error) ?? (clean ? null : how);
+    const operatorDetail = clean ? null : readLogTail(path.join(dir, ReplicaFiles.log)) || null;
+    if (!clean && !this.#exitLogged.has(spec.replicaId)) {
+      this.#exitLogged.add(spec.replicaId);
+      this.#log.warn(
+        { replicaId: spec.replicaId, deploymentId: spec.deploymentId, pid, exitCode, how, error: status?.error ?? null, logTail: operatorDetail },
+        'replica ended with an error',
+      );
     }
     return {
       phase: 'exited',
       endpoint: null,
       exitCode,
       lastError,
+      operatorDetail,
       loadFailed: exitCode === RunnerExitCodes.loadFailed || (status?.phase === 'failed' && status.exitCode === RunnerExitCodes.loadFailed),
       inflight: 0,
     };
@@ -407,8 +419,14 @@ export class ProcessRuntime implements Runtime {
     if (status?.socketPath && path.dirname(status.socketPath) !== dir) rmSync(status.socketPath, { force: true });
     rmSync(dir, { recursive: true, force: true });
     this.#children.delete(replicaId);
+    this.#exitLogged.delete(replicaId);
     this.#log.info({ replicaId, pid }, 'replica deleted');
   }
+}
+
+/** A runner's error as a customer may see it (events, deployment status): host paths cut to their last name; null for none. */
+function forCustomer(error: string | null | undefined): string | null {
+  return error == null || error === '' ? null : redactHostPaths(error);
 }
 
 function readPidFile(dir: string): number | null {

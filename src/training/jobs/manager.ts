@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelStates, isoAt, type Clock, type ModelRecord, type NewEvent } from '../../domain/index.js';
+import { ModelStates, isoAt, redactHostPaths, type Clock, type ModelRecord, type NewEvent } from '../../domain/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import type { TrainingJobInput, TrainingJobResult, TrainingProgress } from '../job-types.js';
 import { applyProgress, initialProgress, phaseWords, progressFromStore, whereInRun, type TrainingProgressView } from './progress.js';
@@ -331,12 +331,14 @@ export class TrainingJobManager {
       return;
     }
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    // Its last output (stack traces, host paths) is for the operator log; the customer gets how it ended.
     const tail = await logTail(path.join(r.dir, JobFiles.log));
+    this.#log.warn({ jobId: r.jobId, modelId: r.modelId, ...exit, logTail: tail }, 'training process ended with an error');
     const aborted = exit.code === WORKER_EXIT_ABORTED ? ' (it was told to stop by someone else than this server)' : '';
     await this.#failModel(
       fresh,
       await store.getTrainingJob(r.jobId),
-      `the training process exited with ${how} ${whereInRun(r.view, r.epochsDone)}${aborted}${tail ? `; its last output: ${tail}` : ''}`,
+      `the training process exited with ${how} ${whereInRun(r.view, r.epochsDone)}${aborted}; the server log has its last output`,
     );
   }
 
@@ -471,7 +473,7 @@ export class TrainingJobManager {
       imported = await this.#o.importArtifact(result.artifactDir, { name: model.name, modelType: model.modelType });
     } catch (err) {
       if (r.cancelled) return;
-      await this.#failModel(model, await store.getTrainingJob(r.jobId), `the trained model could not be stored: ${(err as Error).message}`);
+      await this.#failModel(model, await store.getTrainingJob(r.jobId), `the trained model could not be stored: ${redactHostPaths((err as Error).message)}`);
       return;
     }
     // Deleted while the artifact was imported: the model goes, the (shared, content-addressed) artifact stays for others.
