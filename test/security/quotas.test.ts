@@ -8,6 +8,7 @@ import { defaultConfig } from '../../src/config/index.js';
 import { ErrorBodySchema } from '../../src/api/schemas.js';
 import { SYSTEM_CUSTOMER_ID } from '../../src/catalog/system-deployments.js';
 import { Scopes, isoAt, newModelRecord } from '../../src/domain/index.js';
+import { runCaptured } from '../../src/cli/test-harness.js';
 import { tinyConfig, writeTinyDataset } from '../fixtures/training-jobs-data.js';
 import { seedDeployment, seedModel, snapshot, startApi, type ApiHarness, type Tenant } from '../integration/api-harness.js';
 
@@ -26,12 +27,17 @@ let bob: Tenant;
 let auth: string;
 let bobAuth: string;
 
+/** The API on a real socket too (uploads streamed, the typed client, the CLI). */
+let origin = '';
+
 before(async () => {
   h = await startApi({ config: { quotas: QUOTAS }, training: {} });
   alice = await h.tenant();
   bob = await h.tenant();
   auth = await alice.auth();
   bobAuth = await bob.auth();
+  await h.app.listen({ host: '127.0.0.1', port: 0 });
+  origin = `http://127.0.0.1:${(h.app.server.address() as { port: number }).port}`;
 });
 after(() => h.close());
 
@@ -165,11 +171,6 @@ describe('models and training jobs', () => {
 });
 
 describe('uploads', () => {
-  let origin = '';
-  before(async () => {
-    await h.app.listen({ host: '127.0.0.1', port: 0 });
-    origin = `http://127.0.0.1:${(h.app.server.address() as { port: number }).port}`;
-  });
   /** PUT through a real socket: a Buffer is sent with Content-Length, chunks chunked (no length announced). */
   const put = async (c: Tenant, name: string, body: Buffer | Buffer[], authorization: string) => {
     const chunks = Array.isArray(body) ? [...body] : null;
@@ -285,5 +286,41 @@ describe('reading and setting quotas', () => {
 
   test('the defaults are documented ones', () => {
     assert.deepEqual(defaultConfig().quotas, { deployments: 10, replicas: 24, models: 50, trainingJobs: 4, uploadFiles: 200, uploadBytes: 4 * 1024 ** 3 });
+  });
+});
+
+describe('the typed client and the CLI', () => {
+  test('modeld quotas shows the usage; modeld admin quotas set / show change and read the overrides', async () => {
+    const c = await h.tenant();
+    const admin = await (await h.tenant()).auth([Scopes.ADMIN]);
+    // Real API clients (hashed secrets) to get tokens the way the CLI does.
+    const created = async (scopes: string[]) => {
+      const res = await call('POST', `/admin/customers/${c.customerId}/clients`, { scopes }, admin);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return ['--url', origin, '--client-id', res.body.clientId as string, '--client-secret', res.body.clientSecret as string];
+    };
+    const user = await created([Scopes.MODEL]);
+    const operator = await created([Scopes.MODEL, Scopes.ADMIN]);
+    await seedModel(h.store, c.customerId);
+
+    const shown = await runCaptured([...user, 'quotas']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^QUOTA\s+USED\s+LIMIT\n/);
+    assert.match(shown.stdout, /\nmodels\s+1\s+4\n/);
+    assert.match(shown.stdout, /\nuploadBytes\s+0 B\s+1\.00 KB\n/);
+
+    const set = await runCaptured([...operator, '--json', 'admin', 'quotas', 'set', c.customerId, '--models', '1', '--training-jobs', '0']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.deepEqual(JSON.parse(set.stdout).overrides, { models: 1, trainingJobs: 0 });
+    const json = JSON.parse((await runCaptured([...user, '--json', 'quotas'])).stdout);
+    assert.deepEqual(json.models, { limit: 1, used: 1 });
+    const table = await runCaptured([...operator, 'admin', 'quotas', 'show', c.customerId]);
+    assert.match(table.stdout, /\nmodels\s+1\s+1\s+override\n/);
+    assert.match(table.stdout, /\ndeployments\s+0\s+3\s+default\n/);
+
+    // Over quota, the CLI prints the server's message and code.
+    const over = await runCaptured([...user, 'deploy', (await h.store.listModels(c.customerId))[0]!.id, '--region', 'local', '--max', '7']);
+    assert.equal(over.code, 1);
+    assert.match(over.stderr, /quota replicas: 6 per customer would be exceeded \(0 in use; this request needs 7\).*MODELD_ERR_QUOTA_EXCEEDED/);
   });
 });
