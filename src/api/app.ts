@@ -20,6 +20,8 @@ import { registerOipRoutes } from './routes/oip.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerPredictionRoutes } from './routes/predictions.js';
 import { registerUploadRoutes } from './routes/uploads.js';
+import { registerQuotaRoutes } from './routes/quotas.js';
+import { CustomerQuotas } from './quotas.js';
 import type { ModeldApp } from './routes/shared.js';
 import { UploadStore } from './uploads.js';
 import { FastEmbeddingRoute } from './fast-embedding.js';
@@ -152,6 +154,8 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   registerAuthRoutes(app, { tokens: deps.tokens });
   registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
   const uploads = new UploadStore(dataPaths(deps.config).uploads);
+  const quotas = new CustomerQuotas(deps.config, deps.store, uploads);
+  registerQuotaRoutes(app, { store: deps.store, clock: deps.clock, guard, authenticator: deps.authenticator, quotas });
   registerModelRoutes(app, {
     config: deps.config,
     store: deps.store,
@@ -160,10 +164,11 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
     artifacts: deps.artifacts,
     pretrained: deps.pretrained,
     uploads,
+    quotas,
     ...(deps.training && { training: deps.training }),
   });
-  registerUploadRoutes(app, { config: deps.config, clock: deps.clock, guard, uploads });
-  registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller });
+  registerUploadRoutes(app, { config: deps.config, clock: deps.clock, guard, uploads, quotas });
+  registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller, quotas });
   if (deps.gateway) {
     registerPredictionRoutes(app, { gateway: deps.gateway, guard });
     registerOipRoutes(app, { gateway: deps.gateway, guard });

@@ -4,7 +4,7 @@ import { lstat, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile 
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ModeldError, invalidField } from '../errors/index.js';
+import { ModeldError, invalidField, quotaExceeded } from '../errors/index.js';
 
 /** One segment of an upload path: no separators, no leading dot (temp and metadata files start with one), 1-128 characters. */
 export const UPLOAD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -52,6 +52,50 @@ export interface UploadFolderInfo {
   bytes: number;
 }
 
+/** The upload quotas of one customer (config `quotas.uploadFiles` / `quotas.uploadBytes`, or its overrides). */
+export interface UploadQuota {
+  files: number;
+  bytes: number;
+}
+
+/** What a customer's upload folder holds, as the upload quotas count it. */
+export interface UploadUsage {
+  files: number;
+  bytes: number;
+}
+
+/**
+ * The one place uploads are counted for the quotas: every regular file under `folder`, in
+ * nested folders too, whose name does not start with '.' (modeld's metadata and in-progress
+ * temp files do; upload names never do). Symlinks are neither followed nor counted (uploads
+ * never create them). A missing folder holds nothing.
+ */
+export async function countUploads(folder: string): Promise<UploadUsage> {
+  const usage: UploadUsage = { files: 0, bytes: 0 };
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+      throw err;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile()) {
+        const size = await lstat(full).then((st) => st.size, () => null);
+        if (size === null) continue;
+        usage.files += 1;
+        usage.bytes += size;
+      }
+    }
+  };
+  await walk(folder);
+  return usage;
+}
+
 /**
  * Files uploaded by customers (training data, the files of a model to import):
  * `<uploadsRoot>/<customerId>/<path>`, where a path is one name or a few '/'-separated names
@@ -63,6 +107,10 @@ export interface UploadFolderInfo {
  */
 export class UploadStore {
   readonly #root: string;
+  /** Bytes being streamed now per customer (not yet renamed into place), so parallel uploads cannot pass the bytes quota together. */
+  readonly #streaming = new Map<string, number>();
+  /** Per customer, the tail of the chain the final quota check and rename of each upload run on, one at a time. */
+  readonly #commits = new Map<string, Promise<unknown>>();
 
   constructor(uploadsRoot: string) {
     this.#root = path.resolve(uploadsRoot);
@@ -81,12 +129,43 @@ export class UploadStore {
   /**
    * Streams `body` to `<folder>/<name>`, at most `limitBytes` (413 MODELD_ERR_BODY_TOO_LARGE
    * naming the limit beyond it, nothing kept). Replaces an existing file of that name.
+   *
+   * With `quota`: the folder may hold at most `quota.files` files and `quota.bytes` bytes once
+   * this file is in place (a replaced file no longer counts). Refused with 403
+   * MODELD_ERR_QUOTA_EXCEEDED, nothing kept: before a byte is read when the file count is full
+   * or `announcedBytes` (Content-Length) cannot fit, while streaming as soon as the bytes (with
+   * those of the customer's other uploads in progress) pass the quota, and in a final check
+   * that recounts the folder; final checks and renames of one customer run one at a time, so
+   * parallel uploads never pass a quota together (within this process; the uploads folder
+   * belongs to one server).
    */
-  async put(customerId: string, name: string, body: AsyncIterable<Buffer>, limitBytes: number, at: string): Promise<UploadInfo> {
+  async put(
+    customerId: string,
+    name: string,
+    body: AsyncIterable<Buffer>,
+    limitBytes: number,
+    at: string,
+    quota?: UploadQuota,
+    announcedBytes?: number,
+  ): Promise<UploadInfo> {
     const segments = checkName(name);
-    const base = segments.at(-1)!;
+    const fileName = segments.at(-1)!;
     const top = this.folderOf(customerId);
     const folder = path.join(top, ...segments.slice(0, -1));
+    const target = path.join(folder, fileName);
+    // Bytes on disk that stay once this file is in place (a file of the same name is replaced);
+    // the whole customer folder counts, nested upload folders included.
+    let base = 0;
+    if (quota) {
+      const usage = await countUploads(top);
+      const replaced = await fileSize(target);
+      if (replaced === null && usage.files + 1 > quota.files) throw quotaExceeded('uploadFiles', quota.files, usage.files);
+      base = usage.bytes - (replaced ?? 0);
+      const others = base + (this.#streaming.get(customerId) ?? 0);
+      if (announcedBytes !== undefined && Number.isFinite(announcedBytes) && others + announcedBytes > quota.bytes) {
+        throw quotaExceeded('uploadBytes', quota.bytes, others, announcedBytes);
+      }
+    }
     try {
       await mkdir(folder, { recursive: true });
     } catch (err) {
@@ -94,11 +173,14 @@ export class UploadStore {
       if (code === 'EEXIST' || code === 'ENOTDIR') throw conflict(name, 'a folder in it is an uploaded file');
       throw err;
     }
-    if ((await stat(path.join(folder, base)).catch(() => null))?.isDirectory()) throw conflict(name, 'it is an upload folder');
-    const temp = path.join(folder, `.${base}.${randomUUID()}.part`);
+    if ((await stat(target).catch(() => null))?.isDirectory()) throw conflict(name, 'it is an upload folder');
+    const temp = path.join(folder, `.${fileName}.${randomUUID()}.part`);
     const hash = createHash('sha256');
+    const streaming = this.#streaming;
     let bytes = 0;
-    let tooLarge = false;
+    /** This upload's share of #streaming, given back at the end. */
+    let reserved = 0;
+    let refusal: ModeldError | null = null;
     try {
       await pipeline(
         body,
@@ -106,8 +188,17 @@ export class UploadStore {
           for await (const chunk of source) {
             bytes += chunk.length;
             if (bytes > limitBytes) {
-              tooLarge = true;
-              throw tooLargeError(limitBytes);
+              refusal = tooLargeError(limitBytes);
+              throw refusal;
+            }
+            if (quota) {
+              const inFlight = (streaming.get(customerId) ?? 0) + chunk.length;
+              streaming.set(customerId, inFlight);
+              reserved += chunk.length;
+              if (base + inFlight > quota.bytes) {
+                refusal = quotaExceeded('uploadBytes', quota.bytes, base + inFlight - bytes, bytes);
+                throw refusal;
+              }
             }
             hash.update(chunk);
             yield chunk;
@@ -118,14 +209,48 @@ export class UploadStore {
       const meta: Meta = { bytes, sha256: hash.digest('hex'), uploadedAt: at };
       const metaTemp = `${temp}.meta`;
       await writeFile(metaTemp, JSON.stringify(meta));
-      await rename(temp, path.join(folder, base));
-      await rename(metaTemp, path.join(folder, metaName(base)));
+      await this.#serially(customerId, async () => {
+        if (quota) {
+          const usage = await countUploads(top);
+          const replaced = await fileSize(target);
+          const files = usage.files - (replaced === null ? 0 : 1);
+          if (files + 1 > quota.files) throw quotaExceeded('uploadFiles', quota.files, files);
+          const used = usage.bytes - (replaced ?? 0);
+          if (used + bytes > quota.bytes) throw quotaExceeded('uploadBytes', quota.bytes, used, bytes);
+        }
+        await rename(temp, target);
+        await rename(metaTemp, path.join(folder, metaName(fileName)));
+      });
       return this.#info(top, name, meta);
     } catch (err) {
       await rm(temp, { force: true });
       await rm(`${temp}.meta`, { force: true });
-      if (tooLarge) throw tooLargeError(limitBytes);
+      if (refusal) throw refusal;
       throw err;
+    } finally {
+      if (reserved > 0) {
+        const left = (this.#streaming.get(customerId) ?? 0) - reserved;
+        if (left > 0) this.#streaming.set(customerId, left);
+        else this.#streaming.delete(customerId);
+      }
+    }
+  }
+
+  /** What the customer's folder holds now, as the quotas count it (see countUploads). */
+  async usage(customerId: string): Promise<UploadUsage> {
+    return countUploads(this.folderOf(customerId));
+  }
+
+  /** Runs `fn` after every earlier call of this customer has settled. */
+  async #serially<T>(customerId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#commits.get(customerId) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.#commits.set(customerId, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#commits.get(customerId) === tail) this.#commits.delete(customerId);
     }
   }
 
@@ -260,6 +385,16 @@ export function checkUploadPath(name: string, field = 'params.FILENAME'): string
     );
   }
   return segments;
+}
+
+/** Size of the regular file at `file`, null when there is none. */
+async function fileSize(file: string): Promise<number | null> {
+  try {
+    const st = await lstat(file);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
+  }
 }
 
 const checkName = (name: string): string[] => checkUploadPath(name);

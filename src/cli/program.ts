@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { StoppedWaiting } from './cli-error.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerQuotas } from './commands/quotas.js';
 import { registerDeploy, registerDeployments } from './commands/deployments.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerModels } from './commands/models.js';
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIo): Command {
   registerDeployments(program, io);
   registerEmbed(program, io);
   registerAdmin(program, io);
+  registerQuotas(program, io);
   return program;
 }
 

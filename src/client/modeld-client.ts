@@ -1,11 +1,13 @@
 import { ClientErrorCodes, ModeldClientError, errorFromResponse, errorFromTransport } from './errors.js';
 import { decodeJwtPayload } from './jwt.js';
 import type {
+  AdminCustomerQuotas,
   ClassificationResponse,
   ClassifyOptions,
   ClientCredentials,
   CreateDeploymentRequest,
   Customer,
+  CustomerQuotas,
   Deployment,
   DeploymentEvent,
   EmbedOptions,
@@ -15,6 +17,7 @@ import type {
   ModelDeploymentRef,
   ModelEvent,
   PatchDeploymentRequest,
+  QuotaOverrides,
   TokenClaims,
   TokenizationResponse,
   TokenResponse,
@@ -401,7 +404,22 @@ export class ModeldClient {
     return response.status === 200;
   }
 
+  /** `GET /customers/{C}/ai/quotas`: every quota of the customer, with its limit and usage. */
+  async getQuotas(options: RequestOptions = {}): Promise<CustomerQuotas> {
+    return this.#send('GET', await this.#customerPath('/quotas', options), options);
+  }
+
   // ---- admin (scope modeld.admin) --------------------------------------------------------
+
+  /** A customer's quotas and the overrides set for it. */
+  async getCustomerQuotas(customerId: string, options: RequestOptions = {}): Promise<AdminCustomerQuotas> {
+    return this.#send('GET', `/admin/customers/${enc(customerId)}/quotas`, options);
+  }
+
+  /** Replaces a customer's quota overrides (`{}` removes them all); answers as getCustomerQuotas. */
+  async setCustomerQuotas(customerId: string, overrides: QuotaOverrides, options: RequestOptions = {}): Promise<AdminCustomerQuotas> {
+    return this.#send('PUT', `/admin/customers/${enc(customerId)}/quotas`, { ...options, body: overrides });
+  }
 
   async createCustomer(name: string, options: RequestOptions = {}): Promise<Customer> {
     return this.#send('POST', '/admin/customers', { ...options, body: { name } });

@@ -314,6 +314,32 @@ export interface UseCase {
   models: Array<{ id: string; name: string; modelType: string; vectorSize: number | null }>;
 }
 
+/** One quota: its limit for the customer and what is in use now. */
+export interface QuotaUsage {
+  limit: number;
+  used: number;
+}
+
+/** `GET /customers/{C}/ai/quotas` 200 body (docs/api.md, Quotas). */
+export interface CustomerQuotas {
+  deployments: QuotaUsage;
+  replicas: QuotaUsage;
+  models: QuotaUsage;
+  trainingJobs: QuotaUsage;
+  uploadFiles: QuotaUsage;
+  uploadBytes: QuotaUsage;
+}
+
+/** A customer's quota overrides: a number sets the quota, null (or leaving it out) takes the config default. */
+export type QuotaOverrides = Partial<Record<keyof CustomerQuotas, number | null>>;
+
+/** `GET` / `PUT /admin/customers/{id}/quotas` 200 body. */
+export interface AdminCustomerQuotas {
+  customerId: string;
+  quotas: CustomerQuotas;
+  overrides: Partial<Record<keyof CustomerQuotas, number>>;
+}
+
 /** `POST /admin/customers` 200 body. */
 export interface Customer {
   id: string;

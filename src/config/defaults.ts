@@ -46,5 +46,6 @@ export function defaultConfig(): Config {
     autoscale: { targetConcurrencyPerReplica: 4, scaleDownStabilizationMs: 300_000, tolerance: 0.1 },
     training: { dataRoots: [], concurrency: 1 },
     importRoots: [],
+    quotas: { deployments: 10, replicas: 24, models: 50, trainingJobs: 4, uploadFiles: 200, uploadBytes: 4 * 1024 * 1024 * 1024 },
   };
 }

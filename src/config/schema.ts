@@ -204,6 +204,28 @@ export const ConfigSchema = Type.Object(
      * own uploads. Empty (the default): only uploads. Never reaches into the data directory.
      */
     importRoots: Type.Array(Type.String()),
+    /**
+     * Per-customer quotas (docs/api.md "Quotas"): the default of every customer; the admin API
+     * (PUT /admin/customers/{id}/quotas) overrides any of them for one customer. Pre-trained
+     * system deployments count against no customer. 0 refuses every create of that kind.
+     */
+    quotas: Type.Object(
+      {
+        /** Deployments of one customer, those being deleted included until their record is removed. */
+        deployments: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Sum of maxReplicas over the customer's deployments (the most replica processes it can have). */
+        replicas: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Custom models of one customer, in any state (trained, imported, failed). */
+        models: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Training jobs QUEUED or RUNNING of one customer. */
+        trainingJobs: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Files in the customer's upload folder (every file, nested ones included). */
+        uploadFiles: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Total bytes of those files. */
+        uploadBytes: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

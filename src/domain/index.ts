@@ -6,3 +6,4 @@ export * from './clock.js';
 export * from './endpoints.js';
 export * from './random.js';
 export * from './redact.js';
+export * from './quotas.js';

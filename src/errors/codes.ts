@@ -19,6 +19,9 @@ export const ErrorCodes = {
   MODELD_ERR_INVALID_CLIENT: { status: 401, retryable: false },
   MODELD_ERR_FORBIDDEN_SCOPE: { status: 403, retryable: false },
   MODELD_ERR_FORBIDDEN_CUSTOMER: { status: 403, retryable: false },
+  // A per-customer quota (config `quotas`, admin overrides) is used up: 403, not 429, because
+  // waiting does not free it (deleting something or a higher quota does), and clients retry 429s.
+  MODELD_ERR_QUOTA_EXCEEDED: { status: 403, retryable: false },
   // 404: unknown, or another customer's (never told apart).
   MODELD_ERR_NOT_FOUND: { status: 404, retryable: false },
   MODELD_ERR_CUSTOMER_NOT_FOUND: { status: 404, retryable: false },

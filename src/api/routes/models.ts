@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { Static } from 'typebox';
 import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
-import { ModeldError, invalidField } from '../../errors/index.js';
+import { ModeldError, invalidField, quotaExceeded } from '../../errors/index.js';
 import { defaultConfig, type Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import { checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
@@ -14,6 +14,7 @@ import { principalOf, type Guard } from '../plugins/auth.js';
 import { renderEvent, renderModel, renderPretrained, renderDeployment } from '../render.js';
 import { CreateModelBody, CustomerParams, DeploymentSchema, EventSchema, EventsQuery, ModelParams, ModelQuery, ModelSchema, errorResponses } from '../schemas.js';
 import type { UploadStore } from '../uploads.js';
+import type { CustomerQuotas } from '../quotas.js';
 import { requireJsonBody, type ModeldApp } from './shared.js';
 
 /** Model types M2 creates by importing an artifact directory. */
@@ -27,8 +28,8 @@ export const TRAINING_MODEL_TYPES = ['ecommerce-rnn', 'general-rnn'] as const;
  * process.
  */
 export interface TrainingJobsPort {
-  /** A job was written QUEUED: run it when a slot is free. */
-  notify(jobId: string): void;
+  /** A job of `customerId` was written QUEUED: run it when a slot is free (fair between customers). */
+  notify(jobId: string, customerId: string): void;
   /**
    * Stops the model's training job if it is queued or running (its worker's process group is
    * killed and waited for), marks it CANCELLED and removes its directory. Fine for a model
@@ -68,6 +69,8 @@ export interface ModelRouteDeps {
   pretrained: PretrainedCatalog;
   /** Customers' uploaded files: M2 refuses training data in another customer's folder. */
   uploads: UploadStore;
+  /** M2 is checked against the customer's models (and, for training, trainingJobs) quotas. */
+  quotas: CustomerQuotas;
   /** The training job layer; without it M2 answers 503 for training model types. */
   training?: TrainingJobsPort;
 }
@@ -130,6 +133,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         params: CustomerParams,
         body: CreateModelBody,
         response: { 200: ModelSchema, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+        // 403 also for MODELD_ERR_QUOTA_EXCEEDED: the models quota, and trainingJobs for training.
       },
     },
     async (request) => {
@@ -146,6 +150,11 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       if (body.artifact === undefined) throw invalidField('body.artifact', 'required with modelType "imported": {"upload": "<your upload folder>"} or {"uri": "file:///abs/dir"}');
       if (body.region !== undefined) checkRegion(config, body.region);
 
+      // Refused before the (costly) copy and check when the customer is already at its models
+      // quota; the store checks again when it inserts, race-free.
+      const limits = await deps.quotas.storeLimits(principal.customerId);
+      const usedModels = (await store.quotaUsage(principal.customerId)).models;
+      if (usedModels >= limits.models) throw quotaExceeded('models', limits.models, usedModels);
       const sourceDir = await resolveImportSource(body.artifact, {
         customerUploads: deps.uploads.folderOf(principal.customerId),
         importRoots: config.importRoots,
@@ -175,8 +184,9 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         at: now,
       });
       try {
-        await store.createModel(model);
+        await store.createModel(model, { models: limits.models });
       } catch (err) {
+        // Refused (quota, conflict): the imported artifact goes too, unless another model uses it.
         await deps.artifacts.release(imported.artifactId);
         throw err;
       }
@@ -374,9 +384,9 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       createdAt: now,
       updatedAt: now,
     };
-    await store.createModel(model);
-    // The job layer fails a TRAINING model left without a job (a crash right here) at its next start.
-    await store.createTrainingJob(job);
+    // Both rows or neither, within the models and trainingJobs quotas (checked in the same transaction).
+    const limits = await deps.quotas.storeLimits(principal.customerId);
+    await store.createModelWithJob(model, job, { models: limits.models, trainingJobs: limits.trainingJobs });
     await store.appendEvent({
       objectKind: 'model',
       objectId: model.id,
@@ -387,7 +397,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       data: { jobId: job.id, vectorSize: compiled.vectorSize, numEpochs: compiled.numEpochs, unknownKeys: [...compiled.unknownKeys] },
       at: now,
     });
-    deps.training.notify(job.id);
+    deps.training.notify(job.id, job.customerId);
     return renderModel(model, [], { trainingProgress: job.progress });
   }
 }

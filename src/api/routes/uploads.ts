@@ -6,6 +6,7 @@ import type { Config } from '../../config/index.js';
 import { principalOf, type Guard } from '../plugins/auth.js';
 import { CustomerParams, errorResponses } from '../schemas.js';
 import type { UploadStore } from '../uploads.js';
+import type { CustomerQuotas } from '../quotas.js';
 import type { ModeldApp } from './shared.js';
 
 export interface UploadRouteDeps {
@@ -13,6 +14,8 @@ export interface UploadRouteDeps {
   clock: Clock;
   guard: Guard;
   uploads: UploadStore;
+  /** Each upload is checked against the customer's uploadFiles and uploadBytes quotas. */
+  quotas: CustomerQuotas;
 }
 
 const TAGS = ['Manage models'];
@@ -129,12 +132,15 @@ export function registerUploadRoutes(app: ModeldApp, deps: UploadRouteDeps): voi
             'Stores the body as the customer’s file FILENAME (replacing one of that name) and answers its file:// URI for M2 trainingData. CSV, JSON Lines and Parquet are what training reads. FILENAME may be a path of a few names (my-encoder/onnx/model.onnx): the answer then also carries folderUri, the URI of the folder my-encoder, which M2 imports (artifact.uri, or artifact.upload "my-encoder"). ' + FILENAME_DOC,
           params: CustomerParams,
           response: { 200: UploadSchema, ...errorResponses(400, 401, 403, 409, 413) },
+          // 403 also for MODELD_ERR_QUOTA_EXCEEDED (quotas uploadFiles, uploadBytes).
         },
       },
       async (request) => {
         const customerId = principalOf(request).customerId;
         const body = (request.body as IncomingMessage | undefined) ?? nothing();
-        return deps.uploads.put(customerId, filenameOf(request), body, limit, isoAt(deps.clock.now()));
+        const announced = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
+        const quota = await deps.quotas.uploadLimits(customerId);
+        return deps.uploads.put(customerId, filenameOf(request), body, limit, isoAt(deps.clock.now()), quota, announced);
       },
     );
   });
