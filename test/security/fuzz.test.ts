@@ -191,7 +191,7 @@ describe('tenancy: customer A aims every documented route at customer B’s obje
         // An upload FILENAME is a name in the caller's own folder, not a reference to B's file:
         // A may create or delete its own file of that name (B's stays unchanged, checked below).
         const aimsAtB = Object.entries(values).some(
-          ([p, v]) => p !== '{APPLICATION_ID}' && (p !== '{FILENAME}' || values['{CUSTOMER_ID}'] === b.customerId) && v !== a.customerId && v !== 'universal-sentence-encoder-lite',
+          ([p, v]) => p !== '{APPLICATION_ID}' && ((p !== '{FILENAME}' && p !== '{*}') || values['{CUSTOMER_ID}'] === b.customerId) && v !== a.customerId && v !== 'universal-sentence-encoder-lite',
         );
         if (aimsAtB && (res.status < 400 || res.status >= 500)) problems.push(`${method} ${urlPath} -> ${res.status} ${res.text.slice(0, 160)}`);
       }
