@@ -10,6 +10,7 @@ const io: CliIo = {
   stdout: process.stdout,
   stderr: process.stderr,
   cwd: process.cwd(),
+  env: process.env,
   onStopSignal(handler) {
     const onSignal = (signal: StopSignal) => handler(signal);
     process.on('SIGINT', onSignal);
