@@ -177,7 +177,8 @@ describe('a custom model from import to predictions', () => {
 describe('modeld serve', () => {
   test('serves until SIGINT, then closes and exits 0', async () => {
     const dataDir = path.join(tmp, 'serve-data');
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'silent'], {
+    // Not a terminal: JSON log lines, the one that says where the server listens among them.
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
       cwd: root,
       env: childEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,7 +191,7 @@ describe('modeld serve', () => {
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.setEncoding('utf8').on('data', (s: string) => {
           stdout += s;
-          const m = /modeld serving on (\S+)/.exec(stdout);
+          const m = /"url":"([^"]+)".*"msg":"modeld listening on /.exec(stdout);
           if (m) resolve(m[1]!);
         });
         child.on('close', (code, signal) => reject(new Error(`serve exited (${code ?? signal}) before serving: ${stderr}${stdout}`)));
@@ -202,6 +203,9 @@ describe('modeld serve', () => {
       assert.equal(await closed, 0, stderr);
       assert.match(stderr, /SIGINT: stopping modeld/);
       assert.match(stderr, /modeld stopped/);
+      // Piped, stdout holds JSON log lines only, the request lines among them.
+      const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg?: string });
+      assert.ok(lines.some((l) => l.msg === 'request completed'));
     } finally {
       clearTimeout(killer);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
