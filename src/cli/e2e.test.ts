@@ -31,9 +31,9 @@ function childEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MODELD_')));
 }
 
-function modeld(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<ChildResult> {
+function modeld(args: string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? root, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? root, env: { ...childEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -102,14 +102,19 @@ describe('modeld against a running server', () => {
     assert.equal(res.stderr, `error: deployment ${id} not found (MODELD_ERR_DEPLOYMENT_NOT_FOUND)\n`);
   });
 
-  test('a stopped server is reported as not running', async () => {
+  test('a stopped server is reported with the URL tried and how to point the CLI elsewhere', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as { port: number };
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const res = await modeld(['--url', `http://127.0.0.1:${port}`, '--credentials', credentialsFile, 'models', 'list']);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, new RegExp(`^error: the modeld server is not running at http://127\\.0\\.0\\.1:${port};`));
+    assert.match(res.stderr, new RegExp(`^error: no modeld server answers at http://127\\.0\\.0\\.1:${port} \\(--url\\); start one with .*--url URL or MODELD_URL`));
+    // The process's environment reaches the CLI: MODELD_PORT, as the server reads it.
+    const byEnv = await modeld(['--credentials', credentialsFile, 'models', 'list'], { env: { MODELD_PORT: String(port) } });
+    assert.match(byEnv.stderr, new RegExp(`^error: no modeld server answers at http://127\\.0\\.0\\.1:${port} \\(MODELD_PORT\\);`));
+    const reached = await modeld(['--credentials', credentialsFile, 'models', 'list', '--json'], { env: { MODELD_PORT: new URL(server.url).port } });
+    assert.equal(reached.code, 0, reached.stderr);
   });
 });
 
