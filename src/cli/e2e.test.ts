@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -211,6 +211,37 @@ describe('modeld serve', () => {
       // Piped, stdout holds JSON log lines only, the request lines among them.
       const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg?: string });
       assert.ok(lines.some((l) => l.msg === 'request completed'));
+    } finally {
+      clearTimeout(killer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  // script(1) (util-linux) gives the server a pseudo-terminal as stdout, as a shell window does.
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  test('on a terminal: the start-up summary and text lines, no JSON; Ctrl-C stops it', { skip: !hasScript && 'script(1) is not installed' }, async () => {
+    const dataDir = path.join(tmp, 'serve-tty-data');
+    const command = [process.execPath, bin, 'serve', '--port', '0', '--data-dir', dataDir].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    try {
+      const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (s: string) => {
+          screen += s;
+          if (screen.includes('Ctrl-C stops it.')) resolve();
+        });
+        void closed.then((code) => reject(new Error(`serve exited (${code}) before its summary: ${screen}`)));
+      });
+      child.stdin.write('\x03'); // Ctrl-C, typed on the terminal
+      assert.equal(await closed, 0, screen);
+      const lines = screen.replaceAll('\r\n', '\n').split('\n');
+      assert.ok(lines.some((l) => /^modeld serving on http:\/\/127\.0\.0\.1:\d+$/.test(l)), screen);
+      assert.ok(lines.includes(`  credentials  ${path.join(dataDir, 'admin-credentials.json')} (the admin client: modeld CLI, walkthrough)`), screen);
+      assert.ok(lines.some((l) => /^\d\d:\d\d:\d\d {2}controller {2}controller started/.test(l)), screen);
+      assert.ok(!lines.some((l) => l.startsWith('{')), `no JSON line on a terminal:\n${screen}`);
+      assert.ok(screen.includes('SIGINT: stopping modeld'), screen);
     } finally {
       clearTimeout(killer);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
