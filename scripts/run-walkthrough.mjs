@@ -11,8 +11,13 @@
 // line; or the whole walk takes longer than WALKTHROUGH_TIMEOUT_S (default 900 s).
 // Prints the walkthrough's output with the elapsed seconds at each numbered step, then the total.
 //
-// Usage: node scripts/run-walkthrough.mjs [--keep]   (--keep: leave the scratch directory)
-import { spawn } from 'node:child_process';
+// `--check` runs no server: it only checks that the blocks parse (bash -n) and reach the clone
+// only through $M (no `bin/...`, `./data/...`, `npm run` or `--import tsx` relative to the working
+// directory), so that the walkthrough works from any directory; the tests run it.
+//
+// Usage: node scripts/run-walkthrough.mjs [--check] [--keep] [--readme FILE]
+//   --keep: leave the scratch directory; --readme: another README (default: the clone's)
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const timeoutS = Number(process.env.WALKTHROUGH_TIMEOUT_S ?? 900);
 const keep = process.argv.includes('--keep');
+const readmeArg = process.argv.indexOf('--readme');
+const readmeFile = readmeArg > 0 ? path.resolve(process.argv[readmeArg + 1] ?? '') : path.join(root, 'README.md');
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
 const say = (line) => process.stdout.write(`walkthrough: ${line}\n`);
@@ -57,6 +64,25 @@ function withStepMarks(script) {
     .join('\n');
 }
 
+/**
+ * What --check finds wrong in the blocks, one sentence each (empty: nothing). Static: the blocks
+ * are parsed by bash, not run.
+ */
+export function staticProblems(blocks) {
+  const problems = [];
+  const script = blocks.join('\n');
+  const parsed = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+  if (parsed.status !== 0) problems.push(`bash -n: ${parsed.stderr.trim()}`);
+  script.split('\n').forEach((line, i) => {
+    const code = line.replace(/(^|\s)#.*$/, '');
+    const where = `walkthrough line ${i + 1}: ${line.trim()}`;
+    const inClone = /cd "\$M"/.test(code);
+    if (!inClone && /(^|[\s"'(=])(\.\/)?(bin|scripts|src|data|node_modules)\//.test(code)) problems.push(`${where}: a path relative to the working directory (use "$M/...")`);
+    if (!inClone && /\bnpm (run|start|test|exec)\b|--import tsx/.test(code)) problems.push(`${where}: runs in the working directory (wrap it in (cd "$M" && ...))`);
+  });
+  return problems;
+}
+
 function shellQuote(s) {
   return `'${s.replaceAll("'", "'\\''")}'`;
 }
@@ -82,8 +108,14 @@ const ERROR_LINE = /^error:|\bError\b|^curl: \(\d+\)|\bERR_[A-Z_]+\b/;
 const SUSPICIOUS = /\bundefined\b|\bNaN\b/;
 
 async function main() {
-  const readme = await readFile(path.join(root, 'README.md'), 'utf8');
+  const readme = await readFile(readmeFile, 'utf8');
   const blocks = walkthroughBlocks(readme);
+  const staticFound = staticProblems(blocks);
+  if (process.argv.includes('--check') || staticFound.length > 0) {
+    for (const p of staticFound) say(p);
+    say(staticFound.length === 0 ? `${blocks.length} block(s) of ${readmeFile}: they parse and reach the clone only through $M` : 'FAILED (static check)');
+    process.exit(staticFound.length === 0 ? 0 : 1);
+  }
   const scratch = await mkdtemp(path.join(tmpdir(), 'modeld-walkthrough-'));
   const dataDir = path.join(scratch, 'data');
   const workDir = path.join(scratch, 'elsewhere');
