@@ -162,7 +162,14 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new ModeldError('MODELD_ERR_UNAVAILABLE', `cannot listen on ${config.host}:${config.port}: ${code ?? (err as Error).message}`, { cause: err });
+      // Said with what to do: the first thing a second `npm start` meets.
+      const hint =
+        code === 'EADDRINUSE'
+          ? ' (the port is taken, perhaps by another modeld: stop it, or choose another port with --port or MODELD_PORT)'
+          : code === 'EADDRNOTAVAIL'
+            ? ' (no interface of this machine has that address: check --host or MODELD_HOST)'
+            : '';
+      throw new ModeldError('MODELD_ERR_UNAVAILABLE', `cannot listen on ${config.host}:${config.port}: ${code ?? (err as Error).message}${hint}`, { cause: err });
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
