@@ -8,7 +8,7 @@
 //
 // It fails when: the script exits non-zero; a line on its stderr reads like an error (`error:`,
 // `Error`, `curl: (N)`) or any output says `undefined` / `NaN`; the server logs an ERROR or FATAL
-// line; or the whole walk takes longer than WALKTHROUGH_TIMEOUT_S (default 900 s).
+// line; or the whole walk takes longer than WALKTHROUGH_TIMEOUT_S (default 300 s; the walk takes 40-100 s on 2 cores).
 // Prints the walkthrough's output with the elapsed seconds at each numbered step, then the total.
 //
 // `--check` runs no server: it only checks that the blocks parse (bash -n) and reach the clone
@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const timeoutS = Number(process.env.WALKTHROUGH_TIMEOUT_S ?? 900);
+const timeoutS = Number(process.env.WALKTHROUGH_TIMEOUT_S ?? 300);
 const keep = process.argv.includes('--keep');
 const readmeArg = process.argv.indexOf('--readme');
 const readmeFile = readmeArg > 0 ? path.resolve(process.argv[readmeArg + 1] ?? '') : path.join(root, 'README.md');
