@@ -2,7 +2,7 @@ import http from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Authenticator, TokenService } from '../auth/index.js';
 import { dataPaths, type Config } from '../config/index.js';
 import type { Clock } from '../domain/index.js';
@@ -45,6 +45,11 @@ export interface AppDeps {
   clock: Clock;
   /** A pino logger; every request line carries `reqId`, no header is logged. */
   logger: FastifyBaseLogger;
+  /**
+   * Whether each request gets its "incoming request" / "request completed" lines (at info, as
+   * fastify writes them). Default true; the server turns them off on a terminal below debug.
+   */
+  logRequests?: boolean;
   /** Import of artifact directories (M2 `imported`) and release of unused artifacts. */
   artifacts: ModelArtifacts;
   /** The pre-trained models listed by M1. */
@@ -76,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   const limits = deps.config.limits;
   const app = Fastify({
     loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: deps.logRequests === false }),
     bodyLimit: deps.config.limits.bodyLimitBytes,
     requestIdHeader: false,
     genReqId: requestIdOf,
@@ -178,6 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
         authenticator: deps.authenticator,
         metrics: deps.metrics,
         logger: deps.logger,
+        logRequests: deps.logRequests !== false,
         bodyLimit: deps.config.limits.bodyLimitBytes,
         bodyTimeoutMs: limits.bodyTimeoutMs,
         parseJson,

@@ -24,6 +24,8 @@ export interface FastEmbeddingDeps {
   authenticator: Authenticator;
   metrics: Metrics;
   logger: FastifyBaseLogger;
+  /** False: no request lines, as fastify's disableRequestLogging (AppDeps.logRequests). */
+  logRequests: boolean;
   /** config limits.bodyLimitBytes: a longer body is left to fastify (413). */
   bodyLimit: number;
   /** config limits.bodyTimeoutMs: a body not received whole by then is answered 408 and its connection closed. */
@@ -108,7 +110,7 @@ export class FastEmbeddingRoute {
     // The request's logger, as fastify's request.log: made only when a line is written.
     let child: FastifyBaseLogger | null = null;
     const log = (): FastifyBaseLogger => (child ??= this.#deps.logger.child({ reqId }));
-    const logRequests = LOGS_INFO.has(this.#deps.logger.level);
+    const logRequests = this.#deps.logRequests && LOGS_INFO.has(this.#deps.logger.level);
     if (logRequests) log().info({ req }, 'incoming request');
     res.setHeader('x-request-id', reqId);
     // The client going away before its answer aborts the gateway's work (queue slot, runner call).

@@ -7,6 +7,7 @@ export function defaultConfig(): Config {
     port: 8080,
     dataDir: './data',
     logLevel: 'info',
+    logFormat: 'auto',
     store: { kind: 'sqlite', sqliteFile: 'modeld.sqlite' },
     regions: { local: { runtime: 'process' } },
     limits: {

@@ -34,6 +34,13 @@ export const ConfigSchema = Type.Object(
       Type.Literal('trace'),
       Type.Literal('silent'),
     ]),
+    /**
+     * How the server's log reaches stdout: `json`, one JSON object per line (for log shippers);
+     * `text`, a start-up summary and one short line per event, request lines only at logLevel
+     * debug or trace; `auto`, text when stdout is a terminal, else json. Optional only so that
+     * hand-built configs stay valid; the defaults set it (auto).
+     */
+    logFormat: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('text')])),
     store: Type.Object(
       {
         kind: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')]),

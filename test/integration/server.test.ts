@@ -93,4 +93,19 @@ describe('runServer (the composition root)', () => {
     assert.equal(redactQuery('/a?x=1&client_secret=s3&token=t&y=2'), '/a?x=1&client_secret=[redacted]&token=[redacted]&y=2');
     assert.equal(redactQuery('/ai/prediction/embedding/abc'), '/ai/prediction/embedding/abc');
   });
+
+  it('a taken port: a second server refuses to start, saying what to do, and leaves the first alone', async () => {
+    const port = Number(new URL(server.url).port);
+    const other = await makeTempDir('modeld-server-taken-');
+    try {
+      await assert.rejects(runServer({ port, host: '127.0.0.1', dataDir: other.dir, logLevel: 'silent' }, { logDestination: sink }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'MODELD_ERR_UNAVAILABLE');
+        assert.equal(err.message, `cannot listen on 127.0.0.1:${port}: EADDRINUSE (the port is taken, perhaps by another modeld: stop it, or choose another port with --port or MODELD_PORT)`);
+        return true;
+      });
+    } finally {
+      await other.cleanup();
+    }
+    assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+  });
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ModelStates, isoAt, redactHostPaths, type Clock, type ModelRecord, type NewEvent } from '../../domain/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import type { TrainingJobInput, TrainingJobResult, TrainingProgress } from '../job-types.js';
-import { applyProgress, initialProgress, phaseWords, progressFromStore, whereInRun, type TrainingProgressView } from './progress.js';
+import { applyProgress, epochLine, initialProgress, phaseWords, progressFromStore, whereInRun, type TrainingProgressView } from './progress.js';
 import { JobFiles, WORKER_ENTRY, WORKER_EXIT_ABORTED, type WorkerInputFile, type WorkerMessage } from './protocol.js';
 import { FairQueue } from './fair-queue.js';
 import { isProcessOf, signalGroup, waitUntil } from '../../runtimes/process/os-process.js';
@@ -425,12 +425,11 @@ export class TrainingJobManager {
     if (p.kind === 'phase' && p.phase !== before.phase) {
       this.#queueEvent(r, 'Normal', 'TrainingPhase', p.message || phaseWords(p.phase), { phase: p.phase });
     } else if (p.kind === 'epoch') {
-      const value = Number.isFinite(p.monitor.value) ? p.monitor.value.toFixed(4) : String(p.monitor.value);
       this.#queueEvent(
         r,
         'Normal',
         'EpochCompleted',
-        `epoch ${p.epoch} of ${p.numEpochs}: ${p.monitor.key} ${value} on the validation queries, loss ${p.loss.toFixed(4)}, best epoch ${p.bestEpoch}${p.stopping ? '; stopping early' : ''}`,
+        epochLine(p),
         {
           epoch: p.epoch,
           numEpochs: p.numEpochs,
