@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { tinyConfig, writeTinyDataset, type TinyDataset } from '../fixtures/training-jobs-data.js';
@@ -53,4 +54,30 @@ test("one customer's many queued jobs do not starve another's: B's job starts ri
   const order = await Promise.all([...a, b1].map(async (id) => ({ id, at: await startedAt(id) })));
   const started = order.sort((x, y) => x.at - y.at).map((x) => (x.id === b1 ? 'b1' : `a${a.indexOf(x.id) + 1}`));
   assert.deepEqual(started, ['a1', 'b1', 'a2', 'a3', 'a4']);
+});
+
+test('a training worker, which parses the customer’s files, gets nothing of the server’s environment', async () => {
+  process.env.MODELD_TEST_SECRET = 'server-secret-value';
+  try {
+    const id = await submit(bob, 'env-check');
+    let environ: string[] | null = null;
+    for (let i = 0; i < 300 && environ === null; i++) {
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (!cmd.includes('worker-main') || !cmd.includes(h.tmp.dir)) continue;
+        environ = (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).split('\0').filter((e) => e !== '');
+        if (environ.length === 0) environ = null;
+        else break;
+      }
+      if (environ === null) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(environ, `the worker of ${id} was seen running`);
+    const names = environ.map((e) => e.split('=')[0]);
+    assert.ok(!names.includes('MODELD_TEST_SECRET'), `leaked: ${names.join(', ')}`);
+    // NODE_CHANNEL_*: node's own, for the IPC channel to the worker.
+    assert.deepEqual(names.filter((n) => n !== 'PATH' && n !== 'TMPDIR' && !n.startsWith('NODE_CHANNEL_')), [], 'only PATH (and TMPDIR)');
+  } finally {
+    delete process.env.MODELD_TEST_SECRET;
+  }
 });

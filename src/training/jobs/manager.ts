@@ -10,6 +10,7 @@ import { applyProgress, epochLine, initialProgress, phaseWords, progressFromStor
 import { JobFiles, WORKER_ENTRY, WORKER_EXIT_ABORTED, type WorkerInputFile, type WorkerMessage } from './protocol.js';
 import { FairQueue } from './fair-queue.js';
 import { isProcessOf, signalGroup, waitUntil } from '../../runtimes/process/os-process.js';
+import { checkChildEnv } from '../../engines/index.js';
 
 /** pino-compatible subset the manager logs through. */
 export interface JobLogger {
@@ -357,7 +358,9 @@ export class TrainingJobManager {
         // Own process group: cancel and stop signal the whole group (the worker and anything it starts).
         detached: true,
         stdio: ['ignore', logFd.fd, logFd.fd, 'ipc'],
-        env: { ...process.env },
+        // The worker parses a customer's data files: it gets nothing of the server's environment
+        // (database URL, credentials), only what node needs to start, as the import check child.
+        env: checkChildEnv(),
       });
       // Listeners first, before any await: 'spawn', 'error' and 'exit' may come on the next tick.
       r.child = child;
