@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModeldError } from '../errors/index.js';
 import { prepareImportIsolated, type CheckOptions } from './check-isolated.js';
@@ -74,6 +74,8 @@ async function copyFiles(rootReal: string, to: string, files: readonly string[],
     const { real } = await resolveInside(rootReal, f, limits);
     await mkdir(path.dirname(path.join(to, ...f.split('/'))), { recursive: true });
     await copyFile(real, path.join(to, ...f.split('/')));
+    // copyFile keeps the source's mode (an importRoots folder may be 0644); artifacts are 0600.
+    await chmod(path.join(to, ...f.split('/')), 0o600);
   }
 }
 
