@@ -3,10 +3,10 @@
  * starts them in order (store, keys, catalog, runtimes + controller, gateway, HTTP). Nothing else
  * in the code base constructs these parts or reads the environment.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
-import { buildApp, engineArtifacts, Metrics, startMetricsServer } from './api/index.js';
+import { buildApp, engineArtifacts, importFileLimits, Metrics, startMetricsServer } from './api/index.js';
 import { ensureAdminClient, issuerFor, loadOrCreateKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
 import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
@@ -18,10 +18,13 @@ import { createGatewayMetrics, EndpointRegistry, Gateway } from './gateway/index
 import { ProcessRuntime, type Runtime } from './runtimes/index.js';
 import { openStore, type Store } from './store/index.js';
 import { TrainingJobManager } from './training/jobs/index.js';
+import { logsRequests, resolveLogFormat, startupSummary, terminalLogStream, type LogFormat } from './logging/index.js';
 
 export interface RunningServer {
   /** Base URL the server listens on (`http://127.0.0.1:8080`). */
   url: string;
+  /** How the log is written: `text` (a terminal: summary and short lines) or `json`. */
+  logFormat: LogFormat;
   /** Base URL of the separate metrics listener (config metrics.listen), when there is one. */
   metricsUrl?: string;
   config: Readonly<Config>;
@@ -36,8 +39,11 @@ export interface RunningServer {
 
 export interface RunServerOptions {
   clock?: Clock;
-  /** Where logs go (default stdout). */
-  logDestination?: NodeJS.WritableStream;
+  /**
+   * Where logs go (default stdout). With config logFormat `auto` (the default), its `isTTY`
+   * decides: a terminal gets the start-up summary and short text lines, anything else JSON lines.
+   */
+  logDestination?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 /**
@@ -45,11 +51,15 @@ export interface RunServerOptions {
  * migrates the store, creates the admin client on first start (its credentials written to
  * `<dataDir>/admin-credentials.json`), installs the shipped pre-trained model, starts the
  * runtimes (which adopt replicas that survived a previous server) and the controller, and listens.
+ * Once listening it logs `modeld listening on <url>` (JSON), or on a terminal writes the start-up
+ * summary (URL, docs, data dir, credentials file, regions; logging/terminal.ts).
  * Rejects with a ModeldError when the config is invalid or a port is taken.
  */
 export async function runServer(flags: ConfigFlags = {}, options: RunServerOptions = {}): Promise<RunningServer> {
   const config = loadConfig(flags);
   const clock = options.clock ?? systemClock;
+  const destination = options.logDestination ?? process.stdout;
+  const logFormat = resolveLogFormat(config.logFormat, destination.isTTY === true);
   const logger = pino(
     {
       level: config.logLevel,
@@ -57,10 +67,15 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.clientSecret', 'clientSecret'], censor: '[redacted]' },
       serializers: { req: serializeRequest },
     },
-    options.logDestination ?? process.stdout,
+    logFormat === 'text' ? terminalLogStream(destination) : destination,
   );
   const paths = dataPaths(config);
-  await mkdir(config.dataDir, { recursive: true });
+  // Everything under the data directory (SQLite and its WAL, keys, artifacts, uploads, replica
+  // directories, logs and sockets, training jobs) is this user's alone: files 0600, directories
+  // 0700, whoever creates them (replicas and training workers inherit the mask).
+  process.umask(0o077);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(config.dataDir, 0o700);
   for (const dir of [paths.artifacts, paths.models, paths.replicas, paths.uploads, paths.training]) await mkdir(dir, { recursive: true });
 
   const store = openStore(config);
@@ -112,7 +127,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       concurrency: config.training.concurrency,
       importArtifact: async (dir, meta) => {
         const imported = await importArtifact(dir, paths.artifacts, meta);
-        return { artifactId: imported.artifactId, vectorSize: imported.manifest.vectorSize };
+        return { artifactId: imported.artifactId, vectorSize: imported.vectorSize };
       },
       logger: logger.child({ part: 'training' }),
       metrics,
@@ -141,7 +156,8 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       metrics,
       clock,
       logger: logger.child({ part: 'api' }),
-      artifacts: engineArtifacts({ store, artifactsRoot: paths.artifacts }),
+      logRequests: logsRequests(logFormat, config.logLevel),
+      artifacts: engineArtifacts({ store, artifactsRoot: paths.artifacts, limits: importFileLimits(config) }),
       pretrained,
       gateway,
       training,
@@ -153,12 +169,33 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       await app.listen({ port: config.port, host: config.host });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new ModeldError('MODELD_ERR_UNAVAILABLE', `cannot listen on ${config.host}:${config.port}: ${code ?? (err as Error).message}`, { cause: err });
+      // Said with what to do: the first thing a second `npm start` meets.
+      const hint =
+        code === 'EADDRINUSE'
+          ? ' (the port is taken, perhaps by another modeld: stop it, or choose another port with --port or MODELD_PORT)'
+          : code === 'EADDRNOTAVAIL'
+            ? ' (no interface of this machine has that address: check --host or MODELD_HOST)'
+            : '';
+      throw new ModeldError('MODELD_ERR_UNAVAILABLE', `cannot listen on ${config.host}:${config.port}: ${code ?? (err as Error).message}${hint}`, { cause: err });
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    logger.info({ url, dataDir: config.dataDir, store: config.store.kind, regions: Object.keys(config.regions) }, `modeld listening on ${url}`);
+    if (logFormat === 'text' && config.logLevel !== 'silent') {
+      destination.write(
+        startupSummary({
+          url,
+          dataDir: config.dataDir,
+          store: config.store.kind,
+          sqliteFile: config.store.sqliteFile,
+          adminCredentialsFile: paths.adminCredentials,
+          regions: Object.fromEntries(Object.entries(config.regions).map(([name, r]) => [name, r.runtime])),
+          logLevel: config.logLevel,
+        }),
+      );
+    } else {
+      logger.info({ url, dataDir: config.dataDir, store: config.store.kind, regions: Object.keys(config.regions) }, `modeld listening on ${url}`);
+    }
     const metricsServer = config.metrics.listen ? await startMetricsServer(metrics, config.metrics.listen) : null;
     if (metricsServer) {
       stack.push(() => metricsServer.close());
@@ -169,6 +206,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     return {
       url,
       ...(metricsServer && { metricsUrl: metricsServer.url }),
+      logFormat,
       config,
       logger,
       close(closeOptions = {}) {

@@ -2,11 +2,11 @@ import http from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Authenticator, TokenService } from '../auth/index.js';
 import { dataPaths, type Config } from '../config/index.js';
 import type { Clock } from '../domain/index.js';
-import { ModeldError } from '../errors/index.js';
+import { ModeldError, toHttpBody } from '../errors/index.js';
 import type { Gateway } from '../gateway/index.js';
 import type { Store } from '../store/index.js';
 import type { Metrics } from './metrics.js';
@@ -20,10 +20,14 @@ import { registerOipRoutes } from './routes/oip.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerPredictionRoutes } from './routes/predictions.js';
 import { registerUploadRoutes } from './routes/uploads.js';
+import { registerQuotaRoutes } from './routes/quotas.js';
+import { CustomerQuotas } from './quotas.js';
 import type { ModeldApp } from './routes/shared.js';
 import { UploadStore } from './uploads.js';
 import { FastEmbeddingRoute } from './fast-embedding.js';
 import { requestIdOf } from './request-id.js';
+
+import { applyServerLimits, armBodyTimer, bodyTimeoutError, clientErrorHandler, frameworkErrorHandler, serverOptions } from './http-limits.js';
 
 export { requestIdOf } from './request-id.js';
 
@@ -41,6 +45,11 @@ export interface AppDeps {
   clock: Clock;
   /** A pino logger; every request line carries `reqId`, no header is logged. */
   logger: FastifyBaseLogger;
+  /**
+   * Whether each request gets its "incoming request" / "request completed" lines (at info, as
+   * fastify writes them). Default true; the server turns them off on a terminal below debug.
+   */
+  logRequests?: boolean;
   /** Import of artifact directories (M2 `imported`) and release of unused artifacts. */
   artifacts: ModelArtifacts;
   /** The pre-trained models listed by M1. */
@@ -69,23 +78,27 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   // Set once the routes are registered; until then (and without a gateway) fastify has every request.
   let fast: FastEmbeddingRoute | null = null;
+  const limits = deps.config.limits;
   const app = Fastify({
     loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: deps.logRequests === false }),
     bodyLimit: deps.config.limits.bodyLimitBytes,
     requestIdHeader: false,
     genReqId: requestIdOf,
     // Ids in paths are UUIDs or names; nothing legitimate needs longer parameters.
     routerOptions: { maxParamLength: 200 },
-    // The HTTP server fastify would make, with the embedding route's fast path in front (fast-embedding.ts).
+    // Requests refused before routing (parser errors, bad URLs) answer in modeld's shape too.
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
+    // The HTTP server fastify would make, with the embedding route's fast path in front
+    // (fast-embedding.ts) and the server limits of http-limits.ts.
     serverFactory: (handler, options) => {
-      const server = http.createServer((req, res) => {
+      const server = http.createServer(serverOptions(limits), (req, res) => {
         if (fast === null || !fast.take(req, res)) handler(req, res);
       });
-      // What fastify sets on the server it makes itself (its defaults: keep-alive 72 s, no request timeout).
-      const timeouts = options as { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number };
-      server.keepAliveTimeout = timeouts.keepAliveTimeout ?? 72_000;
-      server.requestTimeout = timeouts.requestTimeout ?? 0;
-      server.setTimeout(timeouts.connectionTimeout ?? 0);
+      // fastify's keep-alive default (72 s); the timeouts and connection caps are modeld's.
+      server.keepAliveTimeout = (options as { keepAliveTimeout?: number }).keepAliveTimeout ?? 72_000;
+      applyServerLimits(server, limits, deps.logger);
       return server;
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -95,12 +108,22 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   // they are serialized as they are, never silently trimmed to a schema.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   registerErrorHandling(app);
-  const parseJson = registerJsonParser(app);
+  const parseJson = registerJsonParser(app, limits.maxJsonDepth);
 
   // Callback-style hooks: they run on every request (predictions included), and an async hook
   // costs fastify a promise and a microtask turn each time for work that never waits.
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    // Uploads stream large bodies: they have requestTimeoutMs and the idle timeout instead.
+    if (!isUploadRoute(request.routeOptions.url)) {
+      armBodyTimer(request.raw, limits.bodyTimeoutMs, () => {
+        if (reply.sent) return;
+        const e = bodyTimeoutError(limits.bodyTimeoutMs);
+        request.log.info({ code: e.code }, 'request rejected');
+        void reply.header('connection', 'close').status(e.status).send(toHttpBody(e));
+        reply.raw.once('finish', () => request.raw.socket?.destroy());
+      });
+    }
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -137,6 +160,8 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   registerAuthRoutes(app, { tokens: deps.tokens });
   registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
   const uploads = new UploadStore(dataPaths(deps.config).uploads);
+  const quotas = new CustomerQuotas(deps.config, deps.store, uploads);
+  registerQuotaRoutes(app, { store: deps.store, clock: deps.clock, guard, authenticator: deps.authenticator, quotas });
   registerModelRoutes(app, {
     config: deps.config,
     store: deps.store,
@@ -145,10 +170,11 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
     artifacts: deps.artifacts,
     pretrained: deps.pretrained,
     uploads,
+    quotas,
     ...(deps.training && { training: deps.training }),
   });
-  registerUploadRoutes(app, { config: deps.config, clock: deps.clock, guard, uploads });
-  registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller });
+  registerUploadRoutes(app, { config: deps.config, clock: deps.clock, guard, uploads, quotas });
+  registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller, quotas });
   if (deps.gateway) {
     registerPredictionRoutes(app, { gateway: deps.gateway, guard });
     registerOipRoutes(app, { gateway: deps.gateway, guard });
@@ -158,7 +184,9 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
         authenticator: deps.authenticator,
         metrics: deps.metrics,
         logger: deps.logger,
+        logRequests: deps.logRequests !== false,
         bodyLimit: deps.config.limits.bodyLimitBytes,
+        bodyTimeoutMs: limits.bodyTimeoutMs,
         parseJson,
       });
     }
@@ -171,8 +199,8 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
  * `application/json` only (fastify's text/plain parser is removed, so other types get 415),
  * parsed by jsonBodyParser. Returns that parser (the prediction fast path parses with it too).
  */
-function registerJsonParser(app: ModeldApp): (text: string) => unknown {
-  const parse = jsonBodyParser(app);
+function registerJsonParser(app: ModeldApp, maxDepth: number): (text: string) => unknown {
+  const parse = jsonBodyParser(app, maxDepth);
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     try {
@@ -190,7 +218,7 @@ function registerJsonParser(app: ModeldApp): (text: string) => unknown {
  * Bodies with `__proto__` or `constructor.prototype` keys are refused. A syntax error names where
  * it is. Throws MODELD_ERR_MALFORMED_JSON.
  */
-function jsonBodyParser(app: ModeldApp): (text: string) => unknown {
+function jsonBodyParser(app: ModeldApp, maxDepth: number): (text: string) => unknown {
   const strict = app.getDefaultJsonParser('error', 'error');
   return (text: string): unknown => {
     if (text.trim() === '') return undefined;
@@ -199,7 +227,10 @@ function jsonBodyParser(app: ModeldApp): (text: string) => unknown {
     strict(undefined as never, text, (err, value) => {
       parsed = { err: err ?? null, value };
     });
-    if (!parsed.err) return parsed.value;
+    if (!parsed.err) {
+      checkJsonDepth(parsed.value, maxDepth);
+      return parsed.value;
+    }
     let why = 'forbidden key __proto__ or constructor.prototype';
     try {
       JSON.parse(text);
@@ -208,4 +239,31 @@ function jsonBodyParser(app: ModeldApp): (text: string) => unknown {
     }
     throw new ModeldError('MODELD_ERR_MALFORMED_JSON', `body: malformed JSON (${why})`);
   };
+}
+
+/**
+ * Refuses (400 MODELD_ERR_VALIDATION, field `body`) a parsed body nested deeper than `maxDepth`
+ * arrays and objects (config `limits.maxJsonDepth`): no route takes anything that deep, and
+ * code that walks values recursively (serializing a deployment config, for one) must never meet
+ * it. Iterative, and stops at the first value past the limit.
+ */
+export function checkJsonDepth(value: unknown, maxDepth: number): void {
+  if (typeof value !== 'object' || value === null) return;
+  const stack: Array<{ v: object; depth: number }> = [{ v: value, depth: 1 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (depth > maxDepth) {
+      throw new ModeldError('MODELD_ERR_VALIDATION', `body: nested deeper than ${maxDepth} levels of arrays and objects (limits.maxJsonDepth)`, {
+        details: { field: 'body', maxJsonDepth: maxDepth },
+      });
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push({ v: child, depth: depth + 1 });
+    }
+  }
+}
+
+/** Upload routes stream bodies of up to limits.uploadLimitBytes and have no body timer. */
+function isUploadRoute(url: string | undefined): boolean {
+  return url !== undefined && url.includes('/ai/uploads/');
 }

@@ -1,9 +1,10 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ModelStates } from '../domain/index.js';
-import { importArtifact, listPretrained, type CheckOptions } from '../engines/index.js';
+import { importArtifact, listPretrained, type CheckOptions, type FileLimits } from '../engines/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
+import { defaultConfig, type Config } from '../config/index.js';
 import type { ModelArtifacts, PretrainedCatalog } from './routes/models.js';
 
 const FIELD = 'body.artifact.uri';
@@ -12,23 +13,26 @@ const ARTIFACT_ID = /^[0-9a-f]{64}$/;
 
 /**
  * The models routes' artifact port on engines/: `importDir` is engines' importArtifact, which
- * copies the model's files into `artifactsRoot`, loads the copy in a child process and runs one
- * inference before the artifact takes its content-addressed name (a failed import leaves
- * nothing behind). Its refusals are re-worded to name the request field `body.artifact.uri`.
+ * checks and copies the model's files into `artifactsRoot`, loads the copy and runs one
+ * inference, all in a child process, before the artifact takes its content-addressed name (a
+ * failed import leaves nothing behind). `limits` caps each file (config `limits.import*FileBytes`).
+ * Its refusals are re-worded to name the request field (`body.artifact.uri` by default); their
+ * cause keeps the operator detail (engines' operatorDetailOf).
  * `release` removes an artifact folder once no model of any customer refers to it any more
  * (two imports of the same files share one artifact).
  */
-export function engineArtifacts(options: { store: Store; artifactsRoot: string; check?: CheckOptions }): ModelArtifacts {
+export function engineArtifacts(options: { store: Store; artifactsRoot: string; check?: CheckOptions; limits?: FileLimits }): ModelArtifacts {
   const { store, artifactsRoot } = options;
+  const check: CheckOptions = { ...options.check, limits: options.limits ?? importFileLimits(defaultConfig()) };
   return {
-    async importDir(sourceDir, meta) {
+    async importDir(sourceDir, meta, field = FIELD) {
       try {
-        const imported = await importArtifact(sourceDir, artifactsRoot, meta, options.check);
-        return { artifactId: imported.artifactId, vectorSize: imported.manifest.vectorSize };
+        const imported = await importArtifact(sourceDir, artifactsRoot, meta, check);
+        return { artifactId: imported.artifactId, vectorSize: imported.vectorSize };
       } catch (err) {
         if (err instanceof ModeldError && err.code === 'MODELD_ERR_ARTIFACT_INVALID') {
-          const message = err.message.startsWith('artifact.uri: ') ? `body.${err.message}` : `${FIELD}: ${err.message}`;
-          throw new ModeldError(err.code, message, { details: { ...err.details, field: FIELD }, cause: err });
+          const message = `${field}: ${err.message.replace(/^artifact\.uri: /, '')}`;
+          throw new ModeldError(err.code, message, { details: { ...err.details, field }, cause: err });
         }
         throw err;
       }
@@ -40,6 +44,15 @@ export function engineArtifacts(options: { store: Store; artifactsRoot: string; 
       }
       await rm(path.join(artifactsRoot, artifactId), { recursive: true, force: true });
     },
+  };
+}
+
+/** The caps on each file of an import, from config (`limits.importJsonFileBytes`, `limits.importModelFileBytes`; defaults.ts when absent). */
+export function importFileLimits(config: Readonly<Config>): FileLimits {
+  const d = defaultConfig().limits;
+  return {
+    jsonFileBytes: config.limits.importJsonFileBytes ?? d.importJsonFileBytes!,
+    modelFileBytes: config.limits.importModelFileBytes ?? d.importModelFileBytes!,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import { requireScope } from './plugins/auth.js';
 import { errorAnswer, translate } from './plugins/errors.js';
 import { JSON_TYPE } from './routes/shared.js';
+import { armBodyTimer, bodyTimeoutError } from './http-limits.js';
 import { requestIdOf } from './request-id.js';
 
 declare module 'fastify' {
@@ -23,8 +24,12 @@ export interface FastEmbeddingDeps {
   authenticator: Authenticator;
   metrics: Metrics;
   logger: FastifyBaseLogger;
+  /** False: no request lines, as fastify's disableRequestLogging (AppDeps.logRequests). */
+  logRequests: boolean;
   /** config limits.bodyLimitBytes: a longer body is left to fastify (413). */
   bodyLimit: number;
+  /** config limits.bodyTimeoutMs: a body not received whole by then is answered 408 and its connection closed. */
+  bodyTimeoutMs: number;
   /** The app's JSON body parser (app.ts jsonBodyParser): '' -> undefined, MODELD_ERR_MALFORMED_JSON on bad JSON. */
   parseJson(text: string): unknown;
 }
@@ -105,7 +110,7 @@ export class FastEmbeddingRoute {
     // The request's logger, as fastify's request.log: made only when a line is written.
     let child: FastifyBaseLogger | null = null;
     const log = (): FastifyBaseLogger => (child ??= this.#deps.logger.child({ reqId }));
-    const logRequests = LOGS_INFO.has(this.#deps.logger.level);
+    const logRequests = this.#deps.logRequests && LOGS_INFO.has(this.#deps.logger.level);
     if (logRequests) log().info({ req }, 'incoming request');
     res.setHeader('x-request-id', reqId);
     // The client going away before its answer aborts the gateway's work (queue slot, runner call).
@@ -118,11 +123,11 @@ export class FastEmbeddingRoute {
     try {
       const principal = await this.#deps.authenticator.authenticate(req.headers.authorization);
       requireScope(principal, Scopes.PREDICT);
-      const body = this.#deps.parseJson(await readBody(req));
+      const body = this.#deps.parseJson(await readBody(req, this.#deps.bodyTimeoutMs, res));
       const checked = this.#checkBody(body);
       if (checked.error) {
         // As rejectInvalid: the gateway's parser names the field first; the schema's error only if it accepts.
-        parseEmbeddingBody(body, this.#deps.gateway.maxBatchItems);
+        parseEmbeddingBody(body, this.#deps.gateway.maxBatchItems, this.#deps.gateway.maxTextChars);
         throw translate({ validation: checked.error, validationContext: 'body' });
       }
       const result = await this.#deps.gateway.embed(principal.customerId, modelId, body, { signal: gone.signal });
@@ -147,9 +152,17 @@ export class FastEmbeddingRoute {
   }
 }
 
-/** The body as text; the route took only requests with a Content-Length within the limit. */
-function readBody(req: http.IncomingMessage): Promise<string> {
+/**
+ * The body as text; the route took only requests with a Content-Length within the limit. A body
+ * still arriving after `timeoutMs` rejects with 408 and marks the answer `connection: close`
+ * (the rest of that body is never read).
+ */
+function readBody(req: http.IncomingMessage, timeoutMs: number, res: http.ServerResponse): Promise<string> {
   return new Promise((resolve, reject) => {
+    armBodyTimer(req, timeoutMs, () => {
+      res.shouldKeepAlive = false;
+      reject(bodyTimeoutError(timeoutMs));
+    });
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));

@@ -177,12 +177,20 @@ export const EventSchema = Type.Object(
 export const CreateModelBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 256 }),
-    modelType: Type.String({ minLength: 1, description: 'ecommerce-rnn or general-rnn (train from trainingData with config), or imported (from artifact.uri)' }),
+    modelType: Type.String({ minLength: 1, description: 'ecommerce-rnn or general-rnn (train from trainingData with config), or imported (from artifact.uri or artifact.upload)' }),
     description: Type.Optional(Type.String({ maxLength: 4096 })),
     region: Type.Optional(Type.String({ minLength: 1 })),
     artifact: Type.Optional(
       Type.Object(
-        { uri: Type.String({ minLength: 1, description: 'file:///absolute/dir holding a modeld artifact or a Hugging Face model folder' }) },
+        {
+          uri: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'file:///absolute/dir holding a modeld artifact or a Hugging Face model folder: one of your upload folders (folderUri of an upload) or a folder under the server’s importRoots',
+            }),
+          ),
+          upload: Type.Optional(Type.String({ minLength: 1, description: 'Extension: the name of one of your upload folders (my-encoder for files uploaded as my-encoder/...)' })),
+        },
         { additionalProperties: false },
       ),
     ),

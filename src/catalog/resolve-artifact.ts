@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ArtifactInput } from '../controller/index.js';
-import { FailureReasons, ModelStates, type DeploymentRecord, type PretrainedModel } from '../domain/index.js';
+import { FailureReasons, ModelStates, redactHostPaths, type DeploymentRecord, type PretrainedModel } from '../domain/index.js';
 import { readManifest } from '../engines/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
@@ -38,7 +38,8 @@ export function resolveArtifactFor(options: ResolveArtifactOptions): (deployment
     try {
       manifest = await readManifest(artifactDir);
     } catch (err) {
-      if (err instanceof ModeldError && err.code === 'MODELD_ERR_ARTIFACT_INVALID') return missing(`artifact of model ${model.id}: ${err.message}`);
+      // The reason goes into the deployment's status, which customers read: no host paths.
+      if (err instanceof ModeldError && err.code === 'MODELD_ERR_ARTIFACT_INVALID') return missing(`artifact of model ${model.id}: ${redactHostPaths(err.message)}`);
       throw err;
     }
     return {

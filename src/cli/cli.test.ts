@@ -30,6 +30,15 @@ function run(args: string[], options: RunOptions = {}) {
   return runCaptured(['--url', server.url, '--client-id', server.clientId, '--client-secret', server.clientSecret, ...args], options);
 }
 
+/** A port nothing listens on (bound once by the OS, then released). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 describe('auth and output basics', () => {
   test('token prints a token of the customer; --json prints the whole answer', async () => {
     const plain = await run(['token']);
@@ -73,14 +82,54 @@ describe('auth and output basics', () => {
     assert.equal(bad.stderr, 'error: client authentication failed (invalid_client)\n');
   });
 
-  test('a refused connection says the server is not running at the URL', async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as { port: number };
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  test('a refused connection names the URL, what chose it, and --url / MODELD_URL', async () => {
+    const port = await freePort();
     const res = await runCaptured(['--url', `http://127.0.0.1:${port}`, '--client-id', 'a', '--client-secret', 'b', 'deployments', 'list']);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, new RegExp(`^error: the modeld server is not running at http://127\\.0\\.0\\.1:${port}; start it with .*\\(MODELD_CLIENT_ERR_CONNECTION_REFUSED\\)\\n$`));
+    assert.match(
+      res.stderr,
+      new RegExp(`^error: no modeld server answers at http://127\\.0\\.0\\.1:${port} \\(--url\\); start one with \`modeld serve\`, or point the CLI at the one that runs with --url URL or MODELD_URL .*\\(MODELD_CLIENT_ERR_CONNECTION_REFUSED\\)\\n$`),
+    );
+    const fromPort = await runCaptured(['--client-id', 'a', '--client-secret', 'b', 'deployments', 'list'], { env: { MODELD_PORT: String(port) } });
+    assert.equal(fromPort.code, 1);
+    assert.match(fromPort.stderr, new RegExp(`^error: no modeld server answers at http://127\\.0\\.0\\.1:${port} \\(MODELD_PORT\\);.*--url URL or MODELD_URL`));
+  });
+
+  test('the server is found through the variables `modeld serve` reads: MODELD_URL, else MODELD_HOST and MODELD_PORT', async () => {
+    const { port } = new URL(server.url);
+    const creds = { MODELD_CLIENT_ID: server.clientId, MODELD_CLIENT_SECRET: server.clientSecret };
+    const byPort = await runCaptured(['token'], { env: { ...creds, MODELD_PORT: port } });
+    assert.equal(byPort.code, 0, byPort.stderr);
+    // A server listening on every interface is reached on loopback.
+    const byHostAndPort = await runCaptured(['token'], { env: { ...creds, MODELD_HOST: '0.0.0.0', MODELD_PORT: port } });
+    assert.equal(byHostAndPort.code, 0, byHostAndPort.stderr);
+    // MODELD_URL wins over MODELD_HOST/MODELD_PORT, and --url over MODELD_URL.
+    const closed = await freePort();
+    const byUrl = await runCaptured(['token'], { env: { ...creds, MODELD_URL: server.url, MODELD_PORT: String(closed) } });
+    assert.equal(byUrl.code, 0, byUrl.stderr);
+    const flagWins = await runCaptured(['--url', server.url, 'token'], { env: { ...creds, MODELD_URL: `http://127.0.0.1:${closed}` } });
+    assert.equal(flagWins.code, 0, flagWins.stderr);
+    const badPort = await runCaptured(['token'], { env: { ...creds, MODELD_PORT: 'eighty' } });
+    assert.equal(badPort.code, 1);
+    assert.equal(badPort.stderr, 'error: MODELD_PORT "eighty": must be a port number (1-65535) (MODELD_CLI_ERR_USAGE)\n');
+    const badUrl = await runCaptured(['token'], { env: { ...creds, MODELD_URL: 'localhost:8080' } });
+    assert.equal(badUrl.code, 1);
+    assert.match(badUrl.stderr, /^error: MODELD_URL "localhost:8080": must be an http:\/\/ or https:\/\/ URL \(MODELD_CLI_ERR_USAGE\)\n$/);
+  });
+
+  test('the credentials file follows MODELD_CREDENTIALS, else MODELD_DATA_DIR, as the server writes it', async () => {
+    const creds = { clientId: server.clientId, clientSecret: server.clientSecret, customerId: server.customerId };
+    const dataDir = path.join(tmp, 'elsewhere-data');
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(path.join(dataDir, 'admin-credentials.json'), JSON.stringify(creds));
+    const byDataDir = await runCaptured(['--url', server.url, 'token'], { cwd: tmp, env: { MODELD_DATA_DIR: dataDir } });
+    assert.equal(byDataDir.code, 0, byDataDir.stderr);
+    await writeFile(path.join(tmp, 'named.json'), JSON.stringify(creds));
+    const named = await runCaptured(['--url', server.url, 'token'], { cwd: '/', env: { MODELD_CREDENTIALS: path.join(tmp, 'named.json') } });
+    assert.equal(named.code, 0, named.stderr);
+    const missing = await runCaptured(['--url', server.url, 'token'], { cwd: tmp, env: { MODELD_DATA_DIR: path.join(tmp, 'no-such-dir') } });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error: no credentials: .*no-such-dir\/admin-credentials\.json does not exist;.*MODELD_CREDENTIALS/);
   });
 
   test('bad option values are refused before any request', async () => {

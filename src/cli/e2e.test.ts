@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,9 +31,9 @@ function childEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('MODELD_')));
 }
 
-function modeld(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<ChildResult> {
+function modeld(args: string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? root, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd ?? root, env: { ...childEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -102,14 +102,19 @@ describe('modeld against a running server', () => {
     assert.equal(res.stderr, `error: deployment ${id} not found (MODELD_ERR_DEPLOYMENT_NOT_FOUND)\n`);
   });
 
-  test('a stopped server is reported as not running', async () => {
+  test('a stopped server is reported with the URL tried and how to point the CLI elsewhere', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as { port: number };
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const res = await modeld(['--url', `http://127.0.0.1:${port}`, '--credentials', credentialsFile, 'models', 'list']);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, new RegExp(`^error: the modeld server is not running at http://127\\.0\\.0\\.1:${port};`));
+    assert.match(res.stderr, new RegExp(`^error: no modeld server answers at http://127\\.0\\.0\\.1:${port} \\(--url\\); start one with .*--url URL or MODELD_URL`));
+    // The process's environment reaches the CLI: MODELD_PORT, as the server reads it.
+    const byEnv = await modeld(['--credentials', credentialsFile, 'models', 'list'], { env: { MODELD_PORT: String(port) } });
+    assert.match(byEnv.stderr, new RegExp(`^error: no modeld server answers at http://127\\.0\\.0\\.1:${port} \\(MODELD_PORT\\);`));
+    const reached = await modeld(['--credentials', credentialsFile, 'models', 'list', '--json'], { env: { MODELD_PORT: new URL(server.url).port } });
+    assert.equal(reached.code, 0, reached.stderr);
   });
 });
 
@@ -120,6 +125,11 @@ describe('a custom model from import to predictions', () => {
     assert.equal(imported.code, 0, imported.stderr);
     const model = JSON.parse(imported.stdout) as Model;
     assert.equal(model.state, 'AVAILABLE');
+    // The folder's files went through the uploads API (the server imports only from uploads by default), then were removed.
+    assert.match(imported.stderr, /uploading 3 files of .* to upload folder tiny/);
+    assert.match(imported.stderr, /tiny\/model\.onnx/);
+    const uploads = await cli(['uploads', 'list', '--json']);
+    assert.ok(!(JSON.parse(uploads.stdout) as { name: string }[]).some((u) => u.name.startsWith('tiny/')), uploads.stdout);
 
     const deployed = await cli(['deploy', model.id, '--min', '1', '--max', '1', '--wait', '--timeout', '120']);
     assert.equal(deployed.code, 0, deployed.stderr);
@@ -177,7 +187,8 @@ describe('a custom model from import to predictions', () => {
 describe('modeld serve', () => {
   test('serves until SIGINT, then closes and exits 0', async () => {
     const dataDir = path.join(tmp, 'serve-data');
-    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'silent'], {
+    // Not a terminal: JSON log lines, the one that says where the server listens among them.
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'info'], {
       cwd: root,
       env: childEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,7 +201,7 @@ describe('modeld serve', () => {
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.setEncoding('utf8').on('data', (s: string) => {
           stdout += s;
-          const m = /modeld serving on (\S+)/.exec(stdout);
+          const m = /"url":"([^"]+)".*"msg":"modeld listening on /.exec(stdout);
           if (m) resolve(m[1]!);
         });
         child.on('close', (code, signal) => reject(new Error(`serve exited (${code ?? signal}) before serving: ${stderr}${stdout}`)));
@@ -202,6 +213,40 @@ describe('modeld serve', () => {
       assert.equal(await closed, 0, stderr);
       assert.match(stderr, /SIGINT: stopping modeld/);
       assert.match(stderr, /modeld stopped/);
+      // Piped, stdout holds JSON log lines only, the request lines among them.
+      const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg?: string });
+      assert.ok(lines.some((l) => l.msg === 'request completed'));
+    } finally {
+      clearTimeout(killer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  // script(1) (util-linux) gives the server a pseudo-terminal as stdout, as a shell window does.
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  test('on a terminal: the start-up summary and text lines, no JSON; Ctrl-C stops it', { skip: !hasScript && 'script(1) is not installed' }, async () => {
+    const dataDir = path.join(tmp, 'serve-tty-data');
+    const command = [process.execPath, bin, 'serve', '--port', '0', '--data-dir', dataDir].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    try {
+      const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (s: string) => {
+          screen += s;
+          if (screen.includes('Ctrl-C stops it.')) resolve();
+        });
+        void closed.then((code) => reject(new Error(`serve exited (${code}) before its summary: ${screen}`)));
+      });
+      child.stdin.write('\x03'); // Ctrl-C, typed on the terminal
+      assert.equal(await closed, 0, screen);
+      const lines = screen.replaceAll('\r\n', '\n').split('\n');
+      assert.ok(lines.some((l) => /^modeld serving on http:\/\/127\.0\.0\.1:\d+$/.test(l)), screen);
+      assert.ok(lines.includes(`  credentials  ${path.join(dataDir, 'admin-credentials.json')} (the admin client: modeld CLI, walkthrough)`), screen);
+      assert.ok(lines.some((l) => /^\d\d:\d\d:\d\d {2}controller {2}controller started/.test(l)), screen);
+      assert.ok(!lines.some((l) => l.startsWith('{')), `no JSON line on a terminal:\n${screen}`);
+      assert.ok(screen.includes('SIGINT: stopping modeld'), screen);
     } finally {
       clearTimeout(killer);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

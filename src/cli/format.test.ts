@@ -14,14 +14,15 @@ test('renderTable pads every column but the last and marks empty cells', () => {
   assert.equal(renderTable(['A', 'B'], [['multi\nline', 'x']]), 'A           B\nmulti line  x\n');
 });
 
-test('formatError: message and code, and a plain sentence for a refused connection', () => {
-  assert.equal(formatError(new ModeldClientError(404, 'MODELD_ERR_NOT_FOUND', 'no such thing'), 'http://h'), 'error: no such thing (MODELD_ERR_NOT_FOUND)');
-  assert.equal(
-    formatError(new ModeldClientError(0, ClientErrorCodes.CONNECTION_REFUSED, 'connection refused by http://h:1'), 'http://h:1'),
-    'error: the modeld server is not running at http://h:1; start it with `modeld serve` (MODELD_CLIENT_ERR_CONNECTION_REFUSED)',
-  );
-  assert.equal(formatError(new CliError(CliErrorCodes.USAGE, 'bad'), 'u'), 'error: bad (MODELD_CLI_ERR_USAGE)');
-  assert.equal(formatError(new Error('boom'), 'u'), 'error: boom');
+test('formatError: message and code; a refused connection names the URL, what chose it, and --url / MODELD_URL', () => {
+  const target = { url: 'http://h:1', from: 'MODELD_PORT' };
+  assert.equal(formatError(new ModeldClientError(404, 'MODELD_ERR_NOT_FOUND', 'no such thing'), target), 'error: no such thing (MODELD_ERR_NOT_FOUND)');
+  const refused = formatError(new ModeldClientError(0, ClientErrorCodes.CONNECTION_REFUSED, 'connection refused by http://h:1'), target);
+  assert.match(refused, /^error: no modeld server answers at http:\/\/h:1 \(MODELD_PORT\); start one with `modeld serve`, or point the CLI at the one that runs with --url URL or MODELD_URL .*\(MODELD_CLIENT_ERR_CONNECTION_REFUSED\)$/);
+  const byDefault = formatError(new ModeldClientError(0, ClientErrorCodes.CONNECTION_REFUSED, 'x'), { url: 'http://127.0.0.1:8080', from: 'default' });
+  assert.match(byDefault, /at http:\/\/127\.0\.0\.1:8080 \(the default address\)/);
+  assert.equal(formatError(new CliError(CliErrorCodes.USAGE, 'bad'), target), 'error: bad (MODELD_CLI_ERR_USAGE)');
+  assert.equal(formatError(new Error('boom'), target), 'error: boom');
 });
 
 test('embeddingSummary shows tokens, dimension and the head of the vector', () => {

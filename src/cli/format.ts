@@ -10,6 +10,7 @@ import {
   type Upload,
 } from '../client/index.js';
 import { CliError } from './cli-error.js';
+import type { ServerTarget } from './context.js';
 
 /**
  * Pure text rendering for the CLI: tables, error lines, embedding summaries. No I/O here, so
@@ -136,12 +137,17 @@ export function embeddingSummary(text: string, p: EmbeddingPrediction, shown = 4
 
 /**
  * The line printed for a failed command: `error: <message> (<code>)`. A refused connection
- * says plainly that no server runs at `url`.
+ * names the URL tried and where it came from (`target.from`), and both ways out: start the
+ * server, or point the CLI at the one that runs with --url / MODELD_URL.
  */
-export function formatError(err: unknown, url: string): string {
+export function formatError(err: unknown, target: ServerTarget): string {
   if (isModeldClientError(err)) {
     if (err.code === ClientErrorCodes.CONNECTION_REFUSED) {
-      return `error: the modeld server is not running at ${url}; start it with \`modeld serve\` (${err.code})`;
+      const from = target.from === 'default' ? 'the default address' : target.from;
+      return (
+        `error: no modeld server answers at ${target.url} (${from}); start one with \`modeld serve\`, ` +
+        `or point the CLI at the one that runs with --url URL or MODELD_URL (MODELD_HOST and MODELD_PORT are read as the server reads them) (${err.code})`
+      );
     }
     return `error: ${err.message} (${err.code})`;
   }

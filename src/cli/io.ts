@@ -9,6 +9,9 @@ export interface OutputStream {
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
+/** The environment variables the CLI reads (MODELD_URL, MODELD_HOST, MODELD_PORT, MODELD_DATA_DIR, MODELD_CREDENTIALS, MODELD_CLIENT_ID, MODELD_CLIENT_SECRET). */
+export type CliEnv = Readonly<Record<string, string | undefined>>;
+
 /**
  * The CLI's whole contact with its process, passed in so that commands run in-process in tests.
  * main.ts binds it to the real process.
@@ -18,6 +21,8 @@ export interface CliIo {
   stderr: OutputStream;
   /** Relative paths (DIR, --credentials, --data-dir) resolve against it. */
   cwd: string;
+  /** The environment; main.ts passes process.env, tests pass what they mean (the CLI reads no other). */
+  env: CliEnv;
   /**
    * Calls `handler` on Ctrl-C or SIGTERM while registered; returns the function that
    * unregisters it. Outside such a window the signals keep their default effect (exit).

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { StoppedWaiting } from './cli-error.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerQuotas } from './commands/quotas.js';
 import { registerDeploy, registerDeployments } from './commands/deployments.js';
 import { registerEmbed } from './commands/embed.js';
 import { registerModels } from './commands/models.js';
@@ -9,7 +10,7 @@ import { registerServe } from './commands/serve.js';
 import { registerToken } from './commands/token.js';
 import { registerTrain } from './commands/train.js';
 import { registerUpload, registerUploads } from './commands/uploads.js';
-import { DEFAULT_CREDENTIALS_FILE, DEFAULT_URL } from './context.js';
+import { DEFAULT_CREDENTIALS_FILE, DEFAULT_URL, resolveServerUrl, type ServerTarget } from './context.js';
 import { formatError } from './format.js';
 import type { CliIo } from './io.js';
 import { baseUrl } from './parse.js';
@@ -34,10 +35,18 @@ export function buildProgram(io: CliIo): Command {
     })
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
-    .addOption(new Option('--url <url>', 'server base URL').env('MODELD_URL').default(DEFAULT_URL).argParser(baseUrl))
-    .addOption(new Option('--client-id <id>', 'API client id').env('MODELD_CLIENT_ID'))
-    .addOption(new Option('--client-secret <secret>', 'API client secret').env('MODELD_CLIENT_SECRET'))
-    .option('--credentials <file>', `JSON file {clientId, clientSecret, customerId} used when no client id/secret is given (default ${DEFAULT_CREDENTIALS_FILE})`)
+    // Environment variables are read from io.env by context.ts (resolveServerUrl, resolveCredentials), not by commander.
+    .addOption(
+      new Option('--url <url>', `server base URL (env MODELD_URL; else http://MODELD_HOST:MODELD_PORT, the variables \`modeld serve\` reads; default ${DEFAULT_URL})`).argParser(
+        baseUrl,
+      ),
+    )
+    .option('--client-id <id>', 'API client id (env MODELD_CLIENT_ID)')
+    .option('--client-secret <secret>', 'API client secret (env MODELD_CLIENT_SECRET)')
+    .option(
+      '--credentials <file>',
+      `JSON file {clientId, clientSecret, customerId} used when no client id/secret is given (env MODELD_CREDENTIALS; default <MODELD_DATA_DIR>/admin-credentials.json, i.e. ${DEFAULT_CREDENTIALS_FILE})`,
+    )
     .option('--json', 'machine-readable JSON output');
 
   registerServe(program, io);
@@ -50,6 +59,7 @@ export function buildProgram(io: CliIo): Command {
   registerDeployments(program, io);
   registerEmbed(program, io);
   registerAdmin(program, io);
+  registerQuotas(program, io);
   return program;
 }
 
@@ -69,8 +79,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr.write(`${err.message}\n`);
       return EXIT_STOPPED;
     }
-    const url = (program.opts() as { url?: string }).url ?? DEFAULT_URL;
-    io.stderr.write(`${formatError(err, url)}\n`);
+    let target: ServerTarget;
+    try {
+      target = resolveServerUrl(program.opts() as { url?: string }, io.env);
+    } catch {
+      target = { url: DEFAULT_URL, from: 'default' };
+    }
+    io.stderr.write(`${formatError(err, target)}\n`);
     return 1;
   }
 }

@@ -8,6 +8,8 @@ import { runCli } from './program.js';
  */
 export interface RunOptions {
   cwd?: string;
+  /** The CLI's environment (default: none, whatever this process has). */
+  env?: Record<string, string>;
   stdoutTTY?: boolean;
   stderrTTY?: boolean;
   onStderr?: (text: string, stop: () => void) => void;
@@ -47,6 +49,7 @@ export async function runCaptured(argv: readonly string[], options: RunOptions =
       columns: 120,
     },
     cwd: options.cwd ?? process.cwd(),
+    env: options.env ?? {},
     onStopSignal(handler) {
       handlers.add(handler);
       return () => handlers.delete(handler);

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
 import type { Upload } from '../client/index.js';
-import { UPLOAD_NAME_PATTERN } from '../client/index.js';
+import { isUploadPath, UPLOAD_NAME_PATTERN } from '../client/index.js';
 import { CliError, CliErrorCodes } from './cli-error.js';
 import type { CommandContext } from './context.js';
 import { ProgressLine, renderUploadProgress, uploadProgressKey } from './progress.js';
@@ -16,7 +17,7 @@ import { ProgressLine, renderUploadProgress, uploadProgressKey } from './progres
 export async function uploadWithProgress(ctx: CommandContext, file: string, name: string): Promise<Upload> {
   const absolute = path.resolve(ctx.io.cwd, file);
   const size = await fileSize(absolute);
-  if (!UPLOAD_NAME_PATTERN.test(name)) {
+  if (!isUploadPath(name)) {
     throw new CliError(
       CliErrorCodes.USAGE,
       `upload name ${JSON.stringify(name)} is not accepted (letters, digits, '.', '_', '-', starting with a letter or digit, at most 128 characters); choose one with --name`,
@@ -54,4 +55,52 @@ export async function fileSize(absolute: string): Promise<number> {
   }
   if (!info.isFile()) throw new CliError(CliErrorCodes.USAGE, `${absolute}: not a regular file`);
   return info.size;
+}
+
+/**
+ * The files of a local model folder that an import needs, as '/'-separated paths relative to
+ * it: for a modeld artifact, `manifest.json` and the files it lists; for a Hugging Face export,
+ * `tokenizer.json`, `config.json`, `tokenizer_config.json` (those present), the ONNX graph
+ * (`onnx/model.onnx`, else `model.onnx`) and the external data beside it (`model.onnx_data`,
+ * `model.onnx.data`, ...). Other files of the folder (PyTorch weights, other exports, READMEs)
+ * are left out. Throws CliError USAGE when the folder is neither, or a path cannot be an upload
+ * name.
+ */
+export async function modelFilesOf(dir: string): Promise<string[]> {
+  const isFile = async (rel: string) => (await stat(path.join(dir, ...rel.split('/'))).catch(() => null))?.isFile() ?? false;
+  let files: string[];
+  if (await isFile('manifest.json')) {
+    let listed: unknown;
+    try {
+      listed = (JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as { files?: unknown }).files;
+    } catch (err) {
+      throw new CliError(CliErrorCodes.USAGE, `${path.join(dir, 'manifest.json')}: not valid JSON (${(err as Error).message})`, { cause: err });
+    }
+    if (typeof listed !== 'object' || listed === null) throw new CliError(CliErrorCodes.USAGE, `${path.join(dir, 'manifest.json')}: no "files" object`);
+    files = ['manifest.json', ...Object.keys(listed)];
+  } else {
+    const graph = (await isFile('onnx/model.onnx')) ? 'onnx/model.onnx' : (await isFile('model.onnx')) ? 'model.onnx' : null;
+    if (!graph || !(await isFile('tokenizer.json'))) {
+      throw new CliError(CliErrorCodes.USAGE, `${dir}: not a model folder (manifest.json, or tokenizer.json with onnx/model.onnx or model.onnx)`);
+    }
+    files = [];
+    for (const f of ['tokenizer.json', 'config.json', 'tokenizer_config.json']) if (await isFile(f)) files.push(f);
+    const graphDir = path.posix.dirname(graph);
+    for (const entry of await readdir(path.join(dir, ...graphDir.split('/').filter((s) => s !== '.')))) {
+      if (entry === 'model.onnx' || /^model\.onnx[._]/.test(entry) || /\.onnx[._]data$/.test(entry)) {
+        const rel = graphDir === '.' ? entry : `${graphDir}/${entry}`;
+        if (await isFile(rel)) files.push(rel);
+      }
+    }
+  }
+  for (const f of files) {
+    if (!isUploadPath(f)) throw new CliError(CliErrorCodes.USAGE, `${f} (in ${dir}): this path cannot be uploaded (each name: letters, digits, '.', '_', '-', starting with a letter or digit)`);
+  }
+  return [...new Set(files)].sort();
+}
+
+/** An upload folder name made from a model name: invalid characters become '-', at most 100 characters. */
+export function uploadFolderFor(name: string): string {
+  const slug = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 100);
+  return UPLOAD_NAME_PATTERN.test(slug) ? slug : 'model';
 }

@@ -1,11 +1,13 @@
 import { ClientErrorCodes, ModeldClientError, errorFromResponse, errorFromTransport } from './errors.js';
 import { decodeJwtPayload } from './jwt.js';
 import type {
+  AdminCustomerQuotas,
   ClassificationResponse,
   ClassifyOptions,
   ClientCredentials,
   CreateDeploymentRequest,
   Customer,
+  CustomerQuotas,
   Deployment,
   DeploymentEvent,
   EmbedOptions,
@@ -15,6 +17,7 @@ import type {
   ModelDeploymentRef,
   ModelEvent,
   PatchDeploymentRequest,
+  QuotaOverrides,
   TokenClaims,
   TokenizationResponse,
   TokenResponse,
@@ -22,7 +25,7 @@ import type {
   Upload,
   UseCase,
 } from './types.js';
-import { UPLOAD_NAME_PATTERN } from './types.js';
+import { isUploadPath, MAX_UPLOAD_DEPTH } from './types.js';
 import { pollDeployment, pollModel, type ModelWaitOptions, type WaitOptions } from './wait.js';
 
 export interface ModeldClientOptions {
@@ -183,11 +186,15 @@ export class ModeldClient {
   }
 
   /**
-   * Imports an artifact directory the server can read (`uri` is a `file:///abs/dir` URI) as a
-   * custom model of type `imported`.
+   * Imports a model folder as a custom model of type `imported`: `upload`, the name of one of
+   * the customer's upload folders (files sent with uploadFile as `<folder>/<path>`), or `uri`, a
+   * `file:///abs/dir` URI of an upload folder or of a folder under the server's importRoots.
+   * Give exactly one. The server admits a few imports at once: beyond, 429 MODELD_ERR_OVERLOADED
+   * with `details.retryAfterSeconds`.
    */
-  async importModel(request: { name: string; uri: string; description?: string }, options: RequestOptions = {}): Promise<Model> {
-    const body: Record<string, unknown> = { name: request.name, modelType: 'imported', artifact: { uri: request.uri } };
+  async importModel(request: { name: string; uri?: string; upload?: string; description?: string }, options: RequestOptions = {}): Promise<Model> {
+    const artifact = request.upload !== undefined ? { upload: request.upload } : { uri: request.uri };
+    const body: Record<string, unknown> = { name: request.name, modelType: 'imported', artifact };
     if (request.description !== undefined) body.description = request.description;
     return this.#send('POST', await this.#customerPath('/models', options), { ...options, body });
   }
@@ -227,19 +234,20 @@ export class ModeldClient {
    * the upload can be repeated once after a 401 even for streams; a stream given directly is
    * sent once (a 401 is then thrown). Instead of the 30 s request timeout, the upload fails with
    * MODELD_CLIENT_ERR_TIMEOUT when no byte moves for that long (large files take as long as they
-   * take). Throws MODELD_CLIENT_ERR_INVALID_ARGUMENT, before sending, for a name the server
-   * refuses (`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`).
+   * take). `name` may be a path of a few names (`my-encoder/onnx/model.onnx`: a file inside an
+   * upload folder). Throws MODELD_CLIENT_ERR_INVALID_ARGUMENT, before sending, for a name the
+   * server refuses (isUploadPath: each name `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, at most 8).
    */
   async uploadFile(name: string, body: UploadBody | (() => UploadBody), options: UploadOptions = {}): Promise<Upload> {
-    if (!UPLOAD_NAME_PATTERN.test(name)) {
+    if (!isUploadPath(name)) {
       throw new ModeldClientError(
         0,
         ClientErrorCodes.INVALID_ARGUMENT,
-        `upload name ${JSON.stringify(name)} is not accepted: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters`,
+        `upload name ${JSON.stringify(name)} is not accepted: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters (a file in an upload folder: up to ${MAX_UPLOAD_DEPTH} such names joined by '/')`,
         { details: { field: 'name', name } },
       );
     }
-    const url = this.baseUrl + (await this.#customerPath(`/uploads/${enc(name)}`, options));
+    const url = this.baseUrl + (await this.#customerPath(`/uploads/${encPath(name)}`, options));
     const replayable = typeof body === 'function' || body instanceof Uint8Array || body instanceof ArrayBuffer || isBlob(body);
     for (let attempt = 0; ; attempt++) {
       const token = await this.#validToken(options);
@@ -294,9 +302,9 @@ export class ModeldClient {
     return Array.isArray(body) ? body : (body?.uploads ?? []);
   }
 
-  /** `DELETE /customers/{C}/ai/uploads/{name}`; the server's 404 when there is no such upload. */
+  /** `DELETE /customers/{C}/ai/uploads/{name}` (a file, or an upload folder with all its files); the server's 404 when there is neither. */
   async deleteUpload(name: string, options: RequestOptions = {}): Promise<void> {
-    await this.#send('DELETE', await this.#customerPath(`/uploads/${enc(name)}`, options), options);
+    await this.#send('DELETE', await this.#customerPath(`/uploads/${encPath(name)}`, options), options);
   }
 
   // ---- deployments -----------------------------------------------------------------------
@@ -396,7 +404,22 @@ export class ModeldClient {
     return response.status === 200;
   }
 
+  /** `GET /customers/{C}/ai/quotas`: every quota of the customer, with its limit and usage. */
+  async getQuotas(options: RequestOptions = {}): Promise<CustomerQuotas> {
+    return this.#send('GET', await this.#customerPath('/quotas', options), options);
+  }
+
   // ---- admin (scope modeld.admin) --------------------------------------------------------
+
+  /** A customer's quotas and the overrides set for it. */
+  async getCustomerQuotas(customerId: string, options: RequestOptions = {}): Promise<AdminCustomerQuotas> {
+    return this.#send('GET', `/admin/customers/${enc(customerId)}/quotas`, options);
+  }
+
+  /** Replaces a customer's quota overrides (`{}` removes them all); answers as getCustomerQuotas. */
+  async setCustomerQuotas(customerId: string, overrides: QuotaOverrides, options: RequestOptions = {}): Promise<AdminCustomerQuotas> {
+    return this.#send('PUT', `/admin/customers/${enc(customerId)}/quotas`, { ...options, body: overrides });
+  }
 
   async createCustomer(name: string, options: RequestOptions = {}): Promise<Customer> {
     return this.#send('POST', '/admin/customers', { ...options, body: { name } });
@@ -563,6 +586,11 @@ async function* iterateStream(stream: ReadableStream<Uint8Array>): AsyncGenerato
 
 function enc(segment: string): string {
   return encodeURIComponent(segment);
+}
+
+/** An upload path: each name encoded, the '/' between them kept. */
+function encPath(name: string): string {
+  return name.split('/').map(enc).join('/');
 }
 
 /** RFC 6749 2.3.1: id and secret are form-urlencoded before they are joined for HTTP Basic. */

@@ -146,17 +146,29 @@ export interface TrainingMetrics {
 
 /** A file uploaded with `PUT /customers/{C}/ai/uploads/{name}`; `uri` goes into `trainingData`. */
 export interface Upload {
+  /** The upload path: a name, or '/'-separated names for a file inside an upload folder. */
   name: string;
   /** `file://` URI the server reads the training data from. */
   uri: string;
+  /** For a file inside an upload folder: `file://` URI of its top-level folder (M2 import `artifact.uri`). */
+  folderUri?: string;
   bytes: number;
   /** Hex SHA-256 of the content. */
   sha256: string;
   uploadedAt: string;
 }
 
-/** Upload names the server accepts (FILENAME of the uploads routes). */
+/** Upload names the server accepts (FILENAME of the uploads routes, or one name of an upload path). */
 export const UPLOAD_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Most names in an upload path (`my-encoder/onnx/model.onnx` has 3), and its longest length. */
+export const MAX_UPLOAD_DEPTH = 8;
+export const MAX_UPLOAD_PATH = 512;
+
+/** True for an upload path the server accepts: 1-MAX_UPLOAD_DEPTH names of UPLOAD_NAME_PATTERN joined by '/'. */
+export function isUploadPath(name: string): boolean {
+  const parts = name.split('/');
+  return name.length <= MAX_UPLOAD_PATH && parts.length <= MAX_UPLOAD_DEPTH && parts.every((p) => UPLOAD_NAME_PATTERN.test(p));
+}
 
 /** One event of a model (training started, epochs, finished or failed). Same shape as deployment events. */
 export type ModelEvent = DeploymentEvent;
@@ -166,7 +178,8 @@ export interface ImportModelRequest {
   name: string;
   modelType: 'imported';
   description?: string;
-  artifact: { uri: string };
+  /** Exactly one: `upload`, the name of one of the customer's upload folders; or `uri`, `file:///abs/dir` (an upload folder's folderUri, or under the server's importRoots). */
+  artifact: { uri: string } | { upload: string };
 }
 
 export const DeploymentStates = {
@@ -300,6 +313,32 @@ export interface TokenizationResponse {
 export interface UseCase {
   useCase: string;
   models: Array<{ id: string; name: string; modelType: string; vectorSize: number | null }>;
+}
+
+/** One quota: its limit for the customer and what is in use now. */
+export interface QuotaUsage {
+  limit: number;
+  used: number;
+}
+
+/** `GET /customers/{C}/ai/quotas` 200 body (docs/api.md, Quotas). */
+export interface CustomerQuotas {
+  deployments: QuotaUsage;
+  replicas: QuotaUsage;
+  models: QuotaUsage;
+  trainingJobs: QuotaUsage;
+  uploadFiles: QuotaUsage;
+  uploadBytes: QuotaUsage;
+}
+
+/** A customer's quota overrides: a number sets the quota, null (or leaving it out) takes the config default. */
+export type QuotaOverrides = Partial<Record<keyof CustomerQuotas, number | null>>;
+
+/** `GET` / `PUT /admin/customers/{id}/quotas` 200 body. */
+export interface AdminCustomerQuotas {
+  customerId: string;
+  quotas: CustomerQuotas;
+  overrides: Partial<Record<keyof CustomerQuotas, number>>;
 }
 
 /** `POST /admin/customers` 200 body. */

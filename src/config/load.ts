@@ -13,13 +13,15 @@ export interface ConfigFlags {
   dataDir?: string;
   logLevel?: string;
   databaseUrl?: string;
+  /** `auto`, `json` or `text` (see ConfigSchema logFormat). */
+  logFormat?: string;
 }
 
 type Env = Record<string, string | undefined>;
 
 /**
  * Builds the one Config: defaults, then the JSON file (flag `configFile` or env MODELD_CONFIG),
- * then env (MODELD_HOST, MODELD_PORT, MODELD_DATA_DIR, MODELD_LOG_LEVEL, MODELD_DATABASE_URL),
+ * then env (MODELD_HOST, MODELD_PORT, MODELD_DATA_DIR, MODELD_LOG_LEVEL, MODELD_LOG_FORMAT, MODELD_DATABASE_URL),
  * then flags. Paths become absolute, dataRoots default to `<dataDir>/uploads`, the result is
  * validated against ConfigSchema and deep-frozen. Throws a ModeldError naming the bad key.
  * This is the only module that reads process.env (through the `env` argument).
@@ -34,6 +36,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env, cwd 
   if (env.MODELD_PORT) fromEnv.port = parsePort(env.MODELD_PORT, 'MODELD_PORT');
   if (env.MODELD_DATA_DIR) fromEnv.dataDir = env.MODELD_DATA_DIR;
   if (env.MODELD_LOG_LEVEL) fromEnv.logLevel = env.MODELD_LOG_LEVEL;
+  if (env.MODELD_LOG_FORMAT) fromEnv.logFormat = env.MODELD_LOG_FORMAT;
   if (env.MODELD_DATABASE_URL) fromEnv.store = { kind: 'postgres', postgresUrl: env.MODELD_DATABASE_URL };
   merged = deepMerge(merged, fromEnv);
 
@@ -42,6 +45,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env, cwd 
   if (flags.port !== undefined) fromFlags.port = flags.port;
   if (flags.dataDir !== undefined) fromFlags.dataDir = flags.dataDir;
   if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel;
+  if (flags.logFormat !== undefined) fromFlags.logFormat = flags.logFormat;
   if (flags.databaseUrl !== undefined) fromFlags.store = { kind: 'postgres', postgresUrl: flags.databaseUrl };
   merged = deepMerge(merged, fromFlags);
 

@@ -39,6 +39,13 @@ export const ConfigSchema = Type.Object(
       Type.Literal('trace'),
       Type.Literal('silent'),
     ]),
+    /**
+     * How the server's log reaches stdout: `json`, one JSON object per line (for log shippers);
+     * `text`, a start-up summary and one short line per event, request lines only at logLevel
+     * debug or trace; `auto`, text when stdout is a terminal, else json. Optional only so that
+     * hand-built configs stay valid; the defaults set it (auto).
+     */
+    logFormat: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('text')])),
     store: Type.Object(
       {
         kind: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')]),
@@ -62,6 +69,37 @@ export const ConfigSchema = Type.Object(
         maxBatchItems: Type.Integer({ minimum: 1, maximum: 1024 }),
         /** Input truncation, in tokens. */
         maxInputTokens: Type.Integer({ minimum: 1 }),
+        /** Longest prediction text or label, in characters, before anything tokenizes it (400 beyond). */
+        maxTextChars: Type.Integer({ minimum: 1 }),
+        /** Deepest nesting of arrays and objects in a JSON body (400 beyond; nothing deeper is parsed into routes). */
+        maxJsonDepth: Type.Integer({ minimum: 2, maximum: 1000 }),
+        /** Largest deployment `config` as JSON (it travels to replicas in environment variables). */
+        deploymentConfigBytes: Type.Integer({ minimum: 2, maximum: 100_000 }),
+        /** A JSON body must arrive whole within this long after the request began (408 beyond). */
+        bodyTimeoutMs: Type.Integer({ minimum: 100 }),
+        /** Any request, uploads included, must arrive whole within this long (node's requestTimeout; 408). */
+        requestTimeoutMs: Type.Integer({ minimum: 1000 }),
+        /** The request line and headers must arrive within this long (node's headersTimeout; 408). */
+        headersTimeoutMs: Type.Integer({ minimum: 1000 }),
+        /** A connection with no byte either way for this long is closed. */
+        socketIdleTimeoutMs: Type.Integer({ minimum: 1000 }),
+        /** Largest request line plus headers (431 beyond). */
+        maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 }),
+        /** Open client connections at once; more are closed on arrival. */
+        maxConnections: Type.Integer({ minimum: 1 }),
+        /** Open client connections from one address at once (0: no per-address limit); more are closed on arrival. */
+        maxConnectionsPerAddress: Type.Integer({ minimum: 0 }),
+        /**
+         * Imports (M2 modelType "imported", docs/api.md): largest JSON file of an imported model
+         * (manifest.json, tokenizer.json, config.json, tokenizer_config.json) and largest other
+         * file (model.onnx, its external data). Checked before a file is opened; 400 beyond.
+         * Optional only so that hand-built configs stay valid; the defaults set them.
+         */
+        importJsonFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        importModelFileBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        /** Imports checked at once on this server, and per customer; beyond them 429 + Retry-After. */
+        concurrentImports: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+        concurrentImportsPerCustomer: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
       },
       { additionalProperties: false },
     ),
@@ -180,6 +218,11 @@ export const ConfigSchema = Type.Object(
         fastEmbeddingRoute: Type.Boolean(),
         /** Requests waiting for a replica, per deployment; beyond it 429 + Retry-After. */
         maxQueuePerDeployment: Type.Integer({ minimum: 0 }),
+        /**
+         * On a shared pre-trained model, the fraction of maxQueuePerDeployment one customer may fill
+         * (beyond it that customer gets 429); freed slots go to the customer with the fewest calls in flight.
+         */
+        maxQueueSharePerCustomer: Type.Number({ exclusiveMinimum: 0, maximum: 1 }),
       },
       { additionalProperties: false },
     ),
@@ -214,8 +257,33 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    /** Directories artifacts may be imported from; empty means anywhere the server user can read. */
+    /**
+     * Directories (shared by all customers) models may be imported from, besides each customer's
+     * own uploads. Empty (the default): only uploads. Never reaches into the data directory.
+     */
     importRoots: Type.Array(Type.String()),
+    /**
+     * Per-customer quotas (docs/api.md "Quotas"): the default of every customer; the admin API
+     * (PUT /admin/customers/{id}/quotas) overrides any of them for one customer. Pre-trained
+     * system deployments count against no customer. 0 refuses every create of that kind.
+     */
+    quotas: Type.Object(
+      {
+        /** Deployments of one customer, those being deleted included until their record is removed. */
+        deployments: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Sum of maxReplicas over the customer's deployments (the most replica processes it can have). */
+        replicas: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Custom models of one customer, in any state (trained, imported, failed). */
+        models: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Training jobs QUEUED or RUNNING of one customer. */
+        trainingJobs: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Files in the customer's upload folder (every file, nested ones included). */
+        uploadFiles: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+        /** Total bytes of those files. */
+        uploadBytes: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

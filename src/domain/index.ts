@@ -5,3 +5,5 @@ export * from './events.js';
 export * from './clock.js';
 export * from './endpoints.js';
 export * from './random.js';
+export * from './redact.js';
+export * from './quotas.js';

@@ -1,42 +1,59 @@
 /**
- * Child process entry of checkArtifactIsolated / probeVectorSizeIsolated:
+ * Child process entry of checkArtifactIsolated / probeVectorSizeIsolated / prepareImportIsolated:
  *   check-main.ts <artifactDir>                       load (with checksums) and run one inference
  *   check-main.ts <dir> --probe <manifest.json file>  open <dir> with that manifest, report the output size
- * Prints `{"vectorSize": N}` on stdout and exits 0; on failure prints the reason on stderr and
- * exits 1. A crash of the native runtime ends it by signal, which the parent reports.
+ *   check-main.ts <sourceDir> --import <destDir> <job JSON {name, modelType, limits}>
+ *                                                     check and copy an untrusted folder (prepareImport)
+ * Prints `{"vectorSize": N[, "artifactId": "..."]}` on stdout and exits 0; on failure prints
+ * `{"error": "<reason>"}` on stdout, a reason that names files relative to the folders it was
+ * given and no other host path, the full error on stderr (for the operator log), and exits 1. A
+ * crash of the native runtime ends it by signal, which the parent reports.
  */
 import { readFile } from 'node:fs/promises';
+import { redactHostPaths } from '../domain/index.js';
 import { checkManifest } from './manifest.js';
 import { loadEngine, openEngine } from './load-engine.js';
+import { embedCheck, prepareImport } from './import-artifact.js';
 import type { EmbeddingEngine } from './types.js';
 
 async function main(argv: string[]): Promise<number> {
-  const [dir, flag, manifestFile] = argv;
-  if (!dir || (flag !== undefined && (flag !== '--probe' || !manifestFile))) {
-    process.stderr.write('usage: check-main.ts <artifactDir> [--probe <manifest.json>]\n');
+  const [dir, flag, arg, job] = argv;
+  if (!dir || (flag !== undefined && !((flag === '--probe' && arg) || (flag === '--import' && arg && job)))) {
+    process.stderr.write('usage: check-main.ts <artifactDir> [--probe <manifest.json> | --import <destDir> <job JSON>]\n');
     return 2;
+  }
+  if (flag === '--import') {
+    const { name, modelType, limits } = JSON.parse(job!) as { name: string; modelType: string; limits: Record<string, number> };
+    const result = await prepareImport(dir, arg!, { name, modelType }, limits);
+    process.stdout.write(JSON.stringify(result) + '\n');
+    return 0;
   }
   let engine: EmbeddingEngine;
   if (flag === '--probe') {
-    const manifest = checkManifest(JSON.parse(await readFile(manifestFile!, 'utf8')), manifestFile!);
+    const manifest = checkManifest(JSON.parse(await readFile(arg!, 'utf8')), arg!);
     engine = await openEngine(dir, manifest, { adoptOutputSize: true });
   } else {
     engine = await loadEngine(dir);
   }
-  const texts = ['modeld checks that this model embeds text.', 'A second, different sentence.'];
-  const { vectors } = await engine.embed(texts);
-  const size = engine.vectorSize;
-  if (vectors.length !== texts.length * size) throw new Error(`the model returned ${vectors.length} numbers for ${texts.length} texts of ${size} dimensions`);
-  for (let i = 0; i < vectors.length; i++) if (!Number.isFinite(vectors[i]!)) throw new Error(`the model output has a non-finite value (${vectors[i]}) at ${i}`);
-  await engine.close();
+  const size = await embedCheck(engine);
   process.stdout.write(JSON.stringify({ vectorSize: size }) + '\n');
   return 0;
 }
 
-main(process.argv.slice(2)).then(
+/** The reason a user sees: paths inside the given folders made relative, any other absolute path cut to its last name. */
+function userReason(err: unknown, argv: string[]): string {
+  let message = (err as Error)?.message ?? String(err);
+  const folders = [argv[0], argv[1] === '--import' ? argv[2] : undefined].filter((d): d is string => typeof d === 'string' && d.startsWith('/'));
+  for (const folder of folders) message = message.replaceAll(`${folder}/`, '').replaceAll(folder, 'the folder');
+  return redactHostPaths(message);
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${(err as Error)?.message ?? String(err)}\n`);
+    process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    process.stdout.write(JSON.stringify({ error: userReason(err, argv) }) + '\n');
     process.exit(1);
   },
 );

@@ -1,7 +1,8 @@
-import { readFile, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ModeldError } from '../errors/index.js';
 import type { ManifestDraft } from './manifest.js';
+import { capOf, existsInside, isSafeRelativePath, readCappedText, resolveInside, type FileLimits } from './safe-files.js';
 import { HfTokenizer } from './tokenizer.js';
 
 /** Longest input modeld feeds a model, whatever its config says (the prediction API truncates at 512). */
@@ -24,16 +25,31 @@ async function isFile(p: string): Promise<boolean> {
   return (await stat(p).catch(() => null))?.isFile() ?? false;
 }
 
-async function readOptionalJson(dir: string, name: string): Promise<Record<string, unknown> | null> {
-  const file = path.join(dir, name);
-  if (!(await isFile(file))) return null;
-  try {
-    const v: unknown = JSON.parse(await readFile(file, 'utf8'));
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('top level must be an object');
-    return v as Record<string, unknown>;
-  } catch (err) {
-    throw invalid(`${name} in ${dir} is not valid JSON (${(err as Error).message})`, { file: name });
+/** `rel` of `root` when it is a regular file inside it (symlinks resolved) within its cap, else null when there is nothing of that name. */
+async function findInside(root: string, rel: string, limits: FileLimits): Promise<{ real: string; bytes: number } | null> {
+  if (!(await existsInside(root, rel))) return null;
+  return resolveInside(root, rel, limits);
+}
+
+async function readJsonInside(dir: string, root: string, name: string, limits: FileLimits, required: boolean): Promise<unknown> {
+  const found = await findInside(root, name, limits);
+  if (!found) {
+    if (required) throw invalid(`artifact.uri: no ${name} in ${dir}`, { file: name });
+    return null;
   }
+  const text = await readCappedText(found.real, capOf(name, limits)?.bytes ?? Number.MAX_SAFE_INTEGER, name);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalid(`${path.join(dir, name)}: not valid JSON (${(err as Error).message})`, { file: name });
+  }
+}
+
+async function readOptionalJson(dir: string, root: string, name: string, limits: FileLimits): Promise<Record<string, unknown> | null> {
+  const v = await readJsonInside(dir, root, name, limits, false);
+  if (v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`${name} in ${dir} is not valid JSON (top level must be an object)`, { file: name });
+  return v as Record<string, unknown>;
 }
 
 /** True when `dir` looks like a Hugging Face export (a tokenizer.json or an ONNX model where we look for them). */
@@ -51,26 +67,35 @@ export async function looksLikeHfFolder(dir: string): Promise<boolean> {
  * 512 (default 512). Throws MODELD_ERR_ARTIFACT_INVALID with a message prefixed by `uriField`
  * where the folder itself is wrong.
  */
-export async function draftFromHfFolder(dir: string, meta: { name: string; modelType: string }, uriField = 'artifact.uri'): Promise<HfFolderDraft> {
+export async function draftFromHfFolder(
+  dir: string,
+  meta: { name: string; modelType: string },
+  uriField = 'artifact.uri',
+  limits: FileLimits = {},
+): Promise<HfFolderDraft> {
   const st = await stat(dir).catch(() => null);
   if (!st?.isDirectory()) throw invalid(`${uriField}: ${dir} is not a directory`, { field: uriField });
-  if (!(await isFile(path.join(dir, 'tokenizer.json')))) throw invalid(`${uriField}: no tokenizer.json in ${dir}`, { field: uriField });
-  const modelRel = (await isFile(path.join(dir, 'onnx', 'model.onnx'))) ? 'onnx/model.onnx' : (await isFile(path.join(dir, 'model.onnx'))) ? 'model.onnx' : null;
+  const root = await realpath(dir);
+  if (!(await existsInside(root, 'tokenizer.json'))) throw invalid(`${uriField}: no tokenizer.json in ${dir}`, { field: uriField });
+  const modelRel = (await existsInside(root, 'onnx/model.onnx')) ? 'onnx/model.onnx' : (await existsInside(root, 'model.onnx')) ? 'model.onnx' : null;
   if (!modelRel) throw invalid(`${uriField}: no onnx/model.onnx or model.onnx in ${dir}`, { field: uriField });
+  const modelFile = await resolveInside(root, modelRel, limits);
 
-  const config = await readOptionalJson(dir, 'config.json');
-  const tokConfig = await readOptionalJson(dir, 'tokenizer_config.json');
+  const config = await readOptionalJson(dir, root, 'config.json', limits);
+  const tokConfig = await readOptionalJson(dir, root, 'tokenizer_config.json', limits);
   const fromTok = tokConfig?.model_max_length;
   const fromCfg = config?.max_position_embeddings;
   const declared = typeof fromTok === 'number' && fromTok > 0 ? fromTok : typeof fromCfg === 'number' && fromCfg > 0 ? fromCfg : MAX_TOKENS_CAP;
   const maxTokens = Math.min(MAX_TOKENS_CAP, Math.floor(declared));
 
-  // Loading the tokenizer here (pure JS, safe in-process) turns a bad tokenizer.json into a clear error now.
-  await HfTokenizer.fromFile(path.join(dir, 'tokenizer.json'), maxTokens, tokConfig ? path.join(dir, 'tokenizer_config.json') : undefined);
+  // Building the tokenizer turns a bad tokenizer.json into a clear error now. For an import this
+  // runs in the check child process (check-main.ts), never in the server.
+  const tokenizerJson = await readJsonInside(dir, root, 'tokenizer.json', limits, true);
+  HfTokenizer.fromJson(tokenizerJson, tokConfig, maxTokens, path.join(dir, 'tokenizer.json'));
 
   // Loaded on demand: onnx-proto (protobufjs) costs about 150 ms at every server start and is only needed to import a model.
   const { inspectOnnx } = await import('./onnx-graph.js');
-  const graph = await inspectOnnx(path.join(dir, modelRel), modelRel);
+  const graph = await inspectOnnx(modelFile.real, modelRel);
   for (const i of graph.inputs) {
     if (!(TEXT_INPUTS as readonly string[]).includes(i.name)) {
       throw invalid(`${modelRel}: graph input '${i.name}' is not a text input (expected ${TEXT_INPUTS.join(', ')})`, { input: i.name });
@@ -99,8 +124,9 @@ export async function draftFromHfFolder(dir: string, meta: { name: string; model
   const modelDir = path.posix.dirname(modelRel);
   const files = ['tokenizer.json', modelRel, ...graph.externalData.map((f) => path.posix.normalize(path.posix.join(modelDir, f)))];
   for (const f of files) {
-    if (f.startsWith('../') || path.posix.isAbsolute(f)) throw invalid(`${modelRel}: external data file '${f}' is outside the model folder`);
-    if (!(await isFile(path.join(dir, f)))) throw invalid(`${uriField}: ${f} (external data of ${modelRel}) is missing in ${dir}`, { field: uriField });
+    if (!isSafeRelativePath(f)) throw invalid(`${modelRel}: an external data file is outside the model folder`);
+    if (!(await existsInside(root, f))) throw invalid(`${uriField}: ${f} (external data of ${modelRel}) is missing in ${dir}`, { field: uriField });
+    await resolveInside(root, f, limits);
   }
   if (config) files.push('config.json');
   if (tokConfig) files.push('tokenizer_config.json');

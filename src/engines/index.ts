@@ -17,7 +17,8 @@ export {
   type ManifestDraft,
 } from './manifest.js';
 export { importArtifact, type ImportedArtifact } from './import-artifact.js';
-export { checkArtifactIsolated, type CheckOptions } from './check-isolated.js';
+export { checkArtifactIsolated, checkChildEnv, operatorDetailOf, type CheckOptions } from './check-isolated.js';
+export { isSafeRelativePath, MAX_ARTIFACT_FILES, type FileLimits } from './safe-files.js';
 export { ensureShippedPretrained, SHIPPED_USE_ID } from './shipped-use.js';
 export { listPretrained, type PretrainedListing, type SkippedPretrained } from './pretrained.js';
 export { measureEngineThroughput, measureTokenizeThroughput } from './throughput.js';

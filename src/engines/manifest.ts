@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ModeldError } from '../errors/index.js';
+import { capOf, isSafeRelativePath, MAX_ARTIFACT_FILES, readCappedText, resolveInside, type FileLimits } from './safe-files.js';
 import { ARTIFACT_FORMAT_VERSION, type ArtifactManifest, type ManifestFile } from './types.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -44,9 +45,9 @@ const oneOf =
 
 const bool: Check = (v) => (typeof v === 'boolean' ? null : 'must be boolean');
 
-/** A path inside the artifact: not empty, not absolute, no `..` segment. */
-const RELATIVE_FILE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$)).+$/;
-const relativeFile: Check = (v) => (typeof v === 'string' && RELATIVE_FILE.test(v) ? null : 'must be a relative path inside the artifact (no leading /, no ..)');
+/** A path inside the artifact (isSafeRelativePath): relative, normalized, no `..`. */
+const relativeFile: Check = (v) =>
+  typeof v === 'string' && isSafeRelativePath(v) ? null : 'must be a normalized relative path inside the artifact (no leading /, no . or .. segment, no backslash)';
 const SHA256 = /^[0-9a-f]{64}$/;
 
 interface Field {
@@ -133,7 +134,18 @@ const ManifestShape: ObjectShape = {
       check: { closed: false, fields: { config: { check: record(() => undefined) }, metrics: { check: record(() => undefined) } } },
     },
     files: {
-      check: record((v, field) => checkObject(v, { fields: { sha256: { check: (h) => (typeof h === 'string' && SHA256.test(h) ? null : 'must be a lowercase hex sha256') }, bytes: { check: int(0) } } }, field)),
+      // Every key is a path the importer hashes and copies: checked here, before any file is opened.
+      check: (v, field) => {
+        if (isObject(v)) {
+          const keys = Object.keys(v);
+          if (keys.length > MAX_ARTIFACT_FILES) return `must list at most ${MAX_ARTIFACT_FILES} files`;
+          const bad = keys.find((k) => !isSafeRelativePath(k));
+          if (bad !== undefined) throw new ShapeError(`${field}[${JSON.stringify(bad.slice(0, 200))}]`, 'must be a normalized relative path inside the artifact (no leading /, no . or .. segment, no backslash)');
+        }
+        return record((f, sub) =>
+          checkObject(f, { fields: { sha256: { check: (h) => (typeof h === 'string' && SHA256.test(h) ? null : 'must be a lowercase hex sha256') }, bytes: { check: int(0) } } }, sub),
+        )(v, field);
+      },
     },
     createdAt: { check: str(1) },
   },
@@ -189,13 +201,23 @@ export function checkManifest(raw: unknown, where: string): ArtifactManifest {
   return m;
 }
 
-/** Reads and schema-checks `<dir>/manifest.json` (no checksums). Throws MODELD_ERR_ARTIFACT_INVALID. */
-export async function readManifest(dir: string): Promise<ArtifactManifest> {
+/**
+ * Reads and schema-checks `<dir>/manifest.json` (no checksums). With `limits.jsonFileBytes`, a
+ * larger manifest is refused before it is read. Throws MODELD_ERR_ARTIFACT_INVALID.
+ */
+export async function readManifest(dir: string, limits: FileLimits = {}): Promise<ArtifactManifest> {
   const file = path.join(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const cap = capOf(MANIFEST_FILE, limits);
+    if (cap) {
+      const { real } = await resolveInside(await realpath(dir), MANIFEST_FILE, limits);
+      text = await readCappedText(real, cap.bytes, file);
+    } else {
+      text = await readFile(file, 'utf8');
+    }
   } catch (err) {
+    if (err instanceof ModeldError) throw err;
     throw invalid(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file }, err);
   }
   let raw: unknown;
@@ -208,16 +230,27 @@ export async function readManifest(dir: string): Promise<ArtifactManifest> {
 }
 
 /**
- * Reads the manifest and checks every listed file's size and sha256. Throws
- * MODELD_ERR_ARTIFACT_INVALID naming the field or the file that does not match.
+ * Reads the manifest and checks every listed file's size and sha256. Every listed path is checked
+ * (by checkManifest) to be relative and normalized before any file is opened, and each file's real
+ * path (symlinks resolved) must lie inside `dir`; with `limits`, each file must be within its cap.
+ * Throws MODELD_ERR_ARTIFACT_INVALID naming the field or the file that does not match; a listed
+ * path that leads out of `dir` is refused without a word about what is there.
  */
-export async function verifyArtifact(dir: string): Promise<ArtifactManifest> {
-  const manifest = await readManifest(dir);
+export async function verifyArtifact(dir: string, limits: FileLimits = {}): Promise<ArtifactManifest> {
+  const manifest = await readManifest(dir, limits);
+  const root = await realpath(dir);
+  const resolved: [string, string, ManifestFile][] = [];
   for (const [name, expected] of Object.entries(manifest.files)) {
+    const { real } = await resolveInside(root, name, limits).catch((err: unknown) => {
+      throw err instanceof ModeldError ? invalid(`${path.join(dir, name)}: listed in manifest.json but ${err.message.replace(/^.*?: /, '')}`, { file: name }, err) : err;
+    });
+    resolved.push([name, real, expected]);
+  }
+  for (const [name, real, expected] of resolved) {
     const file = path.join(dir, name);
     let actual: ManifestFile;
     try {
-      actual = await hashFile(file);
+      actual = await hashFile(real);
     } catch (err) {
       throw invalid(`${file}: listed in manifest.json but cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: name }, err);
     }

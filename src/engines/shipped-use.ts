@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ModeldError } from '../errors/index.js';
@@ -49,7 +49,11 @@ export async function ensureShippedPretrained(modelsDir: string): Promise<void> 
   const tmp = path.join(modelsDir, `.${SHIPPED_USE_ID}.${process.pid}.${Date.now()}.tmp`);
   await mkdir(tmp);
   try {
-    for (const f of files) await copyFile(path.join(source, f), path.join(tmp, f));
+    for (const f of files) {
+      await copyFile(path.join(source, f), path.join(tmp, f));
+      // copyFile keeps the package's mode (0644); files under the data directory are 0600.
+      await chmod(path.join(tmp, f), 0o600);
+    }
     await writeManifest(
       tmp,
       {

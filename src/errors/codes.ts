@@ -19,6 +19,9 @@ export const ErrorCodes = {
   MODELD_ERR_INVALID_CLIENT: { status: 401, retryable: false },
   MODELD_ERR_FORBIDDEN_SCOPE: { status: 403, retryable: false },
   MODELD_ERR_FORBIDDEN_CUSTOMER: { status: 403, retryable: false },
+  // A per-customer quota (config `quotas`, admin overrides) is used up: 403, not 429, because
+  // waiting does not free it (deleting something or a higher quota does), and clients retry 429s.
+  MODELD_ERR_QUOTA_EXCEEDED: { status: 403, retryable: false },
   // 404: unknown, or another customer's (never told apart).
   MODELD_ERR_NOT_FOUND: { status: 404, retryable: false },
   MODELD_ERR_CUSTOMER_NOT_FOUND: { status: 404, retryable: false },
@@ -30,6 +33,10 @@ export const ErrorCodes = {
   // 413 / 415: the body itself.
   MODELD_ERR_BODY_TOO_LARGE: { status: 413, retryable: false },
   MODELD_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
+  // 408 / 414 / 431: the request's framing (slow body, long path, large headers); answered before any route runs.
+  MODELD_ERR_REQUEST_TIMEOUT: { status: 408, retryable: true },
+  MODELD_ERR_URI_TOO_LONG: { status: 414, retryable: false },
+  MODELD_ERR_HEADERS_TOO_LARGE: { status: 431, retryable: false },
   // 429 / 503: try again later.
   MODELD_ERR_OVERLOADED: { status: 429, retryable: true },
   MODELD_ERR_RATE_LIMITED: { status: 429, retryable: true },

@@ -13,13 +13,14 @@ function endpoints(n: number): ServingEndpoint[] {
   return Array.from({ length: n }, (_, i) => ({ replicaId: `r${i}`, url: `http://127.0.0.1:${40000 + i}`, generation: 1 }));
 }
 
-function setup(options: { replicas?: number; cap?: number; queue?: number; readyWaitMs?: number; now?: () => number } = {}) {
+function setup(options: { replicas?: number; cap?: number; queue?: number; perTenant?: number; readyWaitMs?: number; now?: () => number } = {}) {
   const clock = { now: options.now ?? (() => Date.now()) };
   const registry = new EndpointRegistry({ clock });
   const balancer = new Balancer(registry, {
     maxInflightPerReplica: options.cap ?? 2,
     maxQueuePerDeployment: options.queue ?? 4,
     readyWaitMs: options.readyWaitMs ?? 5_000,
+    ...(options.perTenant !== undefined && { maxQueuedPerTenant: options.perTenant }),
   });
   if (options.replicas !== 0) registry.publish(DEP, MODEL, endpoints(options.replicas ?? 2));
   return { registry, balancer };
@@ -33,6 +34,59 @@ function code(err: unknown): string {
 async function state(p: Promise<unknown>): Promise<'resolved' | 'rejected' | 'pending'> {
   return Promise.race([p.then(() => 'resolved' as const, () => 'rejected' as const), new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
 }
+
+describe('Balancer on a deployment customers share (a pre-trained model)', () => {
+  it('caps what one customer may have waiting, so that a flood leaves room for the others', async () => {
+    const { balancer } = setup({ replicas: 1, cap: 1, queue: 8, perTenant: 3 });
+    const running = await balancer.acquire(DEP, { tenant: 'a' });
+    const aWaiting = [1, 2, 3].map(() => balancer.acquire(DEP, { tenant: 'a' }));
+    const shed = balancer.acquire(DEP, { tenant: 'a' });
+    assert.equal(await state(shed), 'rejected');
+    const err = await shed.catch((e: unknown) => e);
+    assert.equal(code(err), 'MODELD_ERR_OVERLOADED');
+    assert.match((err as Error).message, /maxQueueSharePerCustomer/);
+    const bWaiting = balancer.acquire(DEP, { tenant: 'b' });
+    assert.equal(await state(bWaiting), 'pending', 'the other customer still gets a place in the queue');
+    // A freed slot goes to the customer with the fewest calls in flight: b, although it came last.
+    running.release(1);
+    assert.equal(await state(bWaiting), 'resolved');
+    for (const p of aWaiting) assert.equal(await state(p), 'pending');
+    (await bWaiting).release(1);
+    const firstA = await aWaiting[0]!;
+    assert.equal(firstA.deploymentId, DEP, 'then a is served again, in its own order');
+    firstA.release(1);
+    for (const p of aWaiting.slice(1)) (await p).release(1);
+  });
+
+  it('property: never more than the cap waiting per customer, and every admitted request is served once slots free', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 40 }), async (tenants) => {
+        const { balancer } = setup({ replicas: 2, cap: 1, queue: 12, perTenant: 4 });
+        const results = tenants.map((tenant) => ({ tenant, p: balancer.acquire(DEP, { tenant }) }));
+        const waiting = new Map<string, number>();
+        const states = await Promise.all(results.map((r) => state(r.p)));
+        states.forEach((st, i) => {
+          if (st === 'pending') waiting.set(results[i]!.tenant, (waiting.get(results[i]!.tenant) ?? 0) + 1);
+        });
+        for (const n of waiting.values()) assert.ok(n <= 4, `at most 4 waiting per customer: ${[...waiting]}`);
+        // Each lease is given back as soon as it is granted: every admitted request must get one.
+        let served = 0;
+        const all = results.map((r) =>
+          r.p.then(
+            (lease) => {
+              served++;
+              setImmediate(() => lease.release(1));
+            },
+            () => {},
+          ),
+        );
+        await Promise.all(all);
+        assert.equal(served, states.filter((st) => st !== 'rejected').length);
+      }),
+      { seed: 4, numRuns: 50 },
+    );
+  });
+});
 
 describe('Balancer', () => {
   it('frees the slots of requests that were in flight when the controller published again', async () => {

@@ -13,6 +13,12 @@ export interface BalancerOptions {
    * MODELD_ERR_NO_READY_REPLICA.
    */
   readyWaitMs: number;
+  /**
+   * On a deployment several customers share (a pre-trained model), the most requests one customer
+   * may have waiting (default: maxQueuePerDeployment, no cap); beyond it that customer's requests
+   * get 429 while the others still find room.
+   */
+  maxQueuedPerTenant?: number;
   /** Called for every request shed with 429 (metrics). */
   onShed?: (deploymentId: string) => void;
 }
@@ -24,6 +30,13 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** A retry of a request already admitted: never shed, and served before new arrivals. */
   admitted?: boolean;
+  /**
+   * The customer asking, on a deployment several customers share: its waiting requests are capped
+   * (maxQueuedPerTenant) and a freed slot goes to the waiting customer with the fewest calls in
+   * flight there, so that one customer's flood neither fills the queue nor stands in front of
+   * everyone else. Absent for a customer's own deployments (plain FIFO).
+   */
+  tenant?: string;
 }
 
 /** A slot on one replica, held for the duration of one call. */
@@ -40,6 +53,7 @@ export interface Lease {
 
 interface Waiter {
   readonly exclude: ReadonlySet<string> | undefined;
+  readonly tenant: string | undefined;
   readonly resolve: (lease: Lease) => void;
   readonly reject: (err: unknown) => void;
   readonly signal: AbortSignal | undefined;
@@ -48,6 +62,14 @@ interface Waiter {
 }
 
 const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
+
+/** One customer on one shared deployment. */
+interface TenantCounts {
+  queued: number;
+  inflight: number;
+  /** #leases at its last lease (-1: not served since it arrived). */
+  lastServed: number;
+}
 
 /**
  * Chooses the replica for each request: the ready endpoint with the fewest requests in flight,
@@ -60,6 +82,10 @@ export class Balancer {
   readonly #registry: EndpointRegistry;
   readonly #options: BalancerOptions;
   readonly #queues = new Map<string, Waiter[]>();
+  /** Shared deployments only: per customer, requests waiting and calls in flight. */
+  readonly #tenants = new Map<string, Map<string, TenantCounts>>();
+  /** Increases at every lease on a shared deployment: orders customers by when they were last served. */
+  #leases = 0;
   readonly #unsubscribe: () => void;
 
   constructor(registry: EndpointRegistry, options: BalancerOptions) {
@@ -78,14 +104,28 @@ export class Balancer {
    * signal's reason when aborted.
    */
   acquire(deploymentId: string, options: AcquireOptions = {}): Promise<Lease> {
-    const { signal, admitted = false } = options;
+    const { signal, admitted = false, tenant } = options;
     const exclude = options.exclude ?? NO_EXCLUSIONS;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const slots = this.#registry.ensure(deploymentId);
     const queue = this.#queue(deploymentId);
     if (queue.length === 0 || admitted) {
       const endpoint = this.#pick(slots, exclude);
-      if (endpoint) return Promise.resolve(this.#lease(slots, endpoint));
+      if (endpoint) return Promise.resolve(this.#lease(slots, endpoint, tenant));
+    }
+    const perTenant = this.#options.maxQueuedPerTenant;
+    if (!admitted && tenant !== undefined && perTenant !== undefined && this.#tenant(deploymentId, tenant).queued >= perTenant) {
+      this.#registry.noteShed(slots);
+      this.#options.onShed?.(deploymentId);
+      const retryAfterSeconds = this.#retryAfterSeconds(slots, queue.length);
+      this.#cleanup(deploymentId);
+      return Promise.reject(
+        new ModeldError(
+          'MODELD_ERR_OVERLOADED',
+          `too many of your requests for the shared model: ${perTenant} already waiting (gateway.maxQueueSharePerCustomer); retry in ${retryAfterSeconds} s`,
+          { details: { retryAfterSeconds, queued: perTenant, limit: perTenant } },
+        ),
+      );
     }
     if (!admitted && queue.length >= this.#options.maxQueuePerDeployment) {
       this.#registry.noteShed(slots);
@@ -99,10 +139,11 @@ export class Balancer {
       );
     }
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = { exclude, resolve, reject, signal, onAbort: null, timer: null };
+      const waiter: Waiter = { exclude, tenant, resolve, reject, signal, onAbort: null, timer: null };
       if (admitted) queue.unshift(waiter);
       else queue.push(waiter);
       slots.queued++;
+      if (tenant !== undefined) this.#tenant(deploymentId, tenant).queued++;
       this.#registry.noteConcurrency(slots);
       if (signal) {
         waiter.onAbort = () => {
@@ -129,6 +170,50 @@ export class Balancer {
     for (const id of [...this.#queues.keys()]) {
       this.#rejectAll(id, new ModeldError('MODELD_ERR_UNAVAILABLE', 'the server is shutting down'));
     }
+  }
+
+  #tenant(deploymentId: string, tenant: string): TenantCounts {
+    let byTenant = this.#tenants.get(deploymentId);
+    if (!byTenant) {
+      byTenant = new Map();
+      this.#tenants.set(deploymentId, byTenant);
+    }
+    let counts = byTenant.get(tenant);
+    if (!counts) {
+      counts = { queued: 0, inflight: 0, lastServed: -1 };
+      byTenant.set(tenant, counts);
+    }
+    return counts;
+  }
+
+  #forgetTenant(deploymentId: string, tenant: string): void {
+    const byTenant = this.#tenants.get(deploymentId);
+    const counts = byTenant?.get(tenant);
+    if (!byTenant || !counts || counts.queued > 0 || counts.inflight > 0) return;
+    byTenant.delete(tenant);
+    if (byTenant.size === 0) this.#tenants.delete(deploymentId);
+  }
+
+  /**
+   * From `from` on, the waiter whose customer has the fewest calls in flight, then the one served
+   * longest ago (round-robin between customers), then the earliest in the queue.
+   */
+  #fairIndex(queue: Waiter[], from: number, byTenant: Map<string, TenantCounts>): number {
+    let best = from;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    let bestServed = Number.POSITIVE_INFINITY;
+    for (let i = from; i < queue.length; i++) {
+      const t = queue[i]!.tenant;
+      const counts = t === undefined ? undefined : byTenant.get(t);
+      const load = counts?.inflight ?? 0;
+      const served = counts?.lastServed ?? -1;
+      if (load < bestLoad || (load === bestLoad && served < bestServed)) {
+        best = i;
+        bestLoad = load;
+        bestServed = served;
+      }
+    }
+    return best;
   }
 
   #queue(deploymentId: string): Waiter[] {
@@ -159,9 +244,14 @@ export class Balancer {
     return slots.endpoints.some((e) => !e.failed && !exclude.has(e.replicaId));
   }
 
-  #lease(slots: DeploymentSlots, endpoint: EndpointState): Lease {
+  #lease(slots: DeploymentSlots, endpoint: EndpointState, tenant?: string): Lease {
     endpoint.inflight++;
     slots.inflight++;
+    const counts = tenant === undefined ? null : this.#tenant(slots.deploymentId, tenant);
+    if (counts) {
+      counts.inflight++;
+      counts.lastServed = this.#leases++;
+    }
     this.#registry.noteConcurrency(slots);
     let released = false;
     // A published endpoint implies a published model.
@@ -175,6 +265,10 @@ export class Balancer {
         released = true;
         endpoint.inflight--;
         slots.inflight--;
+        if (counts) {
+          counts.inflight--;
+          this.#forgetTenant(slots.deploymentId, tenant!);
+        }
         if (latencyMs !== undefined) endpoint.served++;
         if (latencyMs !== undefined) slots.meanLatencyMs = slots.meanLatencyMs === 0 ? latencyMs : slots.meanLatencyMs * 0.9 + latencyMs * 0.1;
         this.#registry.noteConcurrency(slots);
@@ -189,16 +283,24 @@ export class Balancer {
     const queue = this.#queues.get(deploymentId);
     const slots = this.#registry.get(deploymentId);
     if (!queue || !slots) return;
+    const byTenant = this.#tenants.get(deploymentId);
     for (let i = 0; i < queue.length; ) {
       if (!this.#hasRoom(slots)) return;
-      const waiter = queue[i]!;
-      const endpoint = this.#pick(slots, waiter.exclude ?? NO_EXCLUSIONS);
+      // A shared deployment serves the customer with the fewest calls in flight first; when that
+      // waiter can use no free replica (it excludes them), queue order takes over.
+      let at = byTenant ? this.#fairIndex(queue, i, byTenant) : i;
+      let endpoint = this.#pick(slots, queue[at]!.exclude ?? NO_EXCLUSIONS);
+      if (!endpoint && at !== i) {
+        at = i;
+        endpoint = this.#pick(slots, queue[at]!.exclude ?? NO_EXCLUSIONS);
+      }
       if (!endpoint) {
         i++;
         continue;
       }
+      const waiter = queue[at]!;
       this.#dequeue(deploymentId, waiter);
-      waiter.resolve(this.#lease(slots, endpoint));
+      waiter.resolve(this.#lease(slots, endpoint, waiter.tenant));
     }
   }
 
@@ -242,6 +344,11 @@ export class Balancer {
     if (slots) {
       slots.queued--;
       this.#registry.noteConcurrency(slots);
+    }
+    if (waiter.tenant !== undefined) {
+      const counts = this.#tenants.get(deploymentId)?.get(waiter.tenant);
+      if (counts) counts.queued--;
+      this.#forgetTenant(deploymentId, waiter.tenant);
     }
     this.#cleanup(deploymentId);
   }

@@ -67,6 +67,8 @@ interface Target {
   deploymentId: string;
   /** What the client called it (MODEL_ID). */
   name: string;
+  /** The customer asking, when the deployment is shared by every customer (a pre-trained model): fair queueing. */
+  tenant?: string;
 }
 
 /**
@@ -100,6 +102,7 @@ export class Gateway {
     this.balancer = new Balancer(deps.registry, {
       maxInflightPerReplica: g.maxInflightPerReplica,
       maxQueuePerDeployment: g.maxQueuePerDeployment,
+      maxQueuedPerTenant: Math.max(1, Math.ceil(g.maxQueuePerDeployment * g.maxQueueSharePerCustomer)),
       readyWaitMs: deps.readyWaitMs ?? g.requestTimeoutMs,
       onShed: (deploymentId) => deps.metrics?.shedTotal.inc({ deployment: deploymentId }),
     });
@@ -127,6 +130,11 @@ export class Gateway {
     return this.#deps.config.limits.maxBatchItems;
   }
 
+  /** Longest text (characters) a prediction input or label may have (`limits.maxTextChars`). */
+  get maxTextChars(): number {
+    return this.#deps.config.limits.maxTextChars;
+  }
+
   /** False once close() began (OIP server readiness). */
   get ready(): boolean {
     return !this.#closed;
@@ -134,7 +142,7 @@ export class Gateway {
 
   /** POST /ai/prediction/embedding/{MODEL_ID}. */
   async embed(customerId: string, modelId: string, body: unknown, options: CallOptions = {}): Promise<EmbeddingResult> {
-    const params = parseEmbeddingBody(body, this.maxBatchItems);
+    const params = parseEmbeddingBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, modelId);
     const known = this.registry.modelOf(target.deploymentId);
     if (known) checkDimReduction(params, known.vectorSize);
@@ -162,7 +170,7 @@ export class Gateway {
    * cosine similarity, keeps those >= similarityCutoff, the best topK, best first.
    */
   async classify(customerId: string, modelId: string, body: unknown, options: CallOptions = {}): Promise<ClassificationResult> {
-    const params = parseClassificationBody(body, this.maxBatchItems);
+    const params = parseClassificationBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, modelId);
     const texts = [...params.texts, ...params.labels];
     // Each runner call carries at most maxBatchItems texts, like any other request.
@@ -197,7 +205,7 @@ export class Gateway {
 
   /** POST /ai/tokenization/{MODEL_ID}: the tokens of each input after truncation. */
   async tokenize(customerId: string, modelId: string, body: unknown, options: CallOptions = {}): Promise<TokenizationResult> {
-    const texts = parseTokenizationBody(body, this.maxBatchItems);
+    const texts = parseTokenizationBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, modelId);
     const result = await this.#run(target, 'tokenization', options, (lease, signal) => this.client.tokenize(lease.endpoint.url, texts, signal));
     return {
@@ -229,7 +237,7 @@ export class Gateway {
 
   /** OIP v2 POST /v2/models/{name}/infer: one BYTES input `text` -> one FP32 output `vector` [n, dim]. */
   async oipInfer(customerId: string, name: string, body: unknown, options: CallOptions = {}): Promise<OipInferResult> {
-    const params = parseOipInferBody(body, this.maxBatchItems);
+    const params = parseOipInferBody(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, name);
     const frame = await this.#run(target, 'oip-infer', options, (lease, signal) => this.client.embed(lease.endpoint.url, { texts: params.texts }, signal));
     const data = new Float32Array(frame.count * frame.dim);
@@ -305,7 +313,7 @@ export class Gateway {
     }
     const deploymentId = await this.#deps.resolvePretrained(modelId);
     if (!deploymentId) throw modelNotFound(modelId);
-    return { deploymentId, name: modelId };
+    return { deploymentId, name: modelId, tenant: customerId };
   }
 
   /**
@@ -334,7 +342,7 @@ export class Gateway {
       for (let attempt = 0; ; attempt++) {
         let lease: Lease;
         try {
-          lease = await this.balancer.acquire(deploymentId, { exclude, signal, admitted: attempt > 0 });
+          lease = await this.balancer.acquire(deploymentId, { exclude, signal, admitted: attempt > 0, ...(target.tenant !== undefined && { tenant: target.tenant }) });
         } catch (err) {
           // The deadline passed while no replica was ready at all: say that, not "timeout".
           if (signal.aborted && err === signal.reason && this.registry.readyCount(deploymentId) === 0 && !options.signal?.aborted) {

@@ -110,13 +110,21 @@ function optionalObject(parent: Json, key: string, field: string): Json | undefi
   return v;
 }
 
+function textTooLong(field: string, length: number, maxTextChars: number) {
+  return invalidField(field, `is ${length} characters long; at most ${maxTextChars} are accepted (limits.maxTextChars)`, { maxTextChars, length });
+}
+
 function parseBody(body: unknown): Json {
   if (!isObject(body)) throw invalidField('body', 'must be a JSON object');
   return body;
 }
 
-/** `batch`: 1..maxBatchItems objects with a string `text`. */
-export function parseBatch(body: Json, maxBatchItems: number): string[] {
+/**
+ * `batch`: 1..maxBatchItems objects with a string `text` of at most `maxTextChars` characters
+ * (UTF-16 code units, config `limits.maxTextChars`): a longer text is refused before anything
+ * tokenizes it, since only its first `maxInputTokens` tokens would be used anyway.
+ */
+export function parseBatch(body: Json, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): string[] {
   const batch = body.batch;
   if (batch === undefined) throw invalidField('body.batch', 'is required', { maxBatchItems });
   if (!Array.isArray(batch)) throw invalidField('body.batch', `must be an array of 1 to ${maxBatchItems} {text} objects`, { maxBatchItems });
@@ -128,14 +136,15 @@ export function parseBatch(body: Json, maxBatchItems: number): string[] {
     const item: unknown = batch[i];
     if (!isObject(item)) throw invalidField(`body.batch.${i}`, 'must be an object {text}');
     if (typeof item.text !== 'string') throw invalidField(`body.batch.${i}.text`, item.text === undefined ? 'is required' : 'must be a string');
+    if (item.text.length > maxTextChars) throw textTooLong(`body.batch.${i}.text`, item.text.length, maxTextChars);
     texts[i] = item.text;
   }
   return texts;
 }
 
-export function parseEmbeddingBody(raw: unknown, maxBatchItems: number): EmbeddingParams {
+export function parseEmbeddingBody(raw: unknown, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): EmbeddingParams {
   const body = parseBody(raw);
-  const params: EmbeddingParams = { texts: parseBatch(body, maxBatchItems) };
+  const params: EmbeddingParams = { texts: parseBatch(body, maxBatchItems, maxTextChars) };
   const useCase = optionalObject(body, 'useCaseConfig', 'body.useCaseConfig');
   if (useCase?.dataType !== undefined) {
     if (useCase.dataType !== 'query' && useCase.dataType !== 'passage') {
@@ -161,9 +170,9 @@ export function parseEmbeddingBody(raw: unknown, maxBatchItems: number): Embeddi
   return params;
 }
 
-export function parseClassificationBody(raw: unknown, maxBatchItems: number): ClassificationParams {
+export function parseClassificationBody(raw: unknown, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): ClassificationParams {
   const body = parseBody(raw);
-  const texts = parseBatch(body, maxBatchItems);
+  const texts = parseBatch(body, maxBatchItems, maxTextChars);
   const useCase = body.useCaseConfig;
   if (useCase === undefined) throw invalidField('body.useCaseConfig', 'is required (with labels)');
   if (!isObject(useCase)) throw invalidField('body.useCaseConfig', 'must be an object');
@@ -175,6 +184,7 @@ export function parseClassificationBody(raw: unknown, maxBatchItems: number): Cl
   const seen = new Set<string>();
   labels.forEach((label: unknown, i) => {
     if (typeof label !== 'string') throw invalidField(`body.useCaseConfig.labels.${i}`, 'must be a string');
+    if (label.length > maxTextChars) throw textTooLong(`body.useCaseConfig.labels.${i}`, label.length, maxTextChars);
     if (!seen.has(label)) {
       seen.add(label);
       distinct.push(label);
@@ -197,16 +207,16 @@ export function parseClassificationBody(raw: unknown, maxBatchItems: number): Cl
   return params;
 }
 
-export function parseTokenizationBody(raw: unknown, maxBatchItems: number): string[] {
+export function parseTokenizationBody(raw: unknown, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): string[] {
   const body = parseBody(raw);
-  const texts = parseBatch(body, maxBatchItems);
+  const texts = parseBatch(body, maxBatchItems, maxTextChars);
   optionalObject(body, 'useCaseConfig', 'body.useCaseConfig');
   optionalObject(body, 'modelConfig', 'body.modelConfig');
   return texts;
 }
 
 /** OIP v2 inference request: exactly one input `text`, datatype BYTES, shape [n] or [n, 1] matching its data. */
-export function parseOipInferBody(raw: unknown, maxBatchItems: number): OipInferParams {
+export function parseOipInferBody(raw: unknown, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): OipInferParams {
   const body = parseBody(raw);
   if (body.id !== undefined && typeof body.id !== 'string') throw invalidField('body.id', 'must be a string');
   const inputs = body.inputs;
@@ -221,6 +231,7 @@ export function parseOipInferBody(raw: unknown, maxBatchItems: number): OipInfer
   }
   data.forEach((d: unknown, i) => {
     if (typeof d !== 'string') throw invalidField(`body.inputs.0.data.${i}`, 'must be a string');
+    if (d.length > maxTextChars) throw textTooLong(`body.inputs.0.data.${i}`, d.length, maxTextChars);
   });
   const shape = input.shape;
   const shapeOk =

@@ -10,6 +10,7 @@ export {
   ReplicaFiles,
   MAX_SOCKET_PATH_BYTES,
   socketPathFor,
+  privateSocketDir,
   RunnerExitCodes,
   DEFAULT_RUNNER_SETTINGS,
   readRunnerSpec,

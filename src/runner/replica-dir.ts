@@ -1,6 +1,8 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { invalidField } from '../errors/index.js';
+import { ModeldError, invalidField } from '../errors/index.js';
 
 /**
  * The replica directory: the only channel between a runtime and a runner besides HTTP. The runtime
@@ -21,12 +23,41 @@ export const ReplicaFiles = {
 export const MAX_SOCKET_PATH_BYTES = 107;
 
 /**
- * The socket path a runner in `replicaDir` listens on: `<replicaDir>/runner.sock`, or null when
- * that path is too long for a Unix domain socket (the runner then listens on loopback TCP).
+ * The socket path a runner in `replicaDir` listens on: `<replicaDir>/runner.sock` when it fits in
+ * a Unix socket address, else `<shortDir>/<hash of replicaDir>.sock` in a private directory with a
+ * short path (see privateSocketDir). A runner never falls back to loopback TCP, where any local
+ * user could call `/embed` or `/drain`. Throws MODELD_ERR_VALIDATION naming the data directory when
+ * neither path fits (a TMPDIR longer than 60 bytes or so).
  */
-export function socketPathFor(replicaDir: string): string | null {
+export function socketPathFor(replicaDir: string, shortDir: () => string): string {
   const file = path.join(replicaDir, ReplicaFiles.socket);
-  return Buffer.byteLength(file) <= MAX_SOCKET_PATH_BYTES ? file : null;
+  if (Buffer.byteLength(file) <= MAX_SOCKET_PATH_BYTES) return file;
+  const short = path.join(shortDir(), `${createHash('sha256').update(replicaDir).digest('hex').slice(0, 24)}.sock`);
+  if (Buffer.byteLength(short) <= MAX_SOCKET_PATH_BYTES) return short;
+  throw invalidField('dataDir', `replica socket paths do not fit in a Unix socket address (${MAX_SOCKET_PATH_BYTES} bytes): neither ${file} nor ${short}; use a shorter data directory or TMPDIR`);
+}
+
+/**
+ * A directory for runner sockets whose own path is short: `<tmpdir>/modeld-<uid>`, created mode
+ * 0700. An existing one is used only when it is a real directory (not a symlink) owned by this
+ * user with no access for group or others; anything else is refused (another local user could
+ * have planted it), naming the directory.
+ */
+export function privateSocketDir(tmpdir: string = os.tmpdir()): string {
+  const uid = process.getuid?.() ?? 0;
+  const dir = path.join(tmpdir, `modeld-${uid}`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new ModeldError('MODELD_ERR_UNAVAILABLE', `${dir} cannot hold replica sockets: it must be a directory owned by uid ${uid} with mode 0700 (remove it, modeld makes it)`, {
+      details: { dir },
+    });
+  }
+  return dir;
 }
 
 /**

@@ -42,8 +42,14 @@ export interface ObservedReplica {
   startedAt: string;
   readyAt: string | null;
   exitCode: number | null;
-  /** The runner's last error (load failure, crash), from its status file or log tail. */
+  /**
+   * The runner's last error (load failure, crash) as customers may see it (it goes into events
+   * and deployment status): the runner's reason with host paths cut, or how the process ended.
+   * Never log lines or stderr.
+   */
   lastError: string | null;
+  /** Operator-only facts about an exit (the runner's last log lines); never shown to customers. */
+  operatorDetail?: string | null;
   /** True when the runner reported a model load failure (not worth restarting with the same artifact). */
   loadFailed: boolean;
   /** Requests in flight on the replica when it was last probed. */

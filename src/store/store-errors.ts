@@ -1,4 +1,6 @@
-import { ModeldError, type ErrorCode } from '../errors/index.js';
+import { ModeldError, quotaExceeded, type ErrorCode } from '../errors/index.js';
+import type { StoredQuotaName, StoredQuotaUsage } from '../domain/index.js';
+import type { QuotaLimits } from './types.js';
 
 /** What a failed write violated, as far as the contract cares; null for anything else. */
 export type Violation = 'unique' | 'foreign-key' | null;
@@ -23,4 +25,24 @@ export function newerSchemaError(found: number, known: number): ModeldError {
     `store: the database schema is at version ${found}, newer than this modeld knows (${known}); run a newer modeld`,
     { details: { found, known } },
   );
+}
+
+export function customerNotFound(customerId: string, cause?: unknown): ModeldError {
+  return new ModeldError('MODELD_ERR_CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`, { details: { customerId }, cause });
+}
+
+const STORED_QUOTAS: readonly StoredQuotaName[] = ['deployments', 'replicas', 'models', 'trainingJobs'];
+
+/**
+ * Throws MODELD_ERR_QUOTA_EXCEEDED for the first quota in `limits` that `used + adding` would
+ * pass. Adding nothing (0 or absent) never fails, so a customer above a lowered quota can still
+ * do what does not add.
+ */
+export function throwIfOverQuota(used: StoredQuotaUsage, limits: QuotaLimits, adding: Partial<StoredQuotaUsage>): void {
+  for (const name of STORED_QUOTAS) {
+    const limit = limits[name];
+    const more = adding[name] ?? 0;
+    if (limit === undefined || more <= 0) continue;
+    if (used[name] + more > limit) throw quotaExceeded(name, limit, used[name], more);
+  }
 }

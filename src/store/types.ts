@@ -8,6 +8,9 @@ import type {
   EventRecord,
   ModelRecord,
   NewEvent,
+  QuotaOverrides,
+  StoredQuotaName,
+  StoredQuotaUsage,
 } from '../domain/index.js';
 
 /** A training job: the durable side of one model's training (issue 3). */
@@ -44,6 +47,14 @@ export type ModelPatch = Partial<
 
 export type DeploymentSpecPatch = Partial<Pick<DeploymentSpec, 'minReplicas' | 'maxReplicas' | 'config' | 'modelId' | 'autoscaling'>>;
 
+/**
+ * Limits a create checks inside its own transaction, against what the customer holds then (see
+ * `quotaUsage`); absent keys are not checked. Refused: MODELD_ERR_QUOTA_EXCEEDED (403), nothing
+ * written. Race-free: two creates of one customer at once (also from two servers sharing a
+ * PostgreSQL database) never both take the last slot.
+ */
+export type QuotaLimits = Partial<Record<StoredQuotaName, number>>;
+
 export interface StatusWrite {
   state: DeploymentState;
   status: DeploymentStatus;
@@ -74,7 +85,13 @@ export interface Store {
    */
   disableClient(id: string, at: string): Promise<ClientRecord | null>;
 
-  createModel(model: ModelRecord): Promise<void>;
+  /** With `quota.models`: refused when the customer already has that many models. */
+  createModel(model: ModelRecord, quota?: Pick<QuotaLimits, 'models'>): Promise<void>;
+  /**
+   * A model and its training job in one transaction (both or neither), within `quota.models`
+   * and `quota.trainingJobs` (jobs QUEUED or RUNNING, this one included).
+   */
+  createModelWithJob(model: ModelRecord, job: TrainingJobRecord, quota?: Pick<QuotaLimits, 'models' | 'trainingJobs'>): Promise<void>;
   /** Null when the model does not exist or belongs to another customer. */
   getModel(customerId: string, id: string): Promise<ModelRecord | null>;
   getModelById(id: string): Promise<ModelRecord | null>;
@@ -89,7 +106,11 @@ export interface Store {
    */
   deleteModel(id: string): Promise<boolean>;
 
-  createDeployment(deployment: DeploymentRecord): Promise<void>;
+  /**
+   * With `quota.deployments`: refused when the customer has that many deployments; with
+   * `quota.replicas`: refused when the sum of maxReplicas over them would pass it.
+   */
+  createDeployment(deployment: DeploymentRecord, quota?: Pick<QuotaLimits, 'deployments' | 'replicas'>): Promise<void>;
   getDeployment(customerId: string, id: string): Promise<DeploymentRecord | null>;
   getDeploymentById(id: string): Promise<DeploymentRecord | null>;
   /** The customer's deployments, oldest first, including those being deleted. */
@@ -99,9 +120,11 @@ export interface Store {
   listAllDeploymentIds(): Promise<string[]>;
   /**
    * Changes the desired state: applies the patch, increments `generation`, sets updatedAt.
-   * Returns the new record, or null if it is gone or already being deleted.
+   * Returns the new record, or null if it is gone or already being deleted. With
+   * `quota.replicas`, a patch that raises maxReplicas is refused when the customer's sum of
+   * maxReplicas would pass it (lowering it, or leaving it, is never refused).
    */
-  updateDeploymentSpec(id: string, patch: DeploymentSpecPatch, updatedAt: string): Promise<DeploymentRecord | null>;
+  updateDeploymentSpec(id: string, patch: DeploymentSpecPatch, updatedAt: string, quota?: Pick<QuotaLimits, 'replicas'>): Promise<DeploymentRecord | null>;
   /**
    * Marks the deployment for deletion (sets deletionRequestedAt and state DELETING, increments
    * generation). Idempotent; returns the record, null if it is gone.
@@ -127,4 +150,18 @@ export interface Store {
   getTrainingJobByModel(modelId: string): Promise<TrainingJobRecord | null>;
   listTrainingJobs(states: TrainingJobRecord['state'][]): Promise<TrainingJobRecord[]>;
   updateTrainingJob(id: string, patch: Partial<Pick<TrainingJobRecord, 'state' | 'progress' | 'checkpoint' | 'attempts' | 'error'>>, updatedAt: string): Promise<TrainingJobRecord | null>;
+
+  /**
+   * What the customer holds now, as the quotas count it: its deployments (those being deleted
+   * included, until their record is removed), the sum of their maxReplicas, its models (any
+   * state) and its training jobs QUEUED or RUNNING. Zeros for an unknown customer.
+   */
+  quotaUsage(customerId: string): Promise<StoredQuotaUsage>;
+  /** The quotas an operator set for the customer, null when it has none (the config defaults apply). */
+  getQuotaOverrides(customerId: string): Promise<QuotaOverrides | null>;
+  /**
+   * Replaces the customer's overrides (null or {} removes them). Throws
+   * MODELD_ERR_CUSTOMER_NOT_FOUND for an unknown customer.
+   */
+  setQuotaOverrides(customerId: string, overrides: QuotaOverrides | null, at: string): Promise<void>;
 }

@@ -62,7 +62,7 @@ export type TrainingProgress =
       trainSeconds: number;
       evalSeconds: number;
       etaSeconds: number;
-      /** True when early stopping ends training after this epoch. */
+      /** True when training ends after this epoch: it was the last one (epoch === numEpochs), or early stopping ends it. */
       stopping: boolean;
     }
   /** A run that resumed from a checkpoint says so once, before its first epoch. */

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -188,19 +188,38 @@ describe('process runtime specifics', () => {
     assert.match(await readFile(path.join(dir, ReplicaFiles.log), 'utf8'), /"msg":"ready"/);
   });
 
-  test('a replica dir too long for a Unix socket path is served on loopback TCP, and drained there', async () => {
+  test('a replica dir too long for a Unix socket path is served on a socket in a private short directory (never loopback TCP), removed with the replica', async () => {
     const { runtime, replicasDir } = await fresh();
     const spec = replicaSpec(artifacts.tiny, { replicaId: `long-${'x'.repeat(120)}` });
     assert.ok(Buffer.byteLength(path.join(replicasDir, spec.replicaId, ReplicaFiles.socket)) > MAX_SOCKET_PATH_BYTES);
     await runtime.createReplica(spec);
     const ready = await waitReady(runtime, spec.replicaId);
     const status = readStatusFile(path.join(replicasDir, spec.replicaId))!;
-    assert.equal(status.socketPath, null);
-    assert.equal(ready.endpoint, `http://127.0.0.1:${status.port}`);
-    const frame = await embedVia(ready.endpoint!, ['served over tcp']);
+    assert.equal(status.port, null, 'no TCP port: any local user could call a TCP runner');
+    assert.ok(status.socketPath && Buffer.byteLength(status.socketPath) <= MAX_SOCKET_PATH_BYTES);
+    const socketDir = path.dirname(status.socketPath);
+    assert.equal((statSync(socketDir).mode & 0o777).toString(8), '700', 'only this user can reach the socket');
+    assert.match(ready.endpoint!, /^http\+unix:\/\//);
+    const frame = await embedVia(ready.endpoint!, ['served over a short socket']);
     assert.equal(frame.count, 1);
     await runtime.deleteReplica(spec.replicaId, { graceMs: 10_000 });
     assert.equal(existsSync(path.join(replicasDir, spec.replicaId)), false);
+    assert.equal(existsSync(status.socketPath), false, 'the socket outside the replica dir is removed too');
+  });
+
+  test('a socket directory another user could have planted (group or other access) is refused, naming it', async () => {
+    const parent = await mkdtemp(path.join(os.tmpdir(), 'modeld-sockparent-'));
+    try {
+      const planted = path.join(parent, `modeld-${process.getuid!()}`);
+      mkdirSync(planted, { mode: 0o777 });
+      chmodSync(planted, 0o777);
+      const { runtime, replicasDir } = await fresh({ socketParentDir: parent });
+      const spec = replicaSpec(artifacts.tiny, { replicaId: `long-${'y'.repeat(120)}` });
+      await assert.rejects(runtime.createReplica(spec), (err: Error) => err.message.includes(planted) && /mode 0700/.test(err.message));
+      assert.equal(existsSync(path.join(replicasDir, spec.replicaId)), false, 'nothing half-created');
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   test('a replica survives its server being killed with -9 and the next server adopts it', async () => {
@@ -238,7 +257,8 @@ describe('process runtime specifics', () => {
     const gone = await waitForReplica(third, spec.replicaId, (r) => r.phase === 'exited', 'exited');
     assert.equal(gone.exitCode, null, 'the exit code of a process that is not our child is unknown');
     assert.match(gone.lastError ?? '', /gone without a final status/);
-    assert.match(gone.lastError ?? '', /"msg":"ready"/, 'the log tail is attached');
+    assert.doesNotMatch(gone.lastError ?? '', /"msg"/, 'log lines are not for customers (lastError goes into events)');
+    assert.match(gone.operatorDetail ?? '', /"msg":"ready"/, 'the log tail is kept for the operator');
     await third.deleteReplica(spec.replicaId, { graceMs: 500 });
   });
 

@@ -764,5 +764,151 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         assert.equal(await ctx.store.updateTrainingJob(randomUUID(), { state: 'RUNNING' }, t(42)), null);
       });
     });
+
+    group('quotas', (ctx) => {
+      /** Settles every promise; the codes of the refusals, and how many succeeded. */
+      async function outcomes(writes: Promise<unknown>[]): Promise<{ ok: number; refused: string[] }> {
+        const settled = await Promise.allSettled(writes);
+        const refused = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String((r.reason as { code?: unknown }).code ?? r.reason));
+        return { ok: settled.length - refused.length, refused };
+      }
+
+      it('quotaUsage counts deployments (deleting ones too), their maxReplicas, models and open training jobs, per customer', async () => {
+        const { customer, model } = await seedModel(ctx.store);
+        const other = await seedModel(ctx.store);
+        assert.deepEqual(await ctx.store.quotaUsage(customer.id), { deployments: 0, replicas: 0, models: 1, trainingJobs: 0 });
+        const a = newDeployment(customer.id, model.id, { maxReplicas: 3 });
+        const b = newDeployment(customer.id, model.id, { maxReplicas: 5 });
+        await ctx.store.createDeployment(a);
+        await ctx.store.createDeployment(b);
+        await ctx.store.createDeployment(newDeployment(other.customer.id, other.model.id, { maxReplicas: 7 }));
+        await ctx.store.requestDeploymentDeletion(b.id, t(20));
+        const training = newModel(customer.id, { state: 'TRAINING' });
+        await ctx.store.createModelWithJob(training, newJob(training.id, customer.id, { state: 'QUEUED' }));
+        await ctx.store.createTrainingJob(newJob(training.id, customer.id, { state: 'RUNNING' }));
+        await ctx.store.createTrainingJob(newJob(training.id, customer.id, { state: 'FAILED' }));
+        assert.deepEqual(await ctx.store.quotaUsage(customer.id), { deployments: 2, replicas: 8, models: 2, trainingJobs: 2 });
+        await ctx.store.deleteDeployment(b.id);
+        assert.deepEqual(await ctx.store.quotaUsage(customer.id), { deployments: 1, replicas: 3, models: 2, trainingJobs: 2 });
+        assert.deepEqual(await ctx.store.quotaUsage(randomUUID()), { deployments: 0, replicas: 0, models: 0, trainingJobs: 0 });
+      });
+
+      it('createDeployment refuses past the deployments or the replicas quota, writing nothing; deleting frees it', async () => {
+        const { customer, model } = await seedModel(ctx.store);
+        const first = newDeployment(customer.id, model.id, { maxReplicas: 4 });
+        await ctx.store.createDeployment(first, { deployments: 2, replicas: 6 });
+        const tooMany = newDeployment(customer.id, model.id, { maxReplicas: 3 });
+        await assert.rejects(ctx.store.createDeployment(tooMany, { deployments: 2, replicas: 6 }), (err: { code?: string; status?: number; details?: unknown; message?: string }) => {
+          assert.equal(err.code, 'MODELD_ERR_QUOTA_EXCEEDED');
+          assert.equal(err.status, 403);
+          assert.deepEqual(err.details, { quota: 'replicas', limit: 6, used: 4, requested: 3 });
+          assert.match(err.message ?? '', /quota replicas: 6 per customer/);
+          return true;
+        });
+        assert.equal(await ctx.store.getDeploymentById(tooMany.id), null);
+        await ctx.store.createDeployment(newDeployment(customer.id, model.id, { maxReplicas: 2 }), { deployments: 2, replicas: 6 });
+        await assert.rejects(ctx.store.createDeployment(newDeployment(customer.id, model.id, { maxReplicas: 1 }), { deployments: 2, replicas: 100 }), (err: { details?: unknown }) => {
+          assert.deepEqual(err.details, { quota: 'deployments', limit: 2, used: 2, requested: 1 });
+          return true;
+        });
+        assert.equal((await ctx.store.listDeployments(customer.id)).length, 2);
+        await ctx.store.deleteDeployment(first.id);
+        await ctx.store.createDeployment(newDeployment(customer.id, model.id, { maxReplicas: 4 }), { deployments: 2, replicas: 6 });
+        // Without a quota (system deployments) nothing is checked.
+        await ctx.store.createDeployment(newDeployment(customer.id, model.id, { maxReplicas: 50 }));
+      });
+
+      it('updateDeploymentSpec checks a raise of maxReplicas only; a refused patch changes nothing', async () => {
+        const { customer, model } = await seedModel(ctx.store);
+        const a = newDeployment(customer.id, model.id, { maxReplicas: 2 });
+        const b = newDeployment(customer.id, model.id, { maxReplicas: 2 });
+        await ctx.store.createDeployment(a);
+        await ctx.store.createDeployment(b);
+        const raised = await ctx.store.updateDeploymentSpec(a.id, { maxReplicas: 4 }, t(30), { replicas: 6 });
+        assert.equal(raised?.maxReplicas, 4);
+        await assert.rejects(ctx.store.updateDeploymentSpec(b.id, { maxReplicas: 3 }, t(31), { replicas: 6 }), (err: { code?: string; details?: unknown }) => {
+          assert.equal(err.code, 'MODELD_ERR_QUOTA_EXCEEDED');
+          assert.deepEqual(err.details, { quota: 'replicas', limit: 6, used: 6, requested: 1 });
+          return true;
+        });
+        assert.deepEqual(await ctx.store.getDeploymentById(b.id), b, 'generation and spec unchanged');
+        // Over a quota lowered since: lowering and other changes still pass.
+        assert.equal((await ctx.store.updateDeploymentSpec(a.id, { maxReplicas: 3 }, t(32), { replicas: 2 }))?.maxReplicas, 3);
+        assert.deepEqual((await ctx.store.updateDeploymentSpec(b.id, { maxReplicas: 2, config: { x: 1 } }, t(33), { replicas: 2 }))?.config, { x: 1 });
+        assert.equal(await ctx.store.updateDeploymentSpec(randomUUID(), { maxReplicas: 3 }, t(34), { replicas: 6 }), null);
+      });
+
+      it('createModel and createModelWithJob refuse past the models or training jobs quota, writing neither row', async () => {
+        const { customer } = await seedModel(ctx.store);
+        const m1 = newModel(customer.id, { state: 'TRAINING' });
+        const j1 = newJob(m1.id, customer.id);
+        await ctx.store.createModelWithJob(m1, j1, { models: 3, trainingJobs: 1 });
+        assert.deepEqual(await ctx.store.getTrainingJobByModel(m1.id), j1);
+        const m2 = newModel(customer.id, { state: 'TRAINING' });
+        const j2 = newJob(m2.id, customer.id);
+        await assert.rejects(ctx.store.createModelWithJob(m2, j2, { models: 3, trainingJobs: 1 }), (err: { code?: string; details?: unknown }) => {
+          assert.equal(err.code, 'MODELD_ERR_QUOTA_EXCEEDED');
+          assert.deepEqual(err.details, { quota: 'trainingJobs', limit: 1, used: 1, requested: 1 });
+          return true;
+        });
+        assert.equal(await ctx.store.getModelById(m2.id), null);
+        assert.equal(await ctx.store.getTrainingJob(j2.id), null);
+        // A finished job frees its slot.
+        await ctx.store.updateTrainingJob(j1.id, { state: 'SUCCEEDED' }, t(40));
+        await ctx.store.createModelWithJob(m2, j2, { models: 3, trainingJobs: 1 });
+        await assert.rejects(ctx.store.createModel(newModel(customer.id), { models: 3 }), (err: { details?: unknown }) => {
+          assert.deepEqual(err.details, { quota: 'models', limit: 3, used: 3, requested: 1 });
+          return true;
+        });
+        assert.equal((await ctx.store.listModels(customer.id)).length, 3);
+        await ctx.store.deleteModel(m1.id);
+        await ctx.store.createModel(newModel(customer.id), { models: 3 });
+      });
+
+      it('keeps per-customer overrides: set, replace, clear; unknown customers are refused', async () => {
+        const c = newCustomer();
+        await ctx.store.createCustomer(c);
+        assert.equal(await ctx.store.getQuotaOverrides(c.id), null);
+        await ctx.store.setQuotaOverrides(c.id, { deployments: 3, uploadBytes: 5_000_000_000 }, t(1));
+        assert.deepEqual(await ctx.store.getQuotaOverrides(c.id), { deployments: 3, uploadBytes: 5_000_000_000 });
+        await ctx.store.setQuotaOverrides(c.id, { models: 0 }, t(2));
+        assert.deepEqual(await ctx.store.getQuotaOverrides(c.id), { models: 0 });
+        await ctx.store.setQuotaOverrides(c.id, null, t(3));
+        assert.equal(await ctx.store.getQuotaOverrides(c.id), null);
+        await assert.rejects(ctx.store.setQuotaOverrides(randomUUID(), { models: 1 }, t(4)), rejectsWith('MODELD_ERR_CUSTOMER_NOT_FOUND'));
+        await assert.rejects(ctx.store.setQuotaOverrides(randomUUID(), null, t(4)), rejectsWith('MODELD_ERR_CUSTOMER_NOT_FOUND'));
+      });
+
+      it('concurrent creates through two handles (two servers) never both take the last slot', async () => {
+        const second = await ctx.opened.reopen();
+        try {
+          const { customer, model } = await seedModel(ctx.store);
+          const handles = [ctx.store, second];
+          const deployments = await outcomes(
+            Array.from({ length: 16 }, (_, i) => handles[i % 2]!.createDeployment(newDeployment(customer.id, model.id, { maxReplicas: 1 }), { deployments: 5, replicas: 100 })),
+          );
+          assert.equal(deployments.ok, 5);
+          assert.deepEqual(new Set(deployments.refused), new Set(['MODELD_ERR_QUOTA_EXCEEDED']));
+          assert.equal((await ctx.store.listDeployments(customer.id)).length, 5);
+
+          const replicas = await outcomes(
+            (await ctx.store.listDeployments(customer.id)).map((d, i) => handles[i % 2]!.updateDeploymentSpec(d.id, { maxReplicas: 3 }, t(50), { replicas: 9 })),
+          );
+          assert.equal(replicas.ok, 2, 'each raise takes 2 of the 4 replicas left');
+          assert.equal((await ctx.store.quotaUsage(customer.id)).replicas, 9);
+
+          const jobs = await outcomes(
+            Array.from({ length: 12 }, (_, i) => {
+              const m = newModel(customer.id, { state: 'TRAINING' });
+              return handles[i % 2]!.createModelWithJob(m, newJob(m.id, customer.id), { models: 100, trainingJobs: 3 });
+            }),
+          );
+          assert.equal(jobs.ok, 3);
+          assert.deepEqual(await ctx.store.quotaUsage(customer.id), { deployments: 5, replicas: 9, models: 4, trainingJobs: 3 });
+        } finally {
+          await second.close();
+        }
+      });
+    });
   });
 }

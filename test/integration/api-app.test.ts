@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { newClient } from '../../src/auth/index.js';
+import { defaultConfig } from '../../src/config/index.js';
 import { Scopes, systemClock } from '../../src/domain/index.js';
 import { EndpointRegistry, Gateway } from '../../src/gateway/index.js';
 import { seedModel, snapshot, startApi, type ApiHarness, type Tenant } from './api-harness.js';
@@ -13,7 +14,7 @@ let alice: Tenant;
 let auth: string;
 
 before(async () => {
-  h = await startApi({ config: { limits: { maxReplicas: 12, bodyLimitBytes: 2048, uploadLimitBytes: 4096, maxBatchItems: 32, maxInputTokens: 512 } } });
+  h = await startApi({ config: { limits: { ...defaultConfig().limits, maxReplicas: 12, bodyLimitBytes: 2048, uploadLimitBytes: 4096, maxBatchItems: 32, maxInputTokens: 512 } } });
   alice = await h.tenant();
   auth = await alice.auth();
 });

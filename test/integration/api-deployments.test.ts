@@ -1,3 +1,4 @@
+import { defaultConfig } from '../../src/config/index.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -22,7 +23,7 @@ before(async () => {
 after(() => h.close());
 
 function limits() {
-  return { maxReplicas: 12, bodyLimitBytes: 4096, uploadLimitBytes: 1024 * 1024, maxBatchItems: 32, maxInputTokens: 512 };
+  return { ...defaultConfig().limits, maxReplicas: 12, bodyLimitBytes: 4096, uploadLimitBytes: 1024 * 1024, maxBatchItems: 32, maxInputTokens: 512 };
 }
 
 const base = (customerId: string) => `/customers/${customerId}/ai/deployments`;

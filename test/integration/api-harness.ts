@@ -101,7 +101,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
         concurrency: config.training.concurrency,
         importArtifact: async (dir, meta) => {
           const imported = await importArtifact(dir, path.join(config.dataDir, 'artifacts'), meta);
-          return { artifactId: imported.artifactId, vectorSize: imported.manifest.vectorSize };
+          return { artifactId: imported.artifactId, vectorSize: imported.vectorSize };
         },
         metrics,
         ...options.training,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +9,7 @@ import { ModelSchema } from '../../src/api/schemas.js';
 import { dataPaths } from '../../src/config/index.js';
 import { readManifest } from '../../src/engines/index.js';
 import { makeBrokenArtifacts, makeModeldArtifact, makeTinyHfModel, type BrokenArtifacts } from '../fixtures/models.js';
+import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
 import { seedDeployment, snapshot, startApi, type ApiHarness, type Tenant } from './api-harness.js';
 
 /**
@@ -22,21 +23,29 @@ let auth: string;
 let sources: string;
 let broken: BrokenArtifacts;
 
+let importRoot: TempDir;
+
 before(async () => {
+  // The operator's import root, shared by all customers (outside the data directory).
+  importRoot = await makeTempDir('modeld-import-root-');
   h = await startApi({
+    config: { importRoots: [importRoot.dir] },
     artifacts: (config, store) => engineArtifacts({ store, artifactsRoot: dataPaths(config).artifacts }),
     pretrained: (config) => pretrainedCatalog(dataPaths(config).models),
   });
   alice = await h.tenant();
   auth = await alice.auth();
-  sources = path.join(h.tmp.dir, 'sources');
+  sources = path.join(importRoot.dir, 'sources');
   await makeTinyHfModel(path.join(sources, 'hf-24'), { dim: 24 });
   await makeModeldArtifact(path.join(sources, 'modeld-32'));
   broken = await makeBrokenArtifacts(path.join(sources, 'broken'));
   // A pre-trained model installed in the models directory (a modeld artifact folder, named by its id).
   await makeModeldArtifact(path.join(dataPaths(h.config).models, 'tiny-encoder'));
 });
-after(() => h.close());
+after(async () => {
+  await h.close();
+  await importRoot.cleanup();
+});
 
 const models = () => `/customers/${alice.customerId}/ai/models`;
 const artifactsRoot = () => dataPaths(h.config).artifacts;
@@ -102,10 +111,75 @@ describe('import', () => {
         assert.match(body.message, problem);
         t.diagnostic(`${which}: ${body.message}`);
         assert.ok(!body.message.includes(artifactsRoot()), `the message speaks of the user's folder, not ours: ${body.message}`);
+        assert.ok(!body.message.includes(importRoot.dir), `no host path in the message: ${body.message}`);
+        assert.equal(body.details.stderrTail, undefined, 'the child stderr is for the operator log only');
         assert.equal(await snapshot(h.store, alice.customerId), before);
         assert.deepEqual(await artifactFolders(), foldersBefore);
       });
     }
+  });
+
+  test('a model uploaded file by file into an upload folder imports by folder name and by its folderUri', async () => {
+    const local = await makeTinyHfModel(path.join(sources, 'to-upload'), { dim: 20 });
+    let folderUri = '';
+    for (const rel of ['config.json', 'tokenizer.json', 'onnx/model.onnx']) {
+      const put = await h.app.inject({
+        method: 'PUT',
+        url: `/customers/${alice.customerId}/ai/uploads/my-encoder/${rel}`,
+        headers: { authorization: auth, 'content-type': 'application/octet-stream' },
+        payload: await readFile(path.join(local, rel)),
+      });
+      assert.equal(put.statusCode, 200, put.body);
+      assert.equal(put.json().name, `my-encoder/${rel}`);
+      folderUri = put.json().folderUri;
+    }
+    assert.match(folderUri, /\/my-encoder$/);
+    const byName = await h.app.inject({
+      method: 'POST',
+      url: models(),
+      headers: { authorization: auth },
+      payload: { name: 'uploaded', modelType: 'imported', artifact: { upload: 'my-encoder' } },
+    });
+    assert.equal(byName.statusCode, 200, byName.body);
+    assert.equal(byName.json().vectorSize, 20);
+    const byUri = await h.app.inject({
+      method: 'POST',
+      url: models(),
+      headers: { authorization: auth },
+      payload: { name: 'uploaded-too', modelType: 'imported', artifact: { uri: folderUri } },
+    });
+    assert.equal(byUri.statusCode, 200, byUri.body);
+    const events = await h.store.listEvents('model', byName.json().id);
+    assert.ok(!JSON.stringify(events).includes(h.tmp.dir), `no host path in the model's events: ${JSON.stringify(events)}`);
+    const list = await h.app.inject({ method: 'GET', url: `/customers/${alice.customerId}/ai/uploads`, headers: { authorization: auth } });
+    assert.deepEqual(
+      (list.json() as { name: string }[]).map((u) => u.name).filter((n) => n.startsWith('my-encoder/')),
+      ['my-encoder/config.json', 'my-encoder/onnx/model.onnx', 'my-encoder/tokenizer.json'],
+    );
+    const del = await h.app.inject({ method: 'DELETE', url: `/customers/${alice.customerId}/ai/uploads/my-encoder`, headers: { authorization: auth } });
+    assert.equal(del.statusCode, 200, del.body);
+    assert.equal(del.json().files, 3);
+    const again = await h.app.inject({ method: 'GET', url: `/customers/${alice.customerId}/ai/uploads`, headers: { authorization: auth } });
+    assert.ok(!(again.json() as { name: string }[]).some((u) => u.name.startsWith('my-encoder/')));
+  });
+
+  test('an upload path through a file, or a file upload over a folder, is a 409; nothing changes', async () => {
+    const put = (name: string) =>
+      h.app.inject({
+        method: 'PUT',
+        url: `/customers/${alice.customerId}/ai/uploads/${name}`,
+        headers: { authorization: auth, 'content-type': 'text/plain' },
+        payload: 'x',
+      });
+    assert.equal((await put('plain.txt')).statusCode, 200);
+    assert.equal((await put('folder/inner.txt')).statusCode, 200);
+    const through = await put('plain.txt/inner.txt');
+    assert.equal(through.statusCode, 409, through.body);
+    assert.equal(through.json().code, 'MODELD_ERR_CONFLICT');
+    const over = await put('folder');
+    assert.equal(over.statusCode, 409, over.body);
+    const names = ((await h.app.inject({ method: 'GET', url: `/customers/${alice.customerId}/ai/uploads`, headers: { authorization: auth } })).json() as { name: string }[]).map((u) => u.name);
+    assert.ok(names.includes('plain.txt') && names.includes('folder/inner.txt'), names.join(', '));
   });
 
   test('the same files imported twice share one artifact, removed with the last model that uses it', async () => {

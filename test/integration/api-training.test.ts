@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Value } from 'typebox/value';
 import { ErrorBodySchema } from '../../src/api/schemas.js';
+import { defaultConfig } from '../../src/config/index.js';
 import { Scopes } from '../../src/domain/index.js';
 import { tinyConfig, writeTinyDataset } from '../fixtures/training-jobs-data.js';
 import { snapshot, startApi, type ApiHarness, type Tenant } from './api-harness.js';
@@ -26,7 +27,7 @@ let bobCatalogUri: string;
 let outside: { catalogUri: string; signalsUri: string };
 
 before(async () => {
-  h = await startApi({ config: { limits: { maxReplicas: 12, bodyLimitBytes: 1024 * 1024, uploadLimitBytes: UPLOAD_LIMIT, maxBatchItems: 32, maxInputTokens: 512 } }, training: {} });
+  h = await startApi({ config: { limits: { ...defaultConfig().limits, maxReplicas: 12, bodyLimitBytes: 1024 * 1024, uploadLimitBytes: UPLOAD_LIMIT, maxBatchItems: 32, maxInputTokens: 512 } }, training: {} });
   alice = await h.tenant();
   bob = await h.tenant();
   auth = await alice.auth();
@@ -250,7 +251,8 @@ describe('uploads', () => {
   });
 
   test('names: refused with 400 naming params.FILENAME, nothing written', async () => {
-    for (const name of ['.hidden', '-dash', 'a'.repeat(129), 'sp%20ace', 'a%2Fb', '..x', 'semi;colon']) {
+    // '/' separates the names of a file inside an upload folder (my-encoder/onnx/model.onnx); each name is checked.
+    for (const name of ['.hidden', '-dash', 'a'.repeat(129), 'sp%20ace', 'a%2F..%2Fb', 'a/.hidden', 'a//b', 'a/', '..x', 'semi;colon', `${'a/'.repeat(8)}a`]) {
       const r = await put(name, 'x', { 'content-type': 'text/plain' });
       assert.equal(r.status, 400, `${name}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.details?.field, 'params.FILENAME', name);

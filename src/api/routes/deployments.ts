@@ -28,6 +28,7 @@ import {
 } from '../schemas.js';
 import { checkRegion, modelNotFound } from './models.js';
 import { requireJsonBody, type ModeldApp } from './shared.js';
+import type { CustomerQuotas } from '../quotas.js';
 
 /** The controller as the API sees it: told which deployment's desired state changed. */
 export interface DeploymentNotifier {
@@ -41,6 +42,8 @@ export interface DeploymentRouteDeps {
   clock: Clock;
   guard: Guard;
   controller: DeploymentNotifier;
+  /** D2 and a PATCH raising maxReplicas are checked against the customer's deployments and replicas quotas. */
+  quotas: CustomerQuotas;
 }
 
 const TAGS = ['Manage deployments'];
@@ -53,7 +56,7 @@ const DEFAULT_EVENT_PAGE = 100;
  * it never starts or stops a replica. Another customer's deployment is a 404, like an unknown one.
  */
 export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDeps): void {
-  const { store, clock, config, controller } = deps;
+  const { store, clock, config, controller, quotas } = deps;
   const guard = deps.guard(Scopes.MODEL);
   const base = '/customers/:CUSTOMER_ID/ai/deployments';
 
@@ -105,7 +108,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
         security: SECURITY,
         summary: 'D2: deploy a custom model',
         description:
-          'The model must belong to the customer and be AVAILABLE; 1 <= minReplicas <= maxReplicas <= the configured limit; region must be configured. Answers 200 with state DEPLOYING; progress shows in status and events.',
+          'The model must belong to the customer and be AVAILABLE; 1 <= minReplicas <= maxReplicas <= the configured limit; region must be configured. The customer’s deployments and replicas quotas must allow it (403 MODELD_ERR_QUOTA_EXCEEDED). Answers 200 with state DEPLOYING; progress shows in status and events.',
         params: CustomerParams,
         body: CreateDeploymentBody,
         response: { 200: DeploymentSchema, ...errorResponses(400, 401, 403, 404, 413, 415) },
@@ -118,6 +121,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
       const maxReplicas = body.maxReplicas ?? 1;
       checkRegion(config, body.region);
       checkReplicas(config, minReplicas, maxReplicas);
+      if (body.config !== undefined) checkDeploymentConfig(config, body.config);
       await deployableModel(principal.customerId, body.modelId, 'body.modelId');
 
       const now = isoAt(clock.now());
@@ -133,7 +137,9 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
         createdBy: principal.clientId,
         at: now,
       });
-      await store.createDeployment(deployment);
+      // Checked in the store's transaction that inserts (race-free); 403 MODELD_ERR_QUOTA_EXCEEDED, nothing written.
+      const limits = await quotas.storeLimits(principal.customerId);
+      await store.createDeployment(deployment, { deployments: limits.deployments, replicas: limits.replicas });
       await record(deployment, 'Created', `deploy model ${deployment.modelId} in ${deployment.region} with ${minReplicas}..${maxReplicas} replicas`, {
         modelId: deployment.modelId,
         region: deployment.region,
@@ -168,7 +174,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
         tags: TAGS,
         security: SECURITY,
         summary: 'Extension: change minReplicas, maxReplicas, config or modelId (rolled out without dropping requests)',
-        description: 'Changes the desired state and bumps its generation; 409 while the deployment is being deleted.',
+        description: 'Changes the desired state and bumps its generation; 409 while the deployment is being deleted; 403 MODELD_ERR_QUOTA_EXCEEDED when a raise of maxReplicas passes the replicas quota.',
         params: DeploymentParams,
         body: PatchDeploymentBody,
         response: { 200: DeploymentSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
@@ -182,6 +188,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
       if (current.deletionRequestedAt !== null) throw beingDeleted(id);
       checkReplicas(config, body.minReplicas ?? current.minReplicas, body.maxReplicas ?? current.maxReplicas, body.minReplicas === undefined && body.maxReplicas !== undefined);
       if (body.modelId !== undefined && body.modelId !== current.modelId) await deployableModel(customerId, body.modelId, 'body.modelId');
+      if (body.config !== undefined) checkDeploymentConfig(config, body.config);
 
       const now = isoAt(clock.now());
       const patch = {
@@ -191,7 +198,7 @@ export function registerDeploymentRoutes(app: ModeldApp, deps: DeploymentRouteDe
         ...(body.modelId !== undefined && { modelId: body.modelId }),
         ...(body.autoscaling !== undefined && { autoscaling: body.autoscaling }),
       };
-      const updated = await store.updateDeploymentSpec(id, patch, now);
+      const updated = await store.updateDeploymentSpec(id, patch, now, { replicas: (await quotas.storeLimits(customerId)).replicas });
       if (!updated) {
         // Gone or marked for deletion between the read and the write.
         const again = await ownDeployment(customerId, id);
@@ -270,6 +277,20 @@ export function checkReplicas(config: Readonly<Config>, minReplicas: number, max
   if (minReplicas > maxReplicas) {
     if (blameMax) throw invalidField('body.maxReplicas', `must be >= minReplicas (${minReplicas}), got ${maxReplicas}`, { minReplicas, maxReplicas, limit });
     throw invalidField('body.minReplicas', `must be <= maxReplicas (${maxReplicas}), got ${minReplicas}`, { minReplicas, maxReplicas, limit });
+  }
+}
+
+/**
+ * A deployment `config` reaches every replica in environment variables (MODEL_CONFIG_JSON and
+ * PREDICTIVE_UNIT_PARAMETERS, where Linux caps one variable at 128 KiB): refused with 400 naming
+ * `body.config` when its JSON is larger than `limits.deploymentConfigBytes`, so that no accepted
+ * config leaves a deployment unable to start. (Depth is bounded for every body by limits.maxJsonDepth.)
+ */
+export function checkDeploymentConfig(config: Readonly<Config>, value: Record<string, unknown>): void {
+  const limit = config.limits.deploymentConfigBytes;
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > limit) {
+    throw invalidField('body.config', `is ${bytes} bytes as JSON; at most ${limit} are accepted (limits.deploymentConfigBytes)`, { limitBytes: limit, bytes });
   }
 }
 

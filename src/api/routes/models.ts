@@ -2,16 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { Static } from 'typebox';
 import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
-import { ModeldError, invalidField } from '../../errors/index.js';
-import type { Config } from '../../config/index.js';
+import { ModeldError, invalidField, quotaExceeded } from '../../errors/index.js';
+import { defaultConfig, type Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import { checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
 import { initialProgress } from '../../training/jobs/index.js';
-import { resolveImportDir } from '../artifact-source.js';
+import { resolveImportSource } from '../artifact-source.js';
+import { ImportSlots } from '../import-slots.js';
+import { operatorDetailOf } from '../../engines/index.js';
 import { principalOf, type Guard } from '../plugins/auth.js';
 import { renderEvent, renderModel, renderPretrained, renderDeployment } from '../render.js';
 import { CreateModelBody, CustomerParams, DeploymentSchema, EventSchema, EventsQuery, ModelParams, ModelQuery, ModelSchema, errorResponses } from '../schemas.js';
 import type { UploadStore } from '../uploads.js';
+import type { CustomerQuotas } from '../quotas.js';
 import { requireJsonBody, type ModeldApp } from './shared.js';
 
 /** Model types M2 creates by importing an artifact directory. */
@@ -25,8 +28,8 @@ export const TRAINING_MODEL_TYPES = ['ecommerce-rnn', 'general-rnn'] as const;
  * process.
  */
 export interface TrainingJobsPort {
-  /** A job was written QUEUED: run it when a slot is free. */
-  notify(jobId: string): void;
+  /** A job of `customerId` was written QUEUED: run it when a slot is free (fair between customers). */
+  notify(jobId: string, customerId: string): void;
   /**
    * Stops the model's training job if it is queued or running (its worker's process group is
    * killed and waited for), marks it CANCELLED and removes its directory. Fine for a model
@@ -43,10 +46,11 @@ export interface ModelArtifacts {
   /**
    * Copies `sourceDir` (a modeld artifact or a Hugging Face model folder) into the artifact store
    * and proves, in a child process, that it loads and embeds. Resolves to its content address and
-   * vector size. Rejects with MODELD_ERR_ARTIFACT_INVALID (400) naming what is wrong, leaving no
-   * new artifact behind.
+   * vector size. Rejects with MODELD_ERR_ARTIFACT_INVALID (400) naming `field` (default
+   * `body.artifact.uri`) and what is wrong without host paths, leaving no new artifact behind; the
+   * rejection's cause may carry operator-only detail (engines' operatorDetailOf).
    */
-  importDir(sourceDir: string, meta: { name: string; modelType: string }): Promise<{ artifactId: string; vectorSize: number }>;
+  importDir(sourceDir: string, meta: { name: string; modelType: string }, field?: string): Promise<{ artifactId: string; vectorSize: number }>;
   /** Frees the artifact once no model uses it any more (called after a model is deleted). Never throws for a missing one. */
   release(artifactId: string): Promise<void>;
 }
@@ -65,6 +69,8 @@ export interface ModelRouteDeps {
   pretrained: PretrainedCatalog;
   /** Customers' uploaded files: M2 refuses training data in another customer's folder. */
   uploads: UploadStore;
+  /** M2 is checked against the customer's models (and, for training, trainingJobs) quotas. */
+  quotas: CustomerQuotas;
   /** The training job layer; without it M2 answers 503 for training model types. */
   training?: TrainingJobsPort;
 }
@@ -82,6 +88,10 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
   const { store, clock, config } = deps;
   const guard = deps.guard(Scopes.MODEL);
   const base = '/customers/:CUSTOMER_ID/ai/models';
+  const importSlots = new ImportSlots({
+    total: config.limits.concurrentImports ?? defaultConfig().limits.concurrentImports!,
+    perCustomer: config.limits.concurrentImportsPerCustomer ?? defaultConfig().limits.concurrentImportsPerCustomer!,
+  });
 
   app.get(
     base,
@@ -122,7 +132,8 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
           'Training: checks config (400 naming body.config.<key>), trainingData.catalog and .signals (file:// URIs of readable files inside the data roots; another customer’s uploads are refused with 403) and region, stores the model TRAINING and queues its training job; answers 200 with state TRAINING. Progress shows as trainingProgress on M1/M3 and as events. Import: copies the directory named by artifact.uri (file:///abs/dir: a modeld artifact or a Hugging Face folder with config.json, tokenizer.json and onnx/model.onnx) into the artifact store, loads it in a child process and runs one inference. Answers 200 with the model AVAILABLE, or 400 saying what is wrong; nothing is stored on failure.',
         params: CustomerParams,
         body: CreateModelBody,
-        response: { 200: ModelSchema, ...errorResponses(400, 401, 403, 413, 415, 503) },
+        response: { 200: ModelSchema, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+        // 403 also for MODELD_ERR_QUOTA_EXCEEDED: the models quota, and trainingJobs for training.
       },
     },
     async (request) => {
@@ -136,11 +147,28 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       for (const field of ['trainingData', 'trainingDataCredentials', 'config'] as const) {
         if (body[field] !== undefined) throw invalidField(`body.${field}`, `not accepted with modelType ${JSON.stringify(body.modelType)}`);
       }
-      if (body.artifact === undefined) throw invalidField('body.artifact', 'required with modelType "imported": {"uri": "file:///abs/dir"}');
+      if (body.artifact === undefined) throw invalidField('body.artifact', 'required with modelType "imported": {"upload": "<your upload folder>"} or {"uri": "file:///abs/dir"}');
       if (body.region !== undefined) checkRegion(config, body.region);
 
-      const sourceDir = await resolveImportDir(body.artifact.uri, config.importRoots);
-      const imported = await deps.artifacts.importDir(sourceDir, { name: body.name, modelType: body.modelType });
+      // Refused before the (costly) copy and check when the customer is already at its models
+      // quota; the store checks again when it inserts, race-free.
+      const limits = await deps.quotas.storeLimits(principal.customerId);
+      const usedModels = (await store.quotaUsage(principal.customerId)).models;
+      if (usedModels >= limits.models) throw quotaExceeded('models', limits.models, usedModels);
+      const sourceDir = await resolveImportSource(body.artifact, {
+        customerUploads: deps.uploads.folderOf(principal.customerId),
+        importRoots: config.importRoots,
+        never: [config.dataDir],
+      });
+      const field = body.artifact.upload !== undefined ? 'body.artifact.upload' : 'body.artifact.uri';
+      const imported = await importSlots.run(principal.customerId, () =>
+        deps.artifacts.importDir(sourceDir, { name: body.name, modelType: body.modelType }, field).catch((err: unknown) => {
+          // The customer gets a reason without host paths; the operator log gets the child's stderr.
+          const detail = operatorDetailOf(err);
+          if (detail) request.log.warn({ code: (err as ModeldError).code, reason: (err as Error).message, ...detail }, 'import refused');
+          throw err;
+        }),
+      );
       const now = isoAt(clock.now());
       const model = newModelRecord({
         id: randomUUID(),
@@ -156,8 +184,9 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         at: now,
       });
       try {
-        await store.createModel(model);
+        await store.createModel(model, { models: limits.models });
       } catch (err) {
+        // Refused (quota, conflict): the imported artifact goes too, unless another model uses it.
         await deps.artifacts.release(imported.artifactId);
         throw err;
       }
@@ -167,7 +196,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         customerId: model.customerId,
         type: 'Normal',
         reason: 'Imported',
-        message: `imported from ${sourceDir} (vector size ${imported.vectorSize})`,
+        message: `imported from ${body.artifact.upload !== undefined ? `upload folder ${body.artifact.upload}` : 'artifact.uri'} (vector size ${imported.vectorSize})`,
         data: { artifactId: imported.artifactId, vectorSize: imported.vectorSize },
         at: now,
       });
@@ -355,9 +384,9 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       createdAt: now,
       updatedAt: now,
     };
-    await store.createModel(model);
-    // The job layer fails a TRAINING model left without a job (a crash right here) at its next start.
-    await store.createTrainingJob(job);
+    // Both rows or neither, within the models and trainingJobs quotas (checked in the same transaction).
+    const limits = await deps.quotas.storeLimits(principal.customerId);
+    await store.createModelWithJob(model, job, { models: limits.models, trainingJobs: limits.trainingJobs });
     await store.appendEvent({
       objectKind: 'model',
       objectId: model.id,
@@ -368,7 +397,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       data: { jobId: job.id, vectorSize: compiled.vectorSize, numEpochs: compiled.numEpochs, unknownKeys: [...compiled.unknownKeys] },
       at: now,
     });
-    deps.training.notify(job.id);
+    deps.training.notify(job.id, job.customerId);
     return renderModel(model, [], { trainingProgress: job.progress });
   }
 }

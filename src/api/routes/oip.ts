@@ -130,7 +130,7 @@ export function registerOipRoutes(app: ModeldApp, deps: OipRouteDeps): void {
       },
     },
     async (request, reply) => {
-      rejectInvalid(request, (body) => parseOipInferBody(body, gateway.maxBatchItems));
+      rejectInvalid(request, (body) => parseOipInferBody(body, gateway.maxBatchItems, gateway.maxTextChars));
       const result = await gateway.oipInfer(principalOf(request).customerId, request.params.name, request.body, { signal: clientGoneSignal(reply) });
       return sendJsonBytes(reply, encodeOipInferResult(result));
     },

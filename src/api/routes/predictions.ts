@@ -130,9 +130,10 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
   const { gateway } = deps;
   const guard = deps.guard(Scopes.PREDICT);
   const max = gateway.maxBatchItems;
-  const parseEmbedding = (body: unknown) => parseEmbeddingBody(body, max);
-  const parseClassification = (body: unknown) => parseClassificationBody(body, max);
-  const parseTokenization = (body: unknown) => parseTokenizationBody(body, max);
+  const chars = gateway.maxTextChars;
+  const parseEmbedding = (body: unknown) => parseEmbeddingBody(body, max, chars);
+  const parseClassification = (body: unknown) => parseClassificationBody(body, max, chars);
+  const parseTokenization = (body: unknown) => parseTokenizationBody(body, max, chars);
 
   for (const prefix of PREFIXES) {
     const where = prefix === '' ? '' : ' (application in the path)';

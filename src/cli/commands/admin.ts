@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { CommandContext } from '../context.js';
 import type { CliIo } from '../io.js';
 import { listOf } from '../parse.js';
+import { registerAdminQuotas } from './quotas.js';
 
-/** `modeld admin customers create` and `modeld admin clients create` (scope modeld.admin). */
+/** `modeld admin customers create`, `modeld admin clients create` and `modeld admin quotas show|set` (scope modeld.admin). */
 export function registerAdmin(program: Command, io: CliIo): void {
   const admin = program.command('admin').description('customers and API clients (needs the modeld.admin scope)');
 
@@ -41,4 +42,6 @@ export function registerAdmin(program: Command, io: CliIo): void {
         ctx.note('store the secret now: the server keeps only its hash and never shows it again');
       }
     });
+
+  registerAdminQuotas(admin, io);
 }

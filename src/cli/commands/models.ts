@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { CommandContext } from '../context.js';
 import { followOptions, followTraining } from '../following.js';
@@ -7,6 +6,9 @@ import { eventsTable, finalMetricsTable, modelsTable, trainingSummary } from '..
 import type { CliIo } from '../io.js';
 import { nonNegativeInt, positiveInt, seconds } from '../parse.js';
 import { renderTrainingProgress } from '../progress.js';
+import { modelFilesOf, uploadFolderFor, uploadWithProgress } from '../uploading.js';
+import { CliError, CliErrorCodes } from '../cli-error.js';
+import { isModeldClientError, UPLOAD_NAME_PATTERN, type Model } from '../../client/index.js';
 
 /** `modeld models list|get|follow|events|import|delete`. */
 export function registerModels(program: Command, io: CliIo): void {
@@ -67,16 +69,38 @@ export function registerModels(program: Command, io: CliIo): void {
 
   models
     .command('import')
-    .description('import a model artifact directory (manifest.json, model.onnx, tokenizer.json) the server can read')
+    .description('import a model folder (a modeld artifact, or a Hugging Face export with tokenizer.json and onnx/model.onnx): its files are uploaded, then imported')
     .argument('<name>', 'model name')
-    .argument('<dir>', 'artifact directory; relative paths are made absolute here')
+    .argument('<dir>', 'local model folder; or file:///abs/dir, a folder the server imports from as is (under its importRoots)')
     .option('--description <text>', 'free-text description')
-    .action(async (name: string, dir: string, opts: { description?: string }, command: Command) => {
+    .option('--upload-folder <folder>', 'upload folder to send the files to (default: made from the model name); replaced if it exists')
+    .option('--keep-upload', 'keep the uploaded files after a successful import (by default they are deleted: the model has its own copy)')
+    .action(async (name: string, dir: string, opts: { description?: string; uploadFolder?: string; keepUpload?: boolean }, command: Command) => {
       const ctx = new CommandContext(io, command);
-      const uri = pathToFileURL(path.resolve(io.cwd, dir)).href;
-      const model = await ctx.client().importModel({ name, uri, ...(opts.description !== undefined && { description: opts.description }) });
+      const client = ctx.client();
+      const description = opts.description !== undefined ? { description: opts.description } : {};
+      let model: Model;
+      let from: string;
+      if (dir.startsWith('file://')) {
+        model = await importWithRetry(ctx, () => client.importModel({ name, uri: dir, ...description }));
+        from = dir;
+      } else {
+        const local = path.resolve(io.cwd, dir);
+        const files = await modelFilesOf(local);
+        const folder = opts.uploadFolder ?? uploadFolderFor(name);
+        if (!UPLOAD_NAME_PATTERN.test(folder)) throw new CliError(CliErrorCodes.USAGE, `--upload-folder ${JSON.stringify(folder)}: letters, digits, '.', '_', '-', starting with a letter or digit`);
+        // A fresh folder: files of an earlier upload must not mix into this model.
+        await client.deleteUpload(folder).catch((err: unknown) => {
+          if (!(isModeldClientError(err) && err.status === 404)) throw err;
+        });
+        ctx.note(`uploading ${files.length} files of ${local} to upload folder ${folder}`);
+        for (const f of files) await uploadWithProgress(ctx, path.join(local, ...f.split('/')), `${folder}/${f}`);
+        model = await importWithRetry(ctx, () => client.importModel({ name, upload: folder, ...description }));
+        if (!opts.keepUpload) await client.deleteUpload(folder);
+        from = local;
+      }
       if (ctx.json) ctx.outJson(model);
-      else ctx.out(`imported model ${model.id} (${model.name}, ${model.state ?? 'AVAILABLE'}${model.vectorSize ? `, ${model.vectorSize}-d` : ''}) from ${uri}`);
+      else ctx.out(`imported model ${model.id} (${model.name}, ${model.state ?? 'AVAILABLE'}${model.vectorSize ? `, ${model.vectorSize}-d` : ''}) from ${from}`);
     });
 
   models
@@ -89,4 +113,23 @@ export function registerModels(program: Command, io: CliIo): void {
       if (ctx.json) ctx.outJson(model ?? { id });
       else ctx.out(`deleted model ${id}${model?.state ? ` (${model.state})` : ''}`);
     });
+}
+
+/**
+ * Runs an import, waiting and retrying while the server answers 429 MODELD_ERR_OVERLOADED (it
+ * admits a few imports at once), as long as its Retry-After says, at most 30 times; a note on
+ * stderr each time.
+ */
+async function importWithRetry(ctx: CommandContext, run: () => Promise<Model>): Promise<Model> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(isModeldClientError(err) && err.status === 429) || attempt >= 30) throw err;
+      const seconds = Number(err.details?.retryAfterSeconds);
+      const waitS = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 60) : 5;
+      ctx.note(`the server is busy with other imports; retrying in ${waitS} s`);
+      await new Promise((resolve) => setTimeout(resolve, waitS * 1000));
+    }
+  }
 }

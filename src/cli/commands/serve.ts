@@ -11,16 +11,20 @@ interface ServeFlags {
   host?: string;
   dataDir?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS = ['auto', 'json', 'text'] as const;
 
 /**
  * `modeld serve`: the one command that is not an API client. It loads the composition root
  * (src/main.ts) on demand, so that every other command starts without loading the server, and
  * runs it until SIGINT/SIGTERM, which close it (in-flight requests finish, replicas are left
  * to be adopted by the next start). A second signal while closing has the default effect (exit).
+ * What it prints is the server's: on a terminal a start-up summary and short log lines, else
+ * JSON log lines (the `modeld listening on <url>` line says where it listens).
  */
 export function registerServe(program: Command, io: CliIo): void {
   program
@@ -30,14 +34,20 @@ export function registerServe(program: Command, io: CliIo): void {
     .option('--host <host>', 'listen address (default 127.0.0.1, env MODELD_HOST)')
     .option('--data-dir <dir>', 'where the database, keys, models and replicas live (default ./data, env MODELD_DATA_DIR)')
     .option('--config <file>', 'JSON config file (env MODELD_CONFIG)')
-    .addOption(new Option('--log-level <level>', 'log level (default info, env MODELD_LOG_LEVEL)').choices(LOG_LEVELS))
-    .action(async (opts: { port?: number; host?: string; dataDir?: string; config?: string; logLevel?: string }) => {
+    .addOption(new Option('--log-level <level>', 'log level (default info, env MODELD_LOG_LEVEL); request lines on a terminal at debug').choices(LOG_LEVELS))
+    .addOption(
+      new Option('--log-format <format>', 'auto: a summary and short lines on a terminal, JSON lines otherwise (default auto, env MODELD_LOG_FORMAT)').choices(
+        LOG_FORMATS,
+      ),
+    )
+    .action(async (opts: { port?: number; host?: string; dataDir?: string; config?: string; logLevel?: string; logFormat?: string }) => {
       const flags: ServeFlags = {};
       if (opts.port !== undefined) flags.port = opts.port;
       if (opts.host !== undefined) flags.host = opts.host;
       if (opts.dataDir !== undefined) flags.dataDir = path.resolve(io.cwd, opts.dataDir);
       if (opts.config !== undefined) flags.configFile = path.resolve(io.cwd, opts.config);
       if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
+      if (opts.logFormat !== undefined) flags.logFormat = opts.logFormat;
 
       // Loaded here only: the other commands start without loading the server.
       let server: typeof import('../../main.js');
@@ -63,7 +73,6 @@ export function registerServe(program: Command, io: CliIo): void {
         unregister();
         throw err;
       }
-      io.stdout.write(`modeld serving on ${running.url}\n`);
       const signal = await stopped;
       io.stderr.write(`${signal}: stopping modeld (again to force)\n`);
       await running.close();

@@ -41,7 +41,7 @@ export function registerUploads(program: Command, io: CliIo): void {
 
   uploads
     .command('delete')
-    .description('delete an uploaded file')
+    .description('delete an uploaded file, or an upload folder with all its files')
     .argument('<name>', 'upload name')
     .action(async (name: string, _opts: unknown, command: Command) => {
       const ctx = new CommandContext(io, command);

@@ -3,6 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, fst
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { redactHostPaths } from '../../domain/index.js';
 import { ModeldError, invalidField } from '../../errors/index.js';
 import {
   DEFAULT_RUNNER_SETTINGS,
@@ -12,6 +13,7 @@ import {
   readRunnerSpec,
   runnerEndpoint,
   socketPathFor,
+  privateSocketDir,
   readStatusFile,
   writeJsonAtomic,
   type RunnerHealth,
@@ -48,6 +50,12 @@ export interface ProcessRuntimeOptions {
    * (default: nothing else; the composition root passes what it wants inherited).
    */
   env?: Record<string, string>;
+  /**
+   * Runner sockets whose `<replica dir>/runner.sock` path is too long for a Unix socket address go
+   * to `<socketParentDir>/modeld-<uid>/` (mode 0700, made on first need; see privateSocketDir).
+   * Default: the OS temp directory.
+   */
+  socketParentDir?: string;
   /** After SIGTERM, how long a replica gets before SIGKILL (default 2000 ms). */
   killGraceMs?: number;
   /** Grace each replica gets in `stop({stopReplicas: true})` (default 30 000 ms). */
@@ -96,7 +104,10 @@ export class ProcessRuntime implements Runtime {
   readonly #killGraceMs: number;
   readonly #stopGraceMs: number;
   readonly #log: RuntimeLogger;
+  readonly #socketDir: (() => string);
   readonly #children = new Map<string, ChildRecord>();
+  /** Replicas whose exit (with its log tail) was written to the operator log already: once each. */
+  readonly #exitLogged = new Set<string>();
   /** Replicas whose createReplica has not returned yet (no pid file yet). */
   readonly #creating = new Set<string>();
   #started = false;
@@ -117,6 +128,8 @@ export class ProcessRuntime implements Runtime {
     this.#killGraceMs = options.killGraceMs ?? 2_000;
     this.#stopGraceMs = options.stopGraceMs ?? 30_000;
     this.#log = options.logger ?? silentLogger;
+    const parent = options.socketParentDir;
+    this.#socketDir = () => privateSocketDir(parent);
   }
 
   /** Creates `replicasDir` and probes what is there, which resets the orphan timer of every surviving runner. */
@@ -155,6 +168,7 @@ export class ProcessRuntime implements Runtime {
     if (!path.isAbsolute(spec.artifactDir)) throw invalidField('artifactDir', `must be an absolute path, got ${JSON.stringify(spec.artifactDir)}`);
     mkdirSync(this.#dir, { recursive: true });
     const dir = path.join(this.#dir, spec.replicaId);
+    const socketPath = socketPathFor(dir, this.#socketDir);
     try {
       mkdirSync(dir);
     } catch (err) {
@@ -175,7 +189,7 @@ export class ProcessRuntime implements Runtime {
         config: spec.config,
         intraOpThreads: Math.max(1, Math.floor(spec.intraOpThreads)),
         ...this.#settings,
-        socketPath: socketPathFor(dir),
+        socketPath,
         createdAt: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, ReplicaFiles.spec), runnerSpec);
@@ -273,13 +287,13 @@ export class ProcessRuntime implements Runtime {
     };
 
     const alive = child?.exit != null ? false : pid !== null ? isProcessOf(pid, dir) : this.#creating.has(spec.replicaId);
-    if (!alive) return { ...base, ...this.#describeExit(dir, pid, status, child) };
+    if (!alive) return { ...base, ...this.#describeExit(dir, spec, pid, status, child) };
 
     // A runner from before Unix sockets wrote only its port: it is reached (and adopted) over TCP.
     const endpoint = status === null ? null : runnerEndpoint(status);
     const loadFailed = status?.phase === 'failed' && status.exitCode === RunnerExitCodes.loadFailed;
     if (endpoint === null) {
-      return { ...base, phase: 'starting', endpoint, exitCode: null, lastError: status?.error ?? null, loadFailed, inflight: 0 };
+      return { ...base, phase: 'starting', endpoint, exitCode: null, lastError: forCustomer(status?.error), loadFailed, inflight: 0 };
     }
     try {
       const health = await httpJson('GET', endpoint, '/health', this.#probeTimeoutMs);
@@ -292,7 +306,7 @@ export class ProcessRuntime implements Runtime {
         phase,
         endpoint,
         exitCode: null,
-        lastError: body.error ?? status?.error ?? null,
+        lastError: forCustomer(body.error ?? status?.error),
         loadFailed: loadFailed || (body.phase === 'failed' && /load failed/.test(body.error ?? '')),
         inflight: typeof body.inflight === 'number' ? body.inflight : 0,
       };
@@ -305,7 +319,7 @@ export class ProcessRuntime implements Runtime {
         phase: leaving ? 'draining' : 'starting',
         endpoint,
         exitCode: null,
-        lastError: status?.error ?? `health probe failed: ${(err as Error).message}`,
+        lastError: forCustomer(status?.error) ?? 'health probe failed (the runner did not answer)',
         loadFailed,
         inflight: 0,
       };
@@ -315,10 +329,11 @@ export class ProcessRuntime implements Runtime {
   /** Exit facts of a replica whose process is gone: our child's exit status, else what the runner wrote. */
   #describeExit(
     dir: string,
+    spec: RunnerSpec,
     pid: number | null,
     status: RunnerStatus | null,
     child: ChildRecord | undefined,
-  ): Pick<ObservedReplica, 'phase' | 'endpoint' | 'exitCode' | 'lastError' | 'loadFailed' | 'inflight'> {
+  ): Pick<ObservedReplica, 'phase' | 'endpoint' | 'exitCode' | 'lastError' | 'operatorDetail' | 'loadFailed' | 'inflight'> {
     let exitCode: number | null = status?.exitCode ?? null;
     let how: string;
     if (child?.spawnError) {
@@ -335,16 +350,24 @@ export class ProcessRuntime implements Runtime {
       how = `runner process ${pid} is gone without a final status (killed or crashed) in phase ${status?.phase ?? 'starting'}`;
     }
     const clean = exitCode === RunnerExitCodes.stopped && status?.phase === 'stopped';
-    let lastError: string | null = status?.error ?? null;
-    if (lastError === null && !clean) {
-      const tail = readLogTail(path.join(dir, ReplicaFiles.log));
-      lastError = tail ? `${how}; last log lines:\n${tail}` : how;
+    // The customer sees the runner's own reason (host paths cut) or how it ended; its log lines
+    // (stack traces, host paths, other output) go to the operator log once, and ride along as
+    // operatorDetail, never into events or status.
+    const lastError = forCustomer(status?.error) ?? (clean ? null : how);
+    const operatorDetail = clean ? null : readLogTail(path.join(dir, ReplicaFiles.log)) || null;
+    if (!clean && !this.#exitLogged.has(spec.replicaId)) {
+      this.#exitLogged.add(spec.replicaId);
+      this.#log.warn(
+        { replicaId: spec.replicaId, deploymentId: spec.deploymentId, pid, exitCode, how, error: status?.error ?? null, logTail: operatorDetail },
+        'replica ended with an error',
+      );
     }
     return {
       phase: 'exited',
       endpoint: null,
       exitCode,
       lastError,
+      operatorDetail,
       loadFailed: exitCode === RunnerExitCodes.loadFailed || (status?.phase === 'failed' && status.exitCode === RunnerExitCodes.loadFailed),
       inflight: 0,
     };
@@ -392,10 +415,18 @@ export class ProcessRuntime implements Runtime {
         throw new ModeldError('MODELD_ERR_UNAVAILABLE', `replica ${replicaId} (pid ${pid}) did not stop after SIGKILL`, { details: { replicaId, pid } });
       }
     }
+    // A socket outside the directory (a long replica path, see socketPathFor) goes with it.
+    if (status?.socketPath && path.dirname(status.socketPath) !== dir) rmSync(status.socketPath, { force: true });
     rmSync(dir, { recursive: true, force: true });
     this.#children.delete(replicaId);
+    this.#exitLogged.delete(replicaId);
     this.#log.info({ replicaId, pid }, 'replica deleted');
   }
+}
+
+/** A runner's error as a customer may see it (events, deployment status): host paths cut to their last name; null for none. */
+function forCustomer(error: string | null | undefined): string | null {
+  return error == null || error === '' ? null : redactHostPaths(error);
 }
 
 function readPidFile(dir: string): number | null {

@@ -110,4 +110,16 @@ CREATE INDEX training_jobs_state ON training_jobs(state);
     name: 'deployments: autoscaling extension',
     sql: `ALTER TABLE deployments ADD COLUMN autoscaling jsonb;`,
   },
+  {
+    version: 3,
+    name: 'quotas: per-customer overrides; training jobs by customer',
+    sql: `
+CREATE TABLE customer_quotas (
+  customer_id text PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+  quotas jsonb NOT NULL,
+  updated_at text NOT NULL
+);
+CREATE INDEX training_jobs_customer ON training_jobs(customer_id, state);
+`,
+  },
 ];

@@ -103,4 +103,16 @@ CREATE INDEX training_jobs_state ON training_jobs(state);
     name: 'deployments: autoscaling extension',
     sql: `ALTER TABLE deployments ADD COLUMN autoscaling TEXT;`,
   },
+  {
+    version: 3,
+    name: 'quotas: per-customer overrides; training jobs by customer',
+    sql: `
+CREATE TABLE customer_quotas (
+  customer_id TEXT PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+  quotas TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX training_jobs_customer ON training_jobs(customer_id, state);
+`,
+  },
 ];

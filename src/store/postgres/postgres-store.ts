@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent } from '../../domain/index.js';
+import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent, QuotaOverrides, StoredQuotaUsage } from '../../domain/index.js';
 import { assignments, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type Assignment, type TrainingJobPatch } from '../columns.js';
 import { checkInstant, encodeJson } from '../json-values.js';
 import type { Migration } from '../migrations/types.js';
@@ -14,14 +14,24 @@ import {
   trainingJobFromRow,
   type Row,
 } from '../records.js';
-import { newerSchemaError, rethrowWrite, type Violation } from '../store-errors.js';
-import type { DeploymentSpecPatch, ModelPatch, StatusWrite, Store, TrainingJobRecord } from '../types.js';
+import { customerNotFound, newerSchemaError, rethrowWrite, throwIfOverQuota, type Violation } from '../store-errors.js';
+import type { DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
 
 /**
  * Session advisory lock (two-int4 key space, apart from appendEvent's int8 keys) held while
  * migrating, so servers starting together against one database migrate it once, one at a time.
  */
 const MIGRATION_LOCK = [0x6d6f646c /* 'modl' */, 1] as const;
+
+/**
+ * First key of the transaction-scoped advisory lock a quota-checked write takes on its customer
+ * (second key: hashtext(customer id)), so that the count and the insert of one customer's
+ * creates run one at a time across every server sharing the database.
+ */
+const QUOTA_LOCK = 0x71756f74; /* 'quot' */
+
+/** What a statement runs on: the pool (a statement of its own) or the connection of a transaction. */
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
 /** JSONB arrives parsed by the driver; SQL NULL is null. */
 const decodeJson = (value: unknown): unknown => value ?? null;
@@ -67,8 +77,8 @@ export class PostgresStore implements Store {
     pool.on('error', () => {});
   }
 
-  async #one(sql: string, params: unknown[] = []): Promise<Row | null> {
-    const result = await this.#pool.query(sql, params);
+  async #one(sql: string, params: unknown[] = [], q: Queryable = this.#pool): Promise<Row | null> {
+    const result = await q.query(sql, params);
     return (result.rows[0] as Row | undefined) ?? null;
   }
 
@@ -172,36 +182,55 @@ export class PostgresStore implements Store {
 
   // Models
 
-  async createModel(m: ModelRecord): Promise<void> {
+  async createModel(m: ModelRecord, quota: Pick<QuotaLimits, 'models'> = {}): Promise<void> {
     try {
-      await this.#pool.query(
-        `INSERT INTO models (id, customer_id, name, model_type, description, region, vector_size, state, error_message, artifact_id,
-           training_data, config, training_started, training_completed, training_metrics, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15::jsonb, $16, $17, $18)`,
-        [
-          m.id,
-          m.customerId,
-          m.name,
-          m.modelType,
-          m.description,
-          m.region,
-          m.vectorSize,
-          m.state,
-          m.errorMessage,
-          m.artifactId,
-          encodeJson('trainingData', m.trainingData),
-          encodeJson('config', m.config),
-          m.trainingStarted,
-          m.trainingCompleted,
-          encodeJson('trainingMetrics', m.trainingMetrics),
-          m.createdBy,
-          m.createdAt,
-          m.updatedAt,
-        ],
-      );
+      await this.#withinQuota(m.customerId, quota, async (q) => {
+        await this.#checkQuota(q, m.customerId, quota, { models: 1 });
+        await this.#insertModel(q, m);
+      });
     } catch (err) {
       rethrowWrite(err, violation(err), 'model', m.id);
     }
+  }
+
+  async createModelWithJob(m: ModelRecord, j: TrainingJobRecord, quota: Pick<QuotaLimits, 'models' | 'trainingJobs'> = {}): Promise<void> {
+    try {
+      await this.#transaction(m.customerId, async (q) => {
+        await this.#checkQuota(q, m.customerId, quota, { models: 1, trainingJobs: j.state === 'QUEUED' || j.state === 'RUNNING' ? 1 : 0 });
+        await this.#insertModel(q, m);
+        await this.#insertTrainingJob(q, j);
+      });
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'model or training job', `${m.id} / ${j.id}`);
+    }
+  }
+
+  async #insertModel(q: Queryable, m: ModelRecord): Promise<void> {
+    await q.query(
+      `INSERT INTO models (id, customer_id, name, model_type, description, region, vector_size, state, error_message, artifact_id,
+         training_data, config, training_started, training_completed, training_metrics, created_by, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15::jsonb, $16, $17, $18)`,
+      [
+        m.id,
+        m.customerId,
+        m.name,
+        m.modelType,
+        m.description,
+        m.region,
+        m.vectorSize,
+        m.state,
+        m.errorMessage,
+        m.artifactId,
+        encodeJson('trainingData', m.trainingData),
+        encodeJson('config', m.config),
+        m.trainingStarted,
+        m.trainingCompleted,
+        encodeJson('trainingMetrics', m.trainingMetrics),
+        m.createdBy,
+        m.createdAt,
+        m.updatedAt,
+      ],
+    );
   }
 
   async getModel(customerId: string, id: string): Promise<ModelRecord | null> {
@@ -252,35 +281,42 @@ export class PostgresStore implements Store {
 
   // Deployments
 
-  async createDeployment(d: DeploymentRecord): Promise<void> {
+  async createDeployment(d: DeploymentRecord, quota: Pick<QuotaLimits, 'deployments' | 'replicas'> = {}): Promise<void> {
     try {
-      await this.#pool.query(
-        `INSERT INTO deployments (id, customer_id, model_id, region, min_replicas, max_replicas, config, state, generation, status,
-           deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at, autoscaling)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16, $17::jsonb)`,
-        [
-          d.id,
-          d.customerId,
-          d.modelId,
-          d.region,
-          d.minReplicas,
-          d.maxReplicas,
-          encodeJson('config', d.config),
-          d.state,
-          d.generation,
-          encodeJson('status', d.status),
-          d.deployedAt,
-          d.createdBy,
-          d.createdAt,
-          d.updatedAt,
-          d.lastUsedAt,
-          d.deletionRequestedAt,
-          encodeJson('autoscaling', d.autoscaling ?? null),
-        ],
-      );
+      await this.#withinQuota(d.customerId, quota, async (q) => {
+        await this.#checkQuota(q, d.customerId, quota, { deployments: 1, replicas: d.maxReplicas });
+        await this.#insertDeployment(q, d);
+      });
     } catch (err) {
       rethrowWrite(err, violation(err), 'deployment', d.id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${d.modelId} does not exist` });
     }
+  }
+
+  async #insertDeployment(q: Queryable, d: DeploymentRecord): Promise<void> {
+    await q.query(
+      `INSERT INTO deployments (id, customer_id, model_id, region, min_replicas, max_replicas, config, state, generation, status,
+         deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at, autoscaling)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, $16, $17::jsonb)`,
+      [
+        d.id,
+        d.customerId,
+        d.modelId,
+        d.region,
+        d.minReplicas,
+        d.maxReplicas,
+        encodeJson('config', d.config),
+        d.state,
+        d.generation,
+        encodeJson('status', d.status),
+        d.deployedAt,
+        d.createdBy,
+        d.createdAt,
+        d.updatedAt,
+        d.lastUsedAt,
+        d.deletionRequestedAt,
+        encodeJson('autoscaling', d.autoscaling ?? null),
+      ],
+    );
   }
 
   async getDeployment(customerId: string, id: string): Promise<DeploymentRecord | null> {
@@ -309,13 +345,29 @@ export class PostgresStore implements Store {
     return (await this.#all('SELECT id FROM deployments ORDER BY created_at, seq')).map((r) => r.id as string);
   }
 
-  async updateDeploymentSpec(id: string, patch: DeploymentSpecPatch, updatedAt: string): Promise<DeploymentRecord | null> {
+  async updateDeploymentSpec(id: string, patch: DeploymentSpecPatch, updatedAt: string, quota: Pick<QuotaLimits, 'replicas'> = {}): Promise<DeploymentRecord | null> {
     const set = assignments(DEPLOYMENT_SPEC_PATCH_COLUMNS, patch, encodeJson);
     const n = set.length;
     const sql = `UPDATE deployments SET ${[...setClause(set, 1), 'generation = generation + 1', `updated_at = $${n + 1}`].join(', ')}
       WHERE id = $${n + 2} AND deletion_requested_at IS NULL RETURNING *`;
+    const params = [...set.map((a) => a.value), updatedAt, id];
     try {
-      const r = await this.#one(sql, [...set.map((a) => a.value), updatedAt, id]);
+      let r: Row | null;
+      const raising = quota.replicas !== undefined && patch.maxReplicas !== undefined;
+      const owner = raising ? await this.#one('SELECT customer_id FROM deployments WHERE id = $1', [id]) : null;
+      if (owner) {
+        const customerId = owner.customer_id as string;
+        r = await this.#transaction(customerId, async (q) => {
+          // Under the customer's lock: no other quota-checked write of this customer runs until commit.
+          const current = await this.#one('SELECT max_replicas FROM deployments WHERE id = $1 AND deletion_requested_at IS NULL', [id], q);
+          const more = current ? patch.maxReplicas! - Number(current.max_replicas) : 0;
+          // Only a raise is checked: lowering is always allowed, also above a quota lowered since.
+          if (more > 0) await this.#checkQuota(q, customerId, quota, { replicas: more });
+          return this.#one(sql, params, q);
+        });
+      } else {
+        r = await this.#one(sql, params);
+      }
       return r && deploymentFromRow(r, decodeJson);
     } catch (err) {
       rethrowWrite(err, violation(err), 'deployment', id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${String(patch.modelId)} does not exist` });
@@ -383,14 +435,18 @@ export class PostgresStore implements Store {
 
   async createTrainingJob(j: TrainingJobRecord): Promise<void> {
     try {
-      await this.#pool.query(
-        `INSERT INTO training_jobs (id, model_id, customer_id, state, progress, checkpoint, attempts, error, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)`,
-        [j.id, j.modelId, j.customerId, j.state, encodeJson('progress', j.progress), j.checkpoint, j.attempts, j.error, j.createdAt, j.updatedAt],
-      );
+      await this.#insertTrainingJob(this.#pool, j);
     } catch (err) {
       rethrowWrite(err, violation(err), 'training job', j.id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${j.modelId} does not exist` });
     }
+  }
+
+  async #insertTrainingJob(q: Queryable, j: TrainingJobRecord): Promise<void> {
+    await q.query(
+      `INSERT INTO training_jobs (id, model_id, customer_id, state, progress, checkpoint, attempts, error, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)`,
+      [j.id, j.modelId, j.customerId, j.state, encodeJson('progress', j.progress), j.checkpoint, j.attempts, j.error, j.createdAt, j.updatedAt],
+    );
   }
 
   async getTrainingJob(id: string): Promise<TrainingJobRecord | null> {
@@ -415,5 +471,86 @@ export class PostgresStore implements Store {
     const sql = `UPDATE training_jobs SET ${[...setClause(set, 1), `updated_at = $${n + 1}`].join(', ')} WHERE id = $${n + 2} RETURNING *`;
     const r = await this.#one(sql, [...set.map((a) => a.value), updatedAt, id]);
     return r && trainingJobFromRow(r, decodeJson);
+  }
+
+  // Quotas
+
+  async quotaUsage(customerId: string): Promise<StoredQuotaUsage> {
+    return this.#usage(this.#pool, customerId);
+  }
+
+  async getQuotaOverrides(customerId: string): Promise<QuotaOverrides | null> {
+    const r = await this.#one('SELECT quotas FROM customer_quotas WHERE customer_id = $1', [customerId]);
+    return r && (decodeJson(r.quotas) as QuotaOverrides);
+  }
+
+  async setQuotaOverrides(customerId: string, overrides: QuotaOverrides | null, at: string): Promise<void> {
+    if (overrides === null || Object.keys(overrides).length === 0) {
+      if (!(await this.#one('SELECT 1 FROM customers WHERE id = $1', [customerId]))) throw customerNotFound(customerId);
+      await this.#pool.query('DELETE FROM customer_quotas WHERE customer_id = $1', [customerId]);
+      return;
+    }
+    try {
+      await this.#pool.query(
+        `INSERT INTO customer_quotas (customer_id, quotas, updated_at) VALUES ($1, $2::jsonb, $3)
+         ON CONFLICT (customer_id) DO UPDATE SET quotas = excluded.quotas, updated_at = excluded.updated_at`,
+        [customerId, encodeJson('quotas', overrides), at],
+      );
+    } catch (err) {
+      if (violation(err) === 'foreign-key') throw customerNotFound(customerId, err);
+      throw err;
+    }
+  }
+
+  /** One statement, one snapshot: the three counts agree with each other. */
+  async #usage(q: Queryable, customerId: string): Promise<StoredQuotaUsage> {
+    const r = (await this.#one(
+      `SELECT (SELECT count(*) FROM deployments WHERE customer_id = $1) AS deployments,
+              (SELECT coalesce(sum(max_replicas), 0) FROM deployments WHERE customer_id = $1) AS replicas,
+              (SELECT count(*) FROM models WHERE customer_id = $1) AS models,
+              (SELECT count(*) FROM training_jobs WHERE customer_id = $1 AND state IN ('QUEUED', 'RUNNING')) AS training_jobs`,
+      [customerId],
+      q,
+    ))!;
+    return { deployments: Number(r.deployments), replicas: Number(r.replicas), models: Number(r.models), trainingJobs: Number(r.training_jobs) };
+  }
+
+  /** Runs `fn` in a transaction of its own only when some quota is to be checked; else straight on the pool. */
+  async #withinQuota<T>(customerId: string, quota: QuotaLimits, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    if (Object.values(quota).every((v) => v === undefined)) return fn(this.#pool);
+    return this.#transaction(customerId, fn);
+  }
+
+  /**
+   * `fn` in one READ COMMITTED transaction that first takes the customer's quota lock
+   * (QUOTA_LOCK, released at commit or rollback). Every statement after the lock reads a new
+   * snapshot, so a count sees every create of this customer committed before the lock was
+   * granted: two creates racing for the last slot are serialized and the second is refused.
+   */
+  async #transaction<T>(customerId: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [QUOTA_LOCK, customerId]);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch {
+        // A connection that cannot even roll back is closed, not reused.
+        client.release(true);
+      }
+      throw err;
+    }
+  }
+
+  /** Inside the caller's transaction, after the customer's lock: throws the first quota `adding` would pass. */
+  async #checkQuota(q: Queryable, customerId: string, quota: QuotaLimits, adding: Partial<StoredQuotaUsage>): Promise<void> {
+    if (Object.values(quota).every((v) => v === undefined)) return;
+    throwIfOverQuota(await this.#usage(q, customerId), quota, adding);
   }
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent } from '../../domain/index.js';
+import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent, QuotaOverrides, StoredQuotaUsage } from '../../domain/index.js';
 import { assignments, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type TrainingJobPatch } from '../columns.js';
 import { checkInstant, encodeJson } from '../json-values.js';
 import type { Migration } from '../migrations/types.js';
@@ -14,8 +14,8 @@ import {
   trainingJobFromRow,
   type Row,
 } from '../records.js';
-import { newerSchemaError, rethrowWrite, type Violation } from '../store-errors.js';
-import type { DeploymentSpecPatch, ModelPatch, StatusWrite, Store, TrainingJobRecord } from '../types.js';
+import { customerNotFound, newerSchemaError, rethrowWrite, throwIfOverQuota, type Violation } from '../store-errors.js';
+import type { DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
 
 /** How long a writer waits for another connection's write lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -164,35 +164,58 @@ export class SqliteStore implements Store {
 
   // Models
 
-  async createModel(m: ModelRecord): Promise<void> {
+  async createModel(m: ModelRecord, quota: Pick<QuotaLimits, 'models'> = {}): Promise<void> {
     try {
-      this.#sql(
-        `INSERT INTO models (id, customer_id, name, model_type, description, region, vector_size, state, error_message, artifact_id,
-           training_data, config, training_started, training_completed, training_metrics, created_by, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        m.id,
-        m.customerId,
-        m.name,
-        m.modelType,
-        m.description,
-        m.region,
-        m.vectorSize,
-        m.state,
-        m.errorMessage,
-        m.artifactId,
-        encodeJson('trainingData', m.trainingData),
-        encodeJson('config', m.config),
-        m.trainingStarted,
-        m.trainingCompleted,
-        encodeJson('trainingMetrics', m.trainingMetrics),
-        m.createdBy,
-        m.createdAt,
-        m.updatedAt,
-      );
+      this.#db
+        .transaction(() => {
+          this.#checkQuota(m.customerId, quota, { models: 1 });
+          this.#insertModel(m);
+        })
+        .immediate();
     } catch (err) {
       rethrowWrite(err, violation(err), 'model', m.id);
     }
+  }
+
+  async createModelWithJob(m: ModelRecord, j: TrainingJobRecord, quota: Pick<QuotaLimits, 'models' | 'trainingJobs'> = {}): Promise<void> {
+    try {
+      this.#db
+        .transaction(() => {
+          this.#checkQuota(m.customerId, quota, { models: 1, trainingJobs: j.state === 'QUEUED' || j.state === 'RUNNING' ? 1 : 0 });
+          this.#insertModel(m);
+          this.#insertTrainingJob(j);
+        })
+        .immediate();
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'model or training job', `${m.id} / ${j.id}`);
+    }
+  }
+
+  #insertModel(m: ModelRecord): void {
+    this.#sql(
+      `INSERT INTO models (id, customer_id, name, model_type, description, region, vector_size, state, error_message, artifact_id,
+         training_data, config, training_started, training_completed, training_metrics, created_by, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      m.id,
+      m.customerId,
+      m.name,
+      m.modelType,
+      m.description,
+      m.region,
+      m.vectorSize,
+      m.state,
+      m.errorMessage,
+      m.artifactId,
+      encodeJson('trainingData', m.trainingData),
+      encodeJson('config', m.config),
+      m.trainingStarted,
+      m.trainingCompleted,
+      encodeJson('trainingMetrics', m.trainingMetrics),
+      m.createdBy,
+      m.createdAt,
+      m.updatedAt,
+    );
   }
 
   async getModel(customerId: string, id: string): Promise<ModelRecord | null> {
@@ -232,34 +255,43 @@ export class SqliteStore implements Store {
 
   // Deployments
 
-  async createDeployment(d: DeploymentRecord): Promise<void> {
+  async createDeployment(d: DeploymentRecord, quota: Pick<QuotaLimits, 'deployments' | 'replicas'> = {}): Promise<void> {
     try {
-      this.#sql(
-        `INSERT INTO deployments (id, customer_id, model_id, region, min_replicas, max_replicas, config, state, generation, status,
-           deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at, autoscaling)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        d.id,
-        d.customerId,
-        d.modelId,
-        d.region,
-        d.minReplicas,
-        d.maxReplicas,
-        encodeJson('config', d.config),
-        d.state,
-        d.generation,
-        encodeJson('status', d.status),
-        d.deployedAt,
-        d.createdBy,
-        d.createdAt,
-        d.updatedAt,
-        d.lastUsedAt,
-        d.deletionRequestedAt,
-        encodeJson('autoscaling', d.autoscaling ?? null),
-      );
+      this.#db
+        .transaction(() => {
+          this.#checkQuota(d.customerId, quota, { deployments: 1, replicas: d.maxReplicas });
+          this.#insertDeployment(d);
+        })
+        .immediate();
     } catch (err) {
       rethrowWrite(err, violation(err), 'deployment', d.id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${d.modelId} does not exist` });
     }
+  }
+
+  #insertDeployment(d: DeploymentRecord): void {
+    this.#sql(
+      `INSERT INTO deployments (id, customer_id, model_id, region, min_replicas, max_replicas, config, state, generation, status,
+         deployed_at, created_by, created_at, updated_at, last_used_at, deletion_requested_at, autoscaling)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      d.id,
+      d.customerId,
+      d.modelId,
+      d.region,
+      d.minReplicas,
+      d.maxReplicas,
+      encodeJson('config', d.config),
+      d.state,
+      d.generation,
+      encodeJson('status', d.status),
+      d.deployedAt,
+      d.createdBy,
+      d.createdAt,
+      d.updatedAt,
+      d.lastUsedAt,
+      d.deletionRequestedAt,
+      encodeJson('autoscaling', d.autoscaling ?? null),
+    );
   }
 
   async getDeployment(customerId: string, id: string): Promise<DeploymentRecord | null> {
@@ -288,12 +320,22 @@ export class SqliteStore implements Store {
     return this.#all('SELECT id FROM deployments ORDER BY created_at, rowid').map((r) => r.id as string);
   }
 
-  async updateDeploymentSpec(id: string, patch: DeploymentSpecPatch, updatedAt: string): Promise<DeploymentRecord | null> {
+  async updateDeploymentSpec(id: string, patch: DeploymentSpecPatch, updatedAt: string, quota: Pick<QuotaLimits, 'replicas'> = {}): Promise<DeploymentRecord | null> {
     const set = assignments(DEPLOYMENT_SPEC_PATCH_COLUMNS, patch, encodeJson);
     const sql = `UPDATE deployments SET ${[...set.map((a) => `${a.column} = ?`), 'generation = generation + 1', 'updated_at = ?'].join(', ')}
       WHERE id = ? AND deletion_requested_at IS NULL RETURNING *`;
     try {
-      const r = this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
+      const r = this.#db
+        .transaction(() => {
+          if (quota.replicas !== undefined && patch.maxReplicas !== undefined) {
+            const current = this.#one('SELECT customer_id, max_replicas FROM deployments WHERE id = ? AND deletion_requested_at IS NULL', id);
+            const more = current ? patch.maxReplicas - Number(current.max_replicas) : 0;
+            // Only a raise is checked: lowering is always allowed, also above a quota lowered since.
+            if (current && more > 0) this.#checkQuota(current.customer_id as string, quota, { replicas: more });
+          }
+          return this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
+        })
+        .immediate();
       return r && deploymentFromRow(r, decodeJson);
     } catch (err) {
       rethrowWrite(err, violation(err), 'deployment', id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${String(patch.modelId)} does not exist` });
@@ -365,13 +407,17 @@ export class SqliteStore implements Store {
 
   async createTrainingJob(j: TrainingJobRecord): Promise<void> {
     try {
-      this.#sql(
-        `INSERT INTO training_jobs (id, model_id, customer_id, state, progress, checkpoint, attempts, error, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(j.id, j.modelId, j.customerId, j.state, encodeJson('progress', j.progress), j.checkpoint, j.attempts, j.error, j.createdAt, j.updatedAt);
+      this.#insertTrainingJob(j);
     } catch (err) {
       rethrowWrite(err, violation(err), 'training job', j.id, { code: 'MODELD_ERR_MODEL_NOT_FOUND', message: `model ${j.modelId} does not exist` });
     }
+  }
+
+  #insertTrainingJob(j: TrainingJobRecord): void {
+    this.#sql(
+      `INSERT INTO training_jobs (id, model_id, customer_id, state, progress, checkpoint, attempts, error, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(j.id, j.modelId, j.customerId, j.state, encodeJson('progress', j.progress), j.checkpoint, j.attempts, j.error, j.createdAt, j.updatedAt);
   }
 
   async getTrainingJob(id: string): Promise<TrainingJobRecord | null> {
@@ -395,5 +441,46 @@ export class SqliteStore implements Store {
     const sql = `UPDATE training_jobs SET ${[...set.map((a) => `${a.column} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ? RETURNING *`;
     const r = this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
     return r && trainingJobFromRow(r, decodeJson);
+  }
+
+  // Quotas
+
+  async quotaUsage(customerId: string): Promise<StoredQuotaUsage> {
+    return this.#usage(customerId);
+  }
+
+  async getQuotaOverrides(customerId: string): Promise<QuotaOverrides | null> {
+    const r = this.#one('SELECT quotas FROM customer_quotas WHERE customer_id = ?', customerId);
+    return r && (decodeJson(r.quotas) as QuotaOverrides);
+  }
+
+  async setQuotaOverrides(customerId: string, overrides: QuotaOverrides | null, at: string): Promise<void> {
+    if (overrides === null || Object.keys(overrides).length === 0) {
+      if (!this.#one('SELECT 1 FROM customers WHERE id = ?', customerId)) throw customerNotFound(customerId);
+      this.#sql('DELETE FROM customer_quotas WHERE customer_id = ?').run(customerId);
+      return;
+    }
+    try {
+      this.#sql(
+        `INSERT INTO customer_quotas (customer_id, quotas, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (customer_id) DO UPDATE SET quotas = excluded.quotas, updated_at = excluded.updated_at`,
+      ).run(customerId, encodeJson('quotas', overrides), at);
+    } catch (err) {
+      if (violation(err) === 'foreign-key') throw customerNotFound(customerId, err);
+      throw err;
+    }
+  }
+
+  #usage(customerId: string): StoredQuotaUsage {
+    const d = this.#one('SELECT count(*) AS n, coalesce(sum(max_replicas), 0) AS replicas FROM deployments WHERE customer_id = ?', customerId)!;
+    const m = this.#one('SELECT count(*) AS n FROM models WHERE customer_id = ?', customerId)!;
+    const j = this.#one(`SELECT count(*) AS n FROM training_jobs WHERE customer_id = ? AND state IN ('QUEUED', 'RUNNING')`, customerId)!;
+    return { deployments: Number(d.n), replicas: Number(d.replicas), models: Number(m.n), trainingJobs: Number(j.n) };
+  }
+
+  /** Inside the caller's IMMEDIATE transaction (the write lock is held): throws the first quota `adding` would pass. */
+  #checkQuota(customerId: string, quota: QuotaLimits, adding: Partial<StoredQuotaUsage>): void {
+    if (Object.values(quota).every((v) => v === undefined)) return;
+    throwIfOverQuota(this.#usage(customerId), quota, adding);
   }
 }

@@ -3,12 +3,14 @@ import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelStates, isoAt, type Clock, type ModelRecord, type NewEvent } from '../../domain/index.js';
+import { ModelStates, isoAt, redactHostPaths, type Clock, type ModelRecord, type NewEvent } from '../../domain/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import type { TrainingJobInput, TrainingJobResult, TrainingProgress } from '../job-types.js';
-import { applyProgress, initialProgress, phaseWords, progressFromStore, whereInRun, type TrainingProgressView } from './progress.js';
+import { applyProgress, epochLine, initialProgress, phaseWords, progressFromStore, whereInRun, type TrainingProgressView } from './progress.js';
 import { JobFiles, WORKER_ENTRY, WORKER_EXIT_ABORTED, type WorkerInputFile, type WorkerMessage } from './protocol.js';
+import { FairQueue } from './fair-queue.js';
 import { isProcessOf, signalGroup, waitUntil } from '../../runtimes/process/os-process.js';
+import { checkChildEnv } from '../../engines/index.js';
 
 /** pino-compatible subset the manager logs through. */
 export interface JobLogger {
@@ -80,8 +82,10 @@ interface Running {
 
 /**
  * Runs training jobs, each in a worker child process (worker-main.ts, spawned detached with the
- * tsx loader and an IPC channel), at most `concurrency` at a time, oldest first. The store is the
- * truth: the API writes a model TRAINING and its job QUEUED and calls `notify(jobId)`; after a
+ * tsx loader and an IPC channel), at most `concurrency` at a time, fair between customers (see
+ * FairQueue: fewest running first, then round-robin by who started last, then oldest job). The
+ * store is the truth: the API writes a model TRAINING and its job QUEUED and calls
+ * `notify(jobId, customerId)`; after a
  * restart `start()` picks every QUEUED and RUNNING job up again. A job's worker resumes from the
  * checkpoint in its directory. Outcomes, each written to the model (state, errorMessage) and as
  * a model event:
@@ -100,7 +104,7 @@ interface Running {
 export class TrainingJobManager {
   readonly #o: Required<Omit<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics'>> & Pick<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics'>;
   readonly #log: JobLogger;
-  readonly #queue: string[] = [];
+  readonly #queue = new FairQueue();
   readonly #running = new Map<string, Running>();
   #started = false;
   #stopping = false;
@@ -143,18 +147,17 @@ export class TrainingJobManager {
       const job = await this.#o.store.getTrainingJobByModel(model.id);
       await this.#failModel(model, job, 'training was interrupted and its job is gone (the server stopped while the model was being created); submit the model again');
     }
-    for (const job of open) {
-      if (!this.#queue.includes(job.id)) this.#queue.push(job.id);
-    }
+    // Oldest first (the store's order), so each customer's jobs keep their order in the queue.
+    for (const job of open) this.#queue.push({ jobId: job.id, customerId: job.customerId, resumed: job.state === 'RUNNING' });
     if (open.length > 0) this.#log.info({ jobs: open.map((j) => j.id) }, 'training jobs picked up after a restart');
     this.#pump();
   }
 
-  /** Tells the manager a job was written QUEUED (by M2). Ignored before start() and after stop(); start() finds it then. */
-  notify(jobId: string): void {
+  /** Tells the manager a job of `customerId` was written QUEUED (by M2). Ignored before start() and after stop(); start() finds it then. */
+  notify(jobId: string, customerId: string): void {
     if (!this.#started || this.#stopping) return;
-    if (this.#queue.includes(jobId) || this.#running.has(jobId)) return;
-    this.#queue.push(jobId);
+    if (this.#queue.has(jobId) || this.#running.has(jobId)) return;
+    this.#queue.push({ jobId, customerId, resumed: false });
     this.#pump();
   }
 
@@ -167,8 +170,7 @@ export class TrainingJobManager {
   async cancel(modelId: string): Promise<void> {
     const job = await this.#o.store.getTrainingJobByModel(modelId);
     if (!job) return;
-    const queued = this.#queue.indexOf(job.id);
-    if (queued >= 0) this.#queue.splice(queued, 1);
+    this.#queue.remove(job.id);
     const running = this.#running.get(job.id);
     if (running) {
       running.cancelled = true;
@@ -192,7 +194,7 @@ export class TrainingJobManager {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#stopping = true;
-    this.#queue.length = 0;
+    this.#queue.clear();
     const all = [...this.#running.values()];
     for (const r of all) {
       r.stopping = true;
@@ -219,13 +221,17 @@ export class TrainingJobManager {
   }
 
   #pump(): void {
-    while (!this.#stopping && this.#running.size < this.#o.concurrency && this.#queue.length > 0) {
-      const jobId = this.#queue.shift()!;
+    while (!this.#stopping && this.#running.size < this.#o.concurrency && this.#queue.size > 0) {
+      const running = new Map<string, number>();
+      for (const r of this.#running.values()) running.set(r.customerId, (running.get(r.customerId) ?? 0) + 1);
+      const next = this.#queue.take(running)!;
+      const jobId = next.jobId;
       if (this.#running.has(jobId)) continue;
       const entry: Running = {
         jobId,
         modelId: '',
-        customerId: '',
+        // Known from the queue, so that the fair pick counts this job for its customer at once.
+        customerId: next.customerId,
         dir: this.#jobDir(jobId),
         child: null,
         pid: null,
@@ -331,12 +337,14 @@ export class TrainingJobManager {
       return;
     }
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    // Its last output (stack traces, host paths) is for the operator log; the customer gets how it ended.
     const tail = await logTail(path.join(r.dir, JobFiles.log));
+    this.#log.warn({ jobId: r.jobId, modelId: r.modelId, ...exit, logTail: tail }, 'training process ended with an error');
     const aborted = exit.code === WORKER_EXIT_ABORTED ? ' (it was told to stop by someone else than this server)' : '';
     await this.#failModel(
       fresh,
       await store.getTrainingJob(r.jobId),
-      `the training process exited with ${how} ${whereInRun(r.view, r.epochsDone)}${aborted}${tail ? `; its last output: ${tail}` : ''}`,
+      `the training process exited with ${how} ${whereInRun(r.view, r.epochsDone)}${aborted}; the server log has its last output`,
     );
   }
 
@@ -350,7 +358,9 @@ export class TrainingJobManager {
         // Own process group: cancel and stop signal the whole group (the worker and anything it starts).
         detached: true,
         stdio: ['ignore', logFd.fd, logFd.fd, 'ipc'],
-        env: { ...process.env },
+        // The worker parses a customer's data files: it gets nothing of the server's environment
+        // (database URL, credentials), only what node needs to start, as the import check child.
+        env: checkChildEnv(),
       });
       // Listeners first, before any await: 'spawn', 'error' and 'exit' may come on the next tick.
       r.child = child;
@@ -418,12 +428,11 @@ export class TrainingJobManager {
     if (p.kind === 'phase' && p.phase !== before.phase) {
       this.#queueEvent(r, 'Normal', 'TrainingPhase', p.message || phaseWords(p.phase), { phase: p.phase });
     } else if (p.kind === 'epoch') {
-      const value = Number.isFinite(p.monitor.value) ? p.monitor.value.toFixed(4) : String(p.monitor.value);
       this.#queueEvent(
         r,
         'Normal',
         'EpochCompleted',
-        `epoch ${p.epoch} of ${p.numEpochs}: ${p.monitor.key} ${value} on the validation queries, loss ${p.loss.toFixed(4)}, best epoch ${p.bestEpoch}${p.stopping ? '; stopping early' : ''}`,
+        epochLine(p),
         {
           epoch: p.epoch,
           numEpochs: p.numEpochs,
@@ -471,7 +480,7 @@ export class TrainingJobManager {
       imported = await this.#o.importArtifact(result.artifactDir, { name: model.name, modelType: model.modelType });
     } catch (err) {
       if (r.cancelled) return;
-      await this.#failModel(model, await store.getTrainingJob(r.jobId), `the trained model could not be stored: ${(err as Error).message}`);
+      await this.#failModel(model, await store.getTrainingJob(r.jobId), `the trained model could not be stored: ${redactHostPaths((err as Error).message)}`);
       return;
     }
     // Deleted while the artifact was imported: the model goes, the (shared, content-addressed) artifact stays for others.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyProgress, initialProgress, whereInRun } from './progress.js';
+import { applyProgress, epochLine, initialProgress, whereInRun } from './progress.js';
 
 const at = (n: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString();
 
@@ -43,4 +43,24 @@ test('whereInRun names the epoch in progress, or the phase, for crash messages',
   assert.equal(whereInRun({ ...base, phase: 'training', numEpochs: 8 }, 2), 'during epoch 3 of 8');
   assert.equal(whereInRun({ ...base, phase: 'training', numEpochs: 8 }, 8), 'during epoch 8 of 8');
   assert.equal(whereInRun({ ...base, phase: 'exporting', numEpochs: 8 }, 8), 'while exporting the model');
+});
+
+test('epochLine words the end of training by what happened: the last epoch, or early stopping', () => {
+  const epoch = (n: number, stopping: boolean, bestEpoch: number) =>
+    ({
+      kind: 'epoch',
+      epoch: n,
+      numEpochs: 8,
+      loss: 0.4,
+      monitor: { key: 'ndcg@5', value: 0.41 },
+      bestEpoch,
+      evaluation: {} as never,
+      trainSeconds: 2,
+      evalSeconds: 1,
+      etaSeconds: 0,
+      stopping,
+    }) as const;
+  assert.equal(epochLine(epoch(3, false, 3)), 'epoch 3 of 8: ndcg@5 0.4100 on the validation queries, loss 0.4000, best epoch 3');
+  assert.equal(epochLine(epoch(8, true, 7)), 'epoch 8 of 8: ndcg@5 0.4100 on the validation queries, loss 0.4000, best epoch 7; the last epoch');
+  assert.equal(epochLine(epoch(5, true, 2)), 'epoch 5 of 8: ndcg@5 0.4100 on the validation queries, loss 0.4000, best epoch 2; stopping early: no better ndcg@5 since epoch 2');
 });

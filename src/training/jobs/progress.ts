@@ -105,3 +105,17 @@ export function whereInRun(view: TrainingProgressView, epochsDone: number): stri
 export function phaseWords(phase: TrainingPhase): string {
   return PHASE_WORDS[phase];
 }
+
+/**
+ * The EpochCompleted event's message, worded by what happened after this epoch:
+ * `epoch 3 of 8: ndcg@5 0.4100 on the validation queries, loss 0.4000, best epoch 3`, then
+ * `; the last epoch` when it was the last one planned, or `; stopping early: no better ndcg@5
+ * since epoch 2` when early stopping ends training before it.
+ */
+export function epochLine(p: Extract<TrainingProgress, { kind: 'epoch' }>): string {
+  const value = Number.isFinite(p.monitor.value) ? p.monitor.value.toFixed(4) : String(p.monitor.value);
+  const head = `epoch ${p.epoch} of ${p.numEpochs}: ${p.monitor.key} ${value} on the validation queries, loss ${p.loss.toFixed(4)}, best epoch ${p.bestEpoch}`;
+  if (p.epoch >= p.numEpochs) return `${head}; the last epoch`;
+  if (p.stopping) return `${head}; stopping early: no better ${p.monitor.key} since epoch ${p.bestEpoch}`;
+  return head;
+}
