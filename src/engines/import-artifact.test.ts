@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, rename, stat, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readdir, rename, stat, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { processesWith } from '../../test/fixtures/processes.js';
 import { after, before, test } from 'node:test';
 import { makeBrokenArtifacts, makeModeldArtifact, makeTinyHfModel, type BrokenArtifacts } from '../../test/fixtures/models.js';
 import { checkArtifactIsolated, importArtifact, loadEngine, operatorDetailOf, readManifest, verifyArtifact } from './index.js';
@@ -121,16 +122,8 @@ test('a model that never finishes is killed at the timeout; the caller lives on'
   assert.ok(Date.now() - started < 30_000);
 });
 
-/** Pids of live check processes whose arguments mention `needle` (found through /proc). */
-async function checkChildren(needle: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(CHECK_MAIN) && cmd.includes(needle)) pids.push(Number(name));
-  }
-  return pids;
-}
+/** Pids of live check processes whose arguments mention `needle`. */
+const checkChildren = (needle: string): Promise<number[]> => processesWith(CHECK_MAIN, needle);
 
 test('a model whose process crashes (SIGSEGV) becomes an invalid-artifact error, not a crash of the caller', async () => {
   const artifactsRoot = path.join(tmp, 'artifacts-crash');

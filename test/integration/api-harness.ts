@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -193,4 +194,23 @@ export async function snapshot(store: Store, customerId: string): Promise<string
     [...models.map((m) => ['model', m.id] as const), ...deployments.map((d) => ['deployment', d.id] as const)].map(([k, id]) => store.listEvents(k, id)),
   );
   return JSON.stringify({ models, deployments, events });
+}
+
+/**
+ * Uploads the files `files` (paths relative to `from`) into the tenant's upload folder `folder`
+ * through the API, as a client importing a model does. Returns the folder's `file://` URI.
+ */
+export async function uploadFolder(h: ApiHarness, tenant: Tenant, folder: string, from: string, files: readonly string[]): Promise<string> {
+  let folderUri = '';
+  for (const rel of files) {
+    const res = await h.app.inject({
+      method: 'PUT',
+      url: `/customers/${tenant.customerId}/ai/uploads/${folder}/${rel}`,
+      headers: { authorization: await tenant.auth(), 'content-type': 'application/octet-stream' },
+      payload: await readFile(path.join(from, rel)),
+    });
+    if (res.statusCode !== 200) throw new Error(`upload of ${folder}/${rel}: ${res.statusCode} ${res.body}`);
+    folderUri = (JSON.parse(res.body) as { folderUri: string }).folderUri;
+  }
+  return folderUri;
 }

@@ -5,7 +5,7 @@
  * answer that tells nothing about the path, and nothing is stored.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -13,7 +13,7 @@ import { engineArtifacts } from '../../src/api/index.js';
 import { dataPaths } from '../../src/config/index.js';
 import { makeTinyHfModel } from '../fixtures/models.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
-import { snapshot, startApi, type ApiHarness, type Tenant } from '../integration/api-harness.js';
+import { snapshot, startApi, uploadFolder as uploadFolderOf, type ApiHarness, type Tenant } from '../integration/api-harness.js';
 
 let outside: TempDir;
 let model: string;
@@ -24,20 +24,8 @@ before(async () => {
 });
 after(() => outside.cleanup());
 
-async function uploadFolder(h: ApiHarness, tenant: Tenant, folder: string, from: string): Promise<string> {
-  let folderUri = '';
-  for (const rel of ['config.json', 'tokenizer.json', 'onnx/model.onnx']) {
-    const res = await h.app.inject({
-      method: 'PUT',
-      url: `/customers/${tenant.customerId}/ai/uploads/${folder}/${rel}`,
-      headers: { authorization: await tenant.auth(), 'content-type': 'application/octet-stream' },
-      payload: await readFile(path.join(from, rel)),
-    });
-    assert.equal(res.statusCode, 200, res.body);
-    folderUri = res.json().folderUri;
-  }
-  return folderUri;
-}
+const HF_FILES = ['config.json', 'tokenizer.json', 'onnx/model.onnx'];
+const uploadFolder = (h: ApiHarness, tenant: Tenant, folder: string, from: string): Promise<string> => uploadFolderOf(h, tenant, folder, from, HF_FILES);
 
 async function importing(h: ApiHarness, tenant: Tenant, artifact: Record<string, string>) {
   const res = await h.app.inject({

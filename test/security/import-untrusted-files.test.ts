@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { open, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
+import { processesWith } from '../fixtures/processes.js';
 import { after, before, describe, test } from 'node:test';
 import { engineArtifacts, importFileLimits } from '../../src/api/index.js';
 import { dataPaths, defaultConfig } from '../../src/config/index.js';
@@ -14,7 +15,7 @@ import { checkChildEnv } from '../../src/engines/index.js';
 import { CHECK_MAIN } from '../../src/engines/check-isolated.js';
 import { makeBrokenArtifacts, makeModeldArtifact, makeTinyHfModel } from '../fixtures/models.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
-import { startApi, type ApiHarness, type Tenant } from '../integration/api-harness.js';
+import { startApi, uploadFolder, type ApiHarness, type Tenant } from '../integration/api-harness.js';
 
 let src: TempDir;
 let hf: string;
@@ -28,15 +29,7 @@ before(async () => {
 after(() => src.cleanup());
 
 async function upload(h: ApiHarness, tenant: Tenant, folder: string, from: string, files: string[]): Promise<void> {
-  for (const rel of files) {
-    const res = await h.app.inject({
-      method: 'PUT',
-      url: `/customers/${tenant.customerId}/ai/uploads/${folder}/${rel}`,
-      headers: { authorization: await tenant.auth(), 'content-type': 'application/octet-stream' },
-      payload: await readFile(path.join(from, rel)),
-    });
-    assert.equal(res.statusCode, 200, res.body);
-  }
+  await uploadFolder(h, tenant, folder, from, files);
 }
 const HF_FILES = ['config.json', 'tokenizer.json', 'onnx/model.onnx'];
 
@@ -101,16 +94,8 @@ describe('each file of an import is capped', () => {
   });
 });
 
-/** Pids of live check processes whose arguments mention `needle` (found through /proc). */
-async function checkChildren(needle: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(CHECK_MAIN) && cmd.includes(needle)) pids.push(Number(name));
-  }
-  return pids;
-}
+/** Pids of live check processes whose arguments mention `needle`. */
+const checkChildren = (needle: string): Promise<number[]> => processesWith(CHECK_MAIN, needle);
 
 async function waitForChildren(needle: string, count: number): Promise<number[]> {
   // The child exists only while the import runs; poll for it (there is no event to await from outside).

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { processesWith } from '../fixtures/processes.js';
 import { tinyConfig, writeTinyDataset, type TinyDataset } from '../fixtures/training-jobs-data.js';
 import { startApi, type ApiHarness, type Tenant } from '../integration/api-harness.js';
 
@@ -62,10 +63,7 @@ test('a training worker, which parses the customer’s files, gets nothing of th
     const id = await submit(bob, 'env-check');
     let environ: string[] | null = null;
     for (let i = 0; i < 300 && environ === null; i++) {
-      for (const pid of await readdir('/proc')) {
-        if (!/^\d+$/.test(pid)) continue;
-        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-        if (!cmd.includes('worker-main') || !cmd.includes(h.tmp.dir)) continue;
+      for (const pid of await processesWith('worker-main', h.tmp.dir)) {
         environ = (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).split('\0').filter((e) => e !== '');
         if (environ.length === 0) environ = null;
         else break;
