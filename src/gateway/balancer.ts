@@ -114,7 +114,7 @@ export class Balancer {
       if (endpoint) return Promise.resolve(this.#lease(slots, endpoint, tenant));
     }
     const perTenant = this.#options.maxQueuedPerTenant;
-    if (!admitted && tenant !== undefined && perTenant !== undefined && this.#tenant(deploymentId, tenant).queued >= perTenant) {
+    if (!admitted && tenant !== undefined && perTenant !== undefined && (this.#tenants.get(deploymentId)?.get(tenant)?.queued ?? 0) >= perTenant) {
       this.#registry.noteShed(slots);
       this.#options.onShed?.(deploymentId);
       const retryAfterSeconds = this.#retryAfterSeconds(slots, queue.length);
