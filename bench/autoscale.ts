@@ -31,8 +31,7 @@ import {
   startServer,
   timeline,
   token,
-  waitForState,
-} from './lib.js';
+  waitForState, importModel } from './lib.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -70,7 +69,7 @@ try {
   const admin = await adminCredentials(dataDir);
   const tok = await token(server.url, admin);
   const C = admin.customerId;
-  const model = await api<{ id: string }>(server.url, tok, 'POST', `/customers/${C}/ai/models`, { name: 'bigru-30k-128', modelType: 'imported', artifact: { uri: `file://${artifactDir}` } });
+  const model = { id: await importModel(server.url, tok, C, 'bigru-30k-128', artifactDir) };
   const dep = await api<{ id: string }>(server.url, tok, 'POST', `/customers/${C}/ai/deployments`, { modelId: model.id, region: 'local', minReplicas: 1, maxReplicas: 4 });
   const deployMs = await waitForState(server.url, tok, C, dep.id, 'DEPLOYED');
   console.log(`deploy-to-DEPLOYED (1 replica): ${fmt(deployMs)} ms`);

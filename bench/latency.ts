@@ -53,7 +53,7 @@ import { Pool } from 'undici';
 import { loadEngine } from '../src/engines/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { adminCredentials, api, machineLine, percentile, relaySource, repoRoot, runnerPids, serveStubRunner, startServer, threadsCpuNs, token, waitForBenchRunner, waitForState, writeBenchReplicaDir } from './lib.js';
+import { adminCredentials, api, machineLine, percentile, relaySource, repoRoot, runnerPids, serveStubRunner, startServer, threadsCpuNs, token, waitForBenchRunner, waitForState, writeBenchReplicaDir, importModel } from './lib.js';
 
 const arg = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 
@@ -434,7 +434,7 @@ try {
     const admin = await adminCredentials(dataDir);
     const tok = await token(server.url, admin);
     const C = admin.customerId;
-    const model = await api<{ id: string }>(server.url, tok, 'POST', `/customers/${C}/ai/models`, { name: 'bigru-30k-128', modelType: 'imported', artifact: { uri: `file://${artifactDir}` } });
+    const model = { id: await importModel(server.url, tok, C, 'bigru-30k-128', artifactDir) };
     const pidsBefore = new Set<number>();
     const serverPid = server.child.pid!;
     for (const replicas of [1, 2]) {

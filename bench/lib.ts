@@ -116,6 +116,31 @@ export async function api<T>(url: string, tok: string, method: string, pathName:
   return JSON.parse(text) as T;
 }
 
+/**
+ * Imports the modeld artifact folder `artifactDir` as model `name` and returns its id. A server
+ * that imports only from uploads (the default since imports are confined) gets the folder's files
+ * uploaded to the customer's upload folder `name` first, as a client would; an older checkout
+ * (`--root`) is given the folder's file:// URI.
+ */
+export async function importModel(url: string, tok: string, customerId: string, name: string, artifactDir: string): Promise<string> {
+  const base = `/customers/${customerId}/ai`;
+  try {
+    return (await api<{ id: string }>(url, tok, 'POST', `${base}/models`, { name, modelType: 'imported', artifact: { uri: `file://${artifactDir}` } })).id;
+  } catch (err) {
+    if (!/MODELD_ERR_DATA_PATH_FORBIDDEN/.test((err as Error).message)) throw err;
+  }
+  const manifest = JSON.parse(readFileSync(path.join(artifactDir, 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+  for (const file of ['manifest.json', ...Object.keys(manifest.files)]) {
+    const r = await fetch(`${url}${base}/uploads/${name}/${file}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/octet-stream' },
+      body: readFileSync(path.join(artifactDir, file)),
+    });
+    if (!r.ok) throw new Error(`PUT uploads/${name}/${file}: ${r.status} ${await r.text()}`);
+  }
+  return (await api<{ id: string }>(url, tok, 'POST', `${base}/models`, { name, modelType: 'imported', artifact: { upload: name } })).id;
+}
+
 /** Polls a deployment until `state` (every 10 ms); returns the elapsed milliseconds. */
 export async function waitForState(url: string, tok: string, customerId: string, id: string, state: string, timeoutMs = 120_000): Promise<number> {
   const t0 = performance.now();

@@ -36,7 +36,7 @@ import { runnerConnection } from '../src/runner/index.js';
 import { makeBigruArtifact } from '../test/fixtures/models.js';
 import { startCluster } from '../test/integration/gateway-cluster.js';
 import { sampleSentences } from '../test/fixtures/text.js';
-import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, relayFloor, runnerPids, scrapeMetrics, startServer, token, waitForState } from './lib.js';
+import { CpuMeter, adminCredentials, api, closedLoop, fmt, machineLine, percentile, relayFloor, runnerPids, scrapeMetrics, startServer, token, waitForState, importModel } from './lib.js';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5;
 const onlyArg = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -88,11 +88,7 @@ try {
   const admin = await adminCredentials(dataDir);
   const tok = await token(server.url, admin);
   const C = admin.customerId;
-  const model = await api<{ id: string }>(server.url, tok, 'POST', `/customers/${C}/ai/models`, {
-    name: 'bigru-30k-128',
-    modelType: 'imported',
-    artifact: { uri: `file://${artifactDir}` },
-  });
+  const model = { id: await importModel(server.url, tok, C, 'bigru-30k-128', artifactDir) };
   const t0 = performance.now();
   const dep = await api<{ id: string }>(server.url, tok, 'POST', `/customers/${C}/ai/deployments`, { modelId: model.id, region: 'local', minReplicas: 2, maxReplicas: 2 });
   await waitForState(server.url, tok, C, dep.id, 'DEPLOYED');

@@ -36,8 +36,7 @@ import {
   timeline,
   token,
   waitForState,
-  type DeploymentEvent,
-} from './lib.js';
+  type DeploymentEvent, importModel } from './lib.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,7 +65,7 @@ try {
   const admin = await adminCredentials(dataDir);
   const tok = await token(url, admin);
   const C = admin.customerId;
-  const model = await api<{ id: string }>(url, tok, 'POST', `/customers/${C}/ai/models`, { name: 'bigru-30k-128', modelType: 'imported', artifact: { uri: `file://${artifactDir}` } });
+  const model = { id: await importModel(url, tok, C, 'bigru-30k-128', artifactDir) };
   const dep = await api<{ id: string }>(url, tok, 'POST', `/customers/${C}/ai/deployments`, { modelId: model.id, region: 'local', minReplicas: 2, maxReplicas: 2 });
   console.log(`deploy-to-DEPLOYED (2 replicas): ${fmt(await waitForState(url, tok, C, dep.id, 'DEPLOYED'))} ms`);
 
