@@ -175,6 +175,7 @@ export class UploadStore {
     }
     if ((await stat(target).catch(() => null))?.isDirectory()) throw conflict(name, 'it is an upload folder');
     const temp = path.join(folder, `.${fileName}.${randomUUID()}.part`);
+    const out = createWriteStream(temp, { flags: 'wx', mode: 0o640 });
     const hash = createHash('sha256');
     const streaming = this.#streaming;
     let bytes = 0;
@@ -204,7 +205,7 @@ export class UploadStore {
             yield chunk;
           }
         },
-        createWriteStream(temp, { flags: 'wx', mode: 0o640 }),
+        out,
       );
       const meta: Meta = { bytes, sha256: hash.digest('hex'), uploadedAt: at };
       const metaTemp = `${temp}.meta`;
@@ -223,6 +224,9 @@ export class UploadStore {
       });
       return this.#info(top, name, meta);
     } catch (err) {
+      // A refused body can end the pipeline before the file stream has even opened its file:
+      // wait until it is closed, or the rm below runs first and the file appears after it.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await rm(temp, { force: true });
       await rm(`${temp}.meta`, { force: true });
       if (refusal) throw refusal;
