@@ -32,10 +32,9 @@ export function serverOptions(limits: HttpLimits): http.ServerOptions {
 
 /**
  * Applies the limits that are set on a created server: the connection caps (a connection over
- * either cap is closed at once, before a byte is read), the idle timeout, and the client error
- * answer in modeld's shape. Returns the per-address count (for tests and metrics).
+ * either cap is closed at once, before a byte is read) and the idle timeout.
  */
-export function applyServerLimits(server: http.Server, limits: HttpLimits, log: Pick<FastifyBaseLogger, 'warn' | 'debug'>): { open(address: string): number } {
+export function applyServerLimits(server: http.Server, limits: HttpLimits, log: Pick<FastifyBaseLogger, 'warn'>): void {
   server.maxConnections = limits.maxConnections;
   server.setTimeout(limits.socketIdleTimeoutMs);
   const perAddress = new Map<string, number>();
@@ -60,7 +59,6 @@ export function applyServerLimits(server: http.Server, limits: HttpLimits, log: 
       else perAddress.set(address, left);
     });
   });
-  return { open: (address) => perAddress.get(address) ?? 0 };
 }
 
 /**
@@ -118,8 +116,8 @@ export function frameworkErrorHandler(err: Error & { code?: string }, request: F
 /**
  * The slow-body guard of the JSON routes: a body still arriving `bodyTimeoutMs` after the request
  * began is answered 408 and its connection closed (node's own requestTimeout, meant for large
- * uploads, is far longer). `streamsBody` routes (uploads) are left to requestTimeoutMs and the
- * idle timeout. Returns a disarm function; the timer never fires for a request without a body.
+ * uploads, is far longer; the caller leaves upload routes to it and to the idle timeout).
+ * Returns a disarm function; the timer is never armed for a request without a body.
  */
 export function armBodyTimer(req: http.IncomingMessage, bodyTimeoutMs: number, onTimeout: () => void): () => void {
   if (req.complete || !hasBody(req)) return noop;
