@@ -226,7 +226,10 @@ describe('modeld serve', () => {
   const hasScript = spawnSync('script', ['--version']).status === 0;
   test('on a terminal: the start-up summary and text lines, no JSON; Ctrl-C stops it', { skip: !hasScript && 'script(1) is not installed' }, async () => {
     const dataDir = path.join(tmp, 'serve-tty-data');
-    const command = [process.execPath, bin, 'serve', '--port', '0', '--data-dir', dataDir].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    // `exec`: script(1) runs the command through $SHELL -c (/bin/sh, dash, when SHELL is unset, as
+    // in CI). dash does not replace itself with the command: it would get the Ctrl-C too, die of it,
+    // and script would report that (130) instead of modeld's own exit status.
+    const command = `exec ${[process.execPath, bin, 'serve', '--port', '0', '--data-dir', dataDir].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')}`;
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
