@@ -161,6 +161,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       pretrained,
       gateway,
       training,
+      artifactRoots: { artifacts: paths.artifacts, models: paths.models },
     });
     stack.push(async () => {
       await app.close();

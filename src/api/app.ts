@@ -21,6 +21,7 @@ import { registerOpsRoutes } from './routes/ops.js';
 import { registerPredictionRoutes } from './routes/predictions.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
+import { registerInternalArtifactRoutes, type ArtifactRoots } from './routes/internal-artifacts.js';
 import { CustomerQuotas } from './quotas.js';
 import type { ModeldApp } from './routes/shared.js';
 import { UploadStore } from './uploads.js';
@@ -64,6 +65,12 @@ export interface AppDeps {
    * 503; uploads work either way.
    */
   training?: TrainingJobsPort;
+  /**
+   * Where artifacts and pre-trained model folders live. When given, the internal artifact
+   * endpoint (`/internal/artifacts/...`, artifact tokens only) serves replica pods of Kubernetes
+   * regions their artifact.
+   */
+  artifactRoots?: ArtifactRoots;
 }
 
 
@@ -158,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   const guard = makeGuard(deps.authenticator);
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, metricsAccess: deps.config.metrics.access, authenticator: deps.authenticator });
   registerAuthRoutes(app, { tokens: deps.tokens });
+  if (deps.artifactRoots) registerInternalArtifactRoutes(app, { tokens: deps.tokens, roots: deps.artifactRoots });
   registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
   const uploads = new UploadStore(dataPaths(deps.config).uploads);
   const quotas = new CustomerQuotas(deps.config, deps.store, uploads);

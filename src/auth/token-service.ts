@@ -76,6 +76,9 @@ interface VerifiedToken {
   expMs: number;
 }
 
+/** `aud` of artifact tokens (issueArtifactToken): no customer route accepts it. */
+export const ARTIFACT_TOKEN_AUDIENCE = 'modeld-artifact';
+
 /** Clock skew tolerated on an external issuer's tokens (theirs is not our clock). */
 const EXTERNAL_CLOCK_TOLERANCE_SECONDS = 30;
 
@@ -283,6 +286,51 @@ export class TokenService implements Authenticator {
       .setJti(jti)
       .sign(key.privateKey);
     return { accessToken, tokenType: 'Bearer', expiresIn: ttl, scope: scopes.join(' '), tokenId: jti };
+  }
+
+  /**
+   * Signs a token that lets a replica pod download one artifact from the internal artifact
+   * endpoint (api/routes/internal-artifacts.ts) and nothing else: audience
+   * ARTIFACT_TOKEN_AUDIENCE (customer routes refuse it: their audience is auth.audience), claim
+   * `art` naming the artifact (`artifacts/<artifactId>` or `models/<name>`), no customer, no scope
+   * a route accepts. Lifetime `ttlSeconds` (the Kubernetes runtime refreshes its Secret well before).
+   */
+  async issueArtifactToken(artifact: string, ttlSeconds: number): Promise<string> {
+    const iat = Math.floor(this.#clock.now() / 1000);
+    const key = this.#keys.signingKey;
+    return new SignJWT({ art: artifact })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'JWT' })
+      .setIssuer(this.#issuer)
+      .setAudience(ARTIFACT_TOKEN_AUDIENCE)
+      .setSubject(`artifact:${artifact}`)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + ttlSeconds)
+      .setJti(randomUUID())
+      .sign(key.privateKey);
+  }
+
+  /**
+   * Verifies an artifact token and returns the artifact it names. Throws 401
+   * MODELD_ERR_UNAUTHENTICATED for anything else: a customer's access token, an expired or
+   * forged token.
+   */
+  async verifyArtifactToken(authorization: string | undefined): Promise<string> {
+    const match = /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec((authorization ?? '').trim());
+    if (!match) throw unauthenticated("missing or malformed Authorization header: expected 'Bearer <artifact token>'");
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, this.#localJwks, {
+        algorithms: [SIGNING_ALG],
+        issuer: this.#issuer,
+        audience: ARTIFACT_TOKEN_AUDIENCE,
+        currentDate: new Date(this.#clock.now()),
+        requiredClaims: ['iat', 'exp', 'sub'],
+      }));
+    } catch (err) {
+      throw fromJoseError(err, false);
+    }
+    if (typeof payload.art !== 'string' || payload.art === '') throw unauthenticated('not an artifact token');
+    return payload.art;
   }
 
   /** Authenticator: parses `Bearer <jwt>` (scheme case-insensitive) and verifies it. */

@@ -111,8 +111,14 @@ export interface RunnerSpec extends RunnerSettings {
   artifactDir: string;
   config: Record<string, unknown>;
   intraOpThreads: number;
-  /** Absolute path of the Unix domain socket to serve on; absent or null: loopback TCP on a random port. */
+  /** Absolute path of the Unix domain socket to serve on; absent or null: TCP (see `listen`). */
   socketPath?: string | null;
+  /**
+   * TCP address to serve on when there is no socket: absent, loopback (127.0.0.1) on a random
+   * port (the process runtime). A pod's runner listens on its pod IP and the pod's fixed port
+   * (pod-main.ts), where the gateway reaches it directly.
+   */
+  listen?: { host: string; port: number } | null;
   createdAt: string;
 }
 
@@ -193,6 +199,11 @@ export function parseRunnerSpec(raw: unknown): RunnerSpec {
   if (o.socketPath !== undefined && o.socketPath !== null) {
     if (typeof o.socketPath !== 'string' || !path.isAbsolute(o.socketPath)) throw invalidField('spec.socketPath', 'must be an absolute path or null');
     if (Buffer.byteLength(o.socketPath) > MAX_SOCKET_PATH_BYTES) throw invalidField('spec.socketPath', `must be at most ${MAX_SOCKET_PATH_BYTES} bytes (a Unix socket path)`);
+  }
+  if (o.listen !== undefined && o.listen !== null) {
+    const l = o.listen as Record<string, unknown>;
+    if (typeof l !== 'object' || typeof l.host !== 'string' || l.host === '') throw invalidField('spec.listen.host', 'must be a non-empty string');
+    if (!Number.isInteger(l.port) || (l.port as number) < 0 || (l.port as number) > 65535) throw invalidField('spec.listen.port', 'must be an integer port (0-65535)');
   }
   return o as unknown as RunnerSpec;
 }

@@ -115,7 +115,7 @@ export class Runner implements RunnerHost {
         resolve();
       };
       if (socketPath !== null) this.#server.listen(socketPath, listening);
-      else this.#server.listen(0, '127.0.0.1', listening);
+      else this.#server.listen(this.#spec.listen?.port ?? 0, this.#spec.listen?.host ?? '127.0.0.1', listening);
     });
     if (socketPath !== null) this.#socketPath = socketPath;
     else this.#port = (this.#server.address() as AddressInfo).port;
