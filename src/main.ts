@@ -98,7 +98,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
 
     const metrics = new Metrics();
     const registry = new EndpointRegistry({ clock });
-    const runtimes = buildRuntimes(config, paths.replicas, logger);
+    const runtimes = await buildRuntimes(config, paths, logger, (artifact, ttlSeconds) => tokens.issueArtifactToken(artifact, ttlSeconds));
     const controller = new Controller({
       store,
       runtimes: (region) => runtimes.get(region),
@@ -247,23 +247,44 @@ export function redactQuery(url: string): string {
   return url.replace(SECRET_PARAMS, '$1[redacted]');
 }
 
-/** One runtime per configured region. Process regions keep their replicas in a folder of their own. */
-function buildRuntimes(config: Readonly<Config>, replicasRoot: string, logger: Logger): Map<string, Runtime> {
+/**
+ * One runtime per configured region. Process regions keep their replicas in a folder of their
+ * own; Kubernetes regions make pods that fetch their artifact from this server with artifact tokens.
+ */
+async function buildRuntimes(
+  config: Readonly<Config>,
+  paths: ReturnType<typeof dataPaths>,
+  logger: Logger,
+  artifactToken: (artifact: string, ttlSeconds: number) => Promise<string>,
+): Promise<Map<string, Runtime>> {
   const runtimes = new Map<string, Runtime>();
+  const runner = { batchWaitMs: config.runner.batchWaitMs, maxBatchItems: config.runner.maxBatchItems };
   for (const [region, spec] of Object.entries(config.regions)) {
+    const log = logger.child({ part: 'runtime', region });
     if (spec.runtime === 'process') {
       runtimes.set(
         region,
         new ProcessRuntime({
-          replicasDir: path.join(replicasRoot, region),
-          runner: { batchWaitMs: config.runner.batchWaitMs, maxBatchItems: config.runner.maxBatchItems, orphanTimeoutMs: config.runner.orphanTimeoutMs },
-          logger: logger.child({ part: 'runtime', region }),
+          replicasDir: path.join(paths.replicas, region),
+          runner: { ...runner, orphanTimeoutMs: config.runner.orphanTimeoutMs },
+          logger: log,
         }),
       );
     } else {
-      throw new ModeldError('MODELD_ERR_VALIDATION', `config regions.${region}: runtime "${spec.runtime}" is not available in this version of modeld (use "process")`, {
-        details: { field: `regions.${region}.runtime` },
-      });
+      const { runtime: _kind, ...settings } = spec;
+      // Loaded only when a region needs it: @kubernetes/client-node costs start-up time.
+      const { KubernetesRuntime } = await import('./runtimes/kubernetes/index.js');
+      runtimes.set(
+        region,
+        new KubernetesRuntime({
+          ...settings,
+          region,
+          runner,
+          artifactRoots: { artifacts: paths.artifacts, models: paths.models },
+          artifactToken,
+          logger: log,
+        }),
+      );
     }
   }
   return runtimes;

@@ -6,12 +6,38 @@ import { Type, type Static } from 'typebox';
  */
 const Region = Type.Union([
   Type.Object({ runtime: Type.Literal('process') }, { additionalProperties: false }),
+  /**
+   * Replicas as pods of one apps/v1 Deployment per deployment generation (runtimes/kubernetes,
+   * docs/runtimes.md). Without `kubeconfig`, the in-cluster service account.
+   */
   Type.Object(
     {
       runtime: Type.Literal('kubernetes'),
-      context: Type.Optional(Type.String()),
-      namespace: Type.String({ minLength: 1 }),
-      image: Type.Optional(Type.String()),
+      namespace: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+      /** The runner image (modeld's own image: server and runner are one). */
+      image: Type.String({ minLength: 1 }),
+      /** Base URL replica pods reach modeld at (its Service), for their artifact. */
+      artifactBaseUrl: Type.String({ pattern: '^https?://' }),
+      kubeconfig: Type.Optional(Type.String({ minLength: 1 })),
+      context: Type.Optional(Type.String({ minLength: 1 })),
+      /** Label value that tells this modeld's objects from another's in the same namespace (default "modeld"). */
+      installation: Type.Optional(Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$' })),
+      runnerPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+      resources: Type.Optional(
+        Type.Object(
+          {
+            requests: Type.Optional(Type.Record(Type.String(), Type.String())),
+            limits: Type.Optional(Type.Record(Type.String(), Type.String())),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+      nodeSelector: Type.Optional(Type.Record(Type.String(), Type.String())),
+      tolerations: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
+      imagePullSecrets: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+      terminationGracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
+      /** A partial PodTemplateSpec merged over modeld's (maps merged, containers/env/volumes by name). */
+      podTemplate: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     },
     { additionalProperties: false },
   ),

@@ -180,6 +180,14 @@ describe('reconcile: failures before DEPLOYED', () => {
     assert.deepEqual(removed(p), ['r1:Failed']);
   });
 
+  it('names what a stuck replica waits for (a runtime’s waitingReason) in the ProgressDeadlineExceeded message', () => {
+    const dep0 = afterPlan(deployment(), reconcile(input({ deployment: deployment() })));
+    const waiting = [replica('r1', 'starting', { waitingReason: 'Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.' })];
+    const p = reconcile(input({ deployment: dep0, replicas: waiting, now: T0 + testSettings.progressDeadlineMs }));
+    assert.equal(p.status.failure?.reason, 'ProgressDeadlineExceeded');
+    assert.match(p.status.failure?.message ?? '', /replica r1: Unschedulable: 0\/3 nodes are available: 3 Insufficient cpu\.$/);
+  });
+
   it('asks to be woken at the progress deadline', () => {
     const dep0 = afterPlan(deployment(), reconcile(input({ deployment: deployment() })));
     const settings = { ...testSettings, resyncIntervalMs: 60_000 };

@@ -242,11 +242,13 @@ function reconcileDeployment(input: ReconcileInput, replicas: ObservedReplica[])
         message: `${restartCount} replica exits before generation ${gen} was ready; last: ${lastError}`,
       };
     } else if (!rolledOut && !completeBefore && sinceProgress >= settings.progressDeadlineMs) {
-      const starting = current.find((r) => r.phase === 'starting' && r.lastError);
+      // Why a replica is still starting, when anyone knows: its own error, else what the runtime
+      // says it waits for (Kubernetes: `Unschedulable: 0/3 nodes are available: ...`).
+      const starting = current.find((r) => r.phase === 'starting' && r.lastError) ?? current.find((r) => r.phase === 'starting' && r.waitingReason);
       failedNow = {
         reason: FailureReasons.PROGRESS_DEADLINE_EXCEEDED,
         message: `${readyCurrentBefore} of ${desired} replicas of generation ${gen} ready after ${sinceProgress}ms (deadline ${settings.progressDeadlineMs}ms)${
-          starting ? `; replica ${starting.replicaId}: ${starting.lastError}` : ''
+          starting ? `; replica ${starting.replicaId}: ${starting.lastError ?? starting.waitingReason}` : ''
         }`,
       };
     }

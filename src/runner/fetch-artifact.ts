@@ -27,8 +27,19 @@ export interface FetchArtifactOptions {
   fetch?: typeof fetch;
 }
 
-/** Thrown with a one-line reason naming the file (the init container prints it and exits 1). */
-export class FetchArtifactError extends Error {}
+/**
+ * Thrown with a one-line reason naming the file. `hopeless`: what modeld serves is not the
+ * artifact the pod was made for (checksum, manifest, a file modeld does not have); another try
+ * cannot help, so the init container exits 3 (the runner's load-failure code) instead of 1.
+ */
+export class FetchArtifactError extends Error {
+  constructor(
+    message: string,
+    readonly hopeless = false,
+  ) {
+    super(message);
+  }
+}
 
 /** Downloads and checks the artifact; resolves with the number of bytes written. */
 export async function fetchArtifact(options: FetchArtifactOptions): Promise<{ files: number; bytes: number }> {
@@ -44,7 +55,16 @@ export async function fetchArtifact(options: FetchArtifactOptions): Promise<{ fi
     }
     if (!res.ok) {
       const body = await res.text().catch(() => '');
-      throw new FetchArtifactError(`${what}: HTTP ${res.status} from ${base}${body ? `: ${body.slice(0, 300)}` : ''}`);
+      let message = body.slice(0, 300);
+      try {
+        message = String((JSON.parse(body) as { message?: unknown }).message ?? message);
+      } catch {
+        // not modeld's error shape: the raw text
+      }
+      // 404: modeld has no such artifact (or file) for this token; 401: the token is not good.
+      // Neither gets better by trying again with the same pod template... except an expired
+      // token, which the runtime refreshes: 401 stays retryable.
+      throw new FetchArtifactError(`${what}: cannot read (HTTP ${res.status}${message ? `: ${message}` : ''})`, res.status === 404);
     }
     return res;
   };
@@ -52,13 +72,13 @@ export async function fetchArtifact(options: FetchArtifactOptions): Promise<{ fi
   const manifestBytes = Buffer.from(await (await get(MANIFEST_FILE, MANIFEST_FILE)).arrayBuffer());
   const sha = createHash('sha256').update(manifestBytes).digest('hex');
   if (sha !== options.manifestSha256.toLowerCase()) {
-    throw new FetchArtifactError(`${MANIFEST_FILE}: sha256 ${sha.slice(0, 12)}... is not the expected ${options.manifestSha256.slice(0, 12)}...`);
+    throw new FetchArtifactError(`${MANIFEST_FILE}: sha256 ${sha.slice(0, 12)}... is not the expected ${options.manifestSha256.slice(0, 12)}...`, true);
   }
   let manifest;
   try {
     manifest = checkManifest(JSON.parse(manifestBytes.toString('utf8')), MANIFEST_FILE);
   } catch (err) {
-    throw new FetchArtifactError(`${MANIFEST_FILE}: ${(err as Error).message}`);
+    throw new FetchArtifactError(`${MANIFEST_FILE}: ${(err as Error).message}`, true);
   }
 
   await mkdir(options.dir, { recursive: true });
@@ -67,7 +87,7 @@ export async function fetchArtifact(options: FetchArtifactOptions): Promise<{ fi
   for (const [name, expected] of Object.entries(manifest.files)) {
     const target = path.resolve(root, name);
     // checkManifest refused absolute and `..` paths already; this is the belt to its braces.
-    if (!target.startsWith(root + path.sep)) throw new FetchArtifactError(`${name}: leaves the artifact folder`);
+    if (!target.startsWith(root + path.sep)) throw new FetchArtifactError(`${name}: leaves the artifact folder`, true);
     await mkdir(path.dirname(target), { recursive: true });
     const res = await get(`files/${name.split('/').map(encodeURIComponent).join('/')}`, name);
     if (!res.body) throw new FetchArtifactError(`${name}: empty answer`);
@@ -87,7 +107,7 @@ export async function fetchArtifact(options: FetchArtifactOptions): Promise<{ fi
     const actual = hash.digest('hex');
     if (size !== expected.bytes || actual !== expected.sha256) {
       await rm(tmp, { force: true });
-      throw new FetchArtifactError(`${name}: checksum mismatch (manifest ${expected.sha256.slice(0, 12)}..., ${expected.bytes} bytes; received ${actual.slice(0, 12)}..., ${size} bytes)`);
+      throw new FetchArtifactError(`${name}: checksum mismatch (manifest ${expected.sha256.slice(0, 12)}..., ${expected.bytes} bytes; received ${actual.slice(0, 12)}..., ${size} bytes)`, true);
     }
     await rename(tmp, target);
     bytes += size;

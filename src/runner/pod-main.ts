@@ -15,12 +15,13 @@
  * It writes the equivalent spec.json into a private state directory (`MODELD_STATE_DIR`, default
  * `<tmpdir>/modeld-replica`, an emptyDir: the root filesystem is read-only) and runs the same
  * replica code as a process replica. SIGTERM (pod deletion) drains: in-flight requests finish,
- * then the process exits 0. A bad environment exits 2 (badSpec) naming the variable.
+ * then the process exits 0. A bad environment exits 2 (badSpec) naming the variable. A runner that
+ * fails writes its reason to `MODELD_TERMINATION_LOG` (the container's terminationMessagePath).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_RUNNER_SETTINGS, RunnerExitCodes, writeJsonAtomic, type RunnerSpec } from './replica-dir.js';
+import { DEFAULT_RUNNER_SETTINGS, RunnerExitCodes, readStatusFile, writeJsonAtomic, type RunnerSpec } from './replica-dir.js';
 import { runReplica } from './run-replica.js';
 import type { RunnerLog } from './runner.js';
 
@@ -92,7 +93,18 @@ async function main(): Promise<number> {
   const stateDir = path.resolve(process.env.MODELD_STATE_DIR || path.join(os.tmpdir(), 'modeld-replica'));
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   writeJsonAtomic(path.join(stateDir, 'spec.json'), spec);
-  return runReplica(stateDir, log);
+  const code = await runReplica(stateDir, log);
+  // Kubernetes shows a container's termination message (terminationMessagePath) as the reason
+  // it ended: the runner's own error, rather than whatever log line came last.
+  const error = code === 0 ? null : readStatusFile(stateDir)?.error;
+  if (error && process.env.MODELD_TERMINATION_LOG) {
+    try {
+      writeFileSync(process.env.MODELD_TERMINATION_LOG, error.slice(0, 4000));
+    } catch {
+      // No termination log file: the log has it.
+    }
+  }
+  return code;
 }
 
 main().then(

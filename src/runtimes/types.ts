@@ -3,7 +3,8 @@
  * processes, pods or containers. It never touches the store: what it knows about its replicas it
  * re-derives from the world (pid files and health probes, the Kubernetes API, the Docker API), so
  * that after a server restart `listReplicas()` finds the replicas that survived and they are
- * adopted. Implementations: process/ (default), fake/ (tests only, for states a real one can't reach).
+ * adopted. Implementations: process/ (default), kubernetes/ (pods through the Kubernetes API), fake/
+ * (tests only, for states a real one can't reach).
  */
 
 export interface ReplicaSpec {
@@ -54,6 +55,12 @@ export interface ObservedReplica {
   loadFailed: boolean;
   /** Requests in flight on the replica when it was last probed. */
   inflight: number;
+  /**
+   * Why a `starting` replica is not starting yet, when the runtime knows (Kubernetes: `Unschedulable:
+   * 0/3 nodes are available: 3 Insufficient cpu.`). The controller names it when the progress
+   * deadline fails the deployment.
+   */
+  waitingReason?: string | null;
 }
 
 export interface Runtime {

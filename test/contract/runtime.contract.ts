@@ -23,6 +23,11 @@ export interface RuntimeHarness {
    * (embedding, /info, a request held in flight across a delete) are skipped. Default true.
    */
   serves?: boolean;
+  /**
+   * False for a runtime whose runners cannot know the replica id the controller gave (Kubernetes:
+   * the runner in a pod reports its pod name; the runtime maps pods to replica ids). Default true.
+   */
+  runnerKnowsReplicaId?: boolean;
   /** Kills a replica abruptly, as a crash or the OOM killer would. Default: SIGKILL to its pid. */
   kill?(replica: ObservedReplica): Promise<void>;
 }
@@ -225,7 +230,7 @@ export function runtimeContract(name: string, make: () => Promise<RuntimeHarness
 
       const info = jsonOf(await callRunner(ready.endpoint!, 'GET', '/info'));
       assert.deepEqual(info.config, spec.config);
-      assert.equal(info.replicaId, spec.replicaId);
+      if (h.runnerKnowsReplicaId !== false) assert.equal(info.replicaId, spec.replicaId);
       assert.equal(info.deploymentId, spec.deploymentId);
       assert.equal(info.customerId, spec.customerId);
       assert.equal(info.modelId, spec.modelId);

@@ -33,6 +33,8 @@ export interface ApiHarness {
   store: Store;
   config: Readonly<Config>;
   metrics: Metrics;
+  /** The harness's token service (signs customer and artifact tokens). */
+  tokens: TokenService;
   tmp: TempDir;
   /** The real training job layer, when the harness was started with `training`. */
   training?: TrainingJobManager;
@@ -67,6 +69,8 @@ export interface HarnessOptions {
    * these overrides; started before the app, stopped by close().
    */
   training?: Partial<TrainingJobManagerOptions>;
+  /** Serve the internal artifact endpoint (replica pods) from these folders. */
+  artifactRoots?: AppDeps['artifactRoots'];
 }
 
 /** The artifact port of a harness whose tests never import: any call is a failed test. */
@@ -122,6 +126,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     pretrained: options.pretrained ? options.pretrained(config) : { list: async () => [] },
     ...(gateway && { gateway }),
     ...(training && { training }),
+    ...(options.artifactRoots && { artifactRoots: options.artifactRoots }),
   });
 
   async function tenant(): Promise<Tenant> {
@@ -143,6 +148,7 @@ export async function startApi(options: HarnessOptions = {}): Promise<ApiHarness
     store,
     config,
     metrics,
+    tokens,
     tmp,
     ...(training && { training }),
     logs,

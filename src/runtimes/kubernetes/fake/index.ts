@@ -51,6 +51,8 @@ export interface FakeKubernetes {
   /** Creates an object as a cluster user would (kubectl create), e.g. a Deployment modeld did not make. */
   create(kind: string, namespace: string, object: KubeObject): KubeObject;
   evictPod(namespace: string, name: string, message?: string): void;
+  /** Kills a container's process (a crash or the OOM killer); the kubelet restarts it. */
+  killContainer(namespace: string, pod: string, container: string, signal?: NodeJS.Signals): boolean;
   setImagePullError(image: string, message?: string): void;
   deleteNamespace(namespace: string): void;
   close(): Promise<void>;
@@ -120,6 +122,7 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     },
     create: (kind, ns, object) => api.create(info(kind), ns, object),
     evictPod: (ns, name, message) => kubelet!.evictPod(ns, name, message),
+    killContainer: (ns, pod, container, signal) => kubelet!.killContainer(ns, pod, container, signal),
     setImagePullError: (image, message) => kubelet!.setImagePullError(image, message),
     deleteNamespace: (ns) => {
       for (const r of RESOURCES) if (r.namespaced) for (const o of store.list(r.kind, ns)) r.kind === 'Pod' ? kubelet!.deletePod(ns, o.metadata.name, 0) : store.delete(r.kind, ns, o.metadata.name);

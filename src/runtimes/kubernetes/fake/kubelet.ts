@@ -24,7 +24,7 @@
  * node failures, image pulling time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,7 @@ interface ContainerRun {
   done: boolean; // init container that completed
   output: string[];
   restartTimer: NodeJS.Timeout | null;
+  terminationFile?: string;
 }
 
 interface PodRun {
@@ -132,6 +133,13 @@ export class FakeKubelet {
       this.#forget(ns, name);
       this.#store.delete('Pod', ns, name);
     });
+  }
+
+  /** Kills a running container (a crash, the OOM killer): the kubelet then restarts it. False when none runs. */
+  killContainer(ns: string, name: string, container: string, signal: NodeJS.Signals = 'SIGKILL'): boolean {
+    const c = this.#pods.get(`${ns}/${name}`)?.containers.find((x) => x.name === container);
+    if (!c?.proc) return false;
+    return c.proc.kill(signal);
   }
 
   /** Evicts a pod as the kubelet does under node pressure. */
@@ -302,6 +310,13 @@ export class FakeKubelet {
         env[e.name] = Buffer.from(data, 'base64').toString('utf8');
       }
     }
+    // The termination message file (terminationMessagePath, default /dev/termination-log): a
+    // fresh file per start, read when the container ends.
+    const termPath = (spec.terminationMessagePath as string | undefined) ?? '/dev/termination-log';
+    const termFile = path.join(run.dir, `termination-${c.name}-${c.restartCount}`);
+    writeFileSync(termFile, '');
+    for (const [k, v] of Object.entries(env)) if (v === termPath) env[k] = termFile;
+    c.terminationFile = termFile;
     const argv = [...((spec.command ?? []) as string[]), ...((spec.args ?? []) as string[])].map(rewrite);
     const cmd = argv[0] === 'node' ? process.execPath : argv[0]!;
     const proc = spawn(cmd, argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -322,10 +337,18 @@ export class FakeKubelet {
     c.proc = null;
     c.ready = false;
     const exitCode = code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0);
+    let written = '';
+    try {
+      written = c.terminationFile ? readFileSync(c.terminationFile, 'utf8').trim() : '';
+    } catch {
+      // no file
+    }
+    // The termination message file first; else, on failure, the last line of output (FallbackToLogsOnError).
+    const message = written || (exitCode !== 0 ? c.output.at(-1) : undefined);
     const terminated = {
       exitCode,
       reason: run.phase === 'evicted' ? 'Error' : exitCode === 0 ? 'Completed' : 'Error',
-      ...(c.output.length > 0 && exitCode !== 0 ? { message: c.output.at(-1) } : {}),
+      ...(message ? { message } : {}),
       finishedAt: now(),
     };
     if (run.phase === 'terminating' || run.phase === 'evicted' || this.#closed) {
