@@ -139,14 +139,14 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 }
 
 /** Waits until the runtime reports `replicaId` in a phase accepted by `done`, and returns that observation. */
-export function waitForReplica(runtime: Runtime, replicaId: string, done: (r: ObservedReplica) => boolean, what: string, timeoutMs = 30_000): Promise<ObservedReplica> {
+export function waitForReplica(runtime: Runtime, replicaId: string, done: (r: ObservedReplica) => boolean, what: string, timeoutMs = 90_000): Promise<ObservedReplica> {
   return eventually(`replica ${replicaId} ${what}`, async () => {
     const r = (await runtime.listReplicas()).find((x) => x.replicaId === replicaId);
     return r && done(r) ? r : undefined;
   }, timeoutMs);
 }
 
-export function waitReady(runtime: Runtime, replicaId: string, timeoutMs = 30_000): Promise<ObservedReplica> {
+export function waitReady(runtime: Runtime, replicaId: string, timeoutMs = 90_000): Promise<ObservedReplica> {
   return waitForReplica(runtime, replicaId, (r) => {
     if (r.phase === 'exited') throw new Error(`replica ${replicaId} exited instead of becoming ready: ${r.lastError}`);
     return r.phase === 'ready';
