@@ -61,7 +61,10 @@ before(async () => {
   };
   // The modeld API the pods fetch their artifact from (a real one, on loopback).
   api = await startApi({ artifactRoots: roots });
-  apiUrl = await api.app.listen({ port: 0, host: '127.0.0.1' });
+  // A real cluster's pods must reach this API: MODELD_TEST_KUBE_ARTIFACT_URL says how (this
+  // machine's address as the pods see it); the API then listens on every interface.
+  const listened = await api.app.listen({ port: real ? Number(process.env.MODELD_TEST_KUBE_ARTIFACT_PORT ?? 0) : 0, host: real ? '0.0.0.0' : '127.0.0.1' });
+  apiUrl = real ? (process.env.MODELD_TEST_KUBE_ARTIFACT_URL ?? listened) : listened;
   if (!real) kube = await startFakeKubernetes({ namespaces: [NS], images: { [IMAGE]: { root: repoRoot } }, kubelet: { restartBackoffMs: 100, maxRestartBackoffMs: 1000, probePeriodMs: 100 } });
 });
 
