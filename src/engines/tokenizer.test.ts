@@ -54,7 +54,10 @@ for (const kind of ['wordpiece', 'wordlevel', 'bpe', 'unigram'] as const) {
   test(`${kind}: truncation keeps the special tokens and never exceeds maxTokens`, () => {
     const full = load(kind, 512);
     const cut = load(kind, 8);
-    for (const text of sampleSentences(20, { seed: 11, minWords: 12, maxWords: 30 })) {
+    // The fixture vocabularies know ASCII letters, digits and common punctuation; this machine's
+    // text may hold other characters (a backquote in a package's copyright file), which the
+    // unigram fixture, having no unk token, refuses: they are not what this test is about.
+    for (const text of sampleSentences(20, { seed: 11, minWords: 12, maxWords: 30 }).map((t) => t.replace(/[^A-Za-z0-9 .,;:()'"-]/g, ' '))) {
       const a = full.encode(text);
       const b = cut.encode(text);
       assert.ok(a.ids.length > 8, `sentence long enough: ${text}`);

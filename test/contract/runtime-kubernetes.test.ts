@@ -91,10 +91,14 @@ function options(overrides: Partial<KubernetesRuntimeOptions> = {}): KubernetesR
   };
 }
 
+let harnessCount = 0;
+
+/** A runtime of its own installation (label), so that tests do not see each other's pods; reopen() keeps it. */
 function kubernetesHarness(overrides: Partial<KubernetesRuntimeOptions> = {}): RuntimeHarness {
   const made: KubernetesRuntime[] = [];
+  const installation = `contract-${process.pid}-${++harnessCount}`;
   const make = () => {
-    const rt = new KubernetesRuntime(options(overrides));
+    const rt = new KubernetesRuntime(options({ installation, ...overrides }));
     made.push(rt);
     return rt;
   };
