@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { Static } from 'typebox';
-import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
+import { catalogueEntry, notInstalledMessage, ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
 import { ModeldError, invalidField, quotaExceeded } from '../../errors/index.js';
 import { defaultConfig, type Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
@@ -413,7 +413,9 @@ export function checkRegion(config: Readonly<Config>, region: string, field = 'b
 }
 
 export function modelNotFound(id: string, field?: string): ModeldError {
-  return new ModeldError('MODELD_ERR_MODEL_NOT_FOUND', `${field ? `${field}: ` : ''}model ${id} not found`, {
+  // A Lucidworks catalogue name that is not installed: say how to install it (not a bare 404).
+  const known = catalogueEntry(id);
+  return new ModeldError('MODELD_ERR_MODEL_NOT_FOUND', `${field ? `${field}: ` : ''}${known ? notInstalledMessage(known) : `model ${id} not found`}`, {
     details: field ? { field, modelId: id } : { modelId: id },
   });
 }
