@@ -61,7 +61,7 @@ export function registerModels(program: Command, io: CliIo): void {
       const flags: { dataDir?: string; configFile?: string } = {};
       if (opts.dataDir !== undefined) flags.dataDir = path.resolve(io.cwd, opts.dataDir);
       if (opts.config !== undefined) flags.configFile = path.resolve(io.cwd, opts.config);
-      const modelsDir = dataPaths(loadConfig(flags, process.env, io.cwd)).models;
+      const modelsDir = dataPaths(loadConfig(flags, { ...io.env }, io.cwd)).models;
       let manifest;
       try {
         manifest = await installPretrained(modelsDir, name, path.resolve(io.cwd, folder), { replace: opts.replace === true });
