@@ -27,7 +27,7 @@ function withDeclared<T extends { prefixes?: ArtifactManifest['prefixes']; onnx?
   const out = { ...m };
   if (meta.prefixes) out.prefixes = { ...meta.prefixes };
   if (meta.pooling) {
-    if (out.onnx?.outputKind !== 'token') throw new ModeldError('MODELD_ERR_ARTIFACT_INVALID', 'artifact.pooling: the model pools inside its graph (sentence output); pooling applies only to a token output');
+    if (out.onnx?.outputKind !== 'token') throw new ModeldError('MODELD_ERR_ARTIFACT_INVALID', 'artifact.pooling is given, but the model pools inside its graph (sentence output); pooling applies only to a token output');
     out.onnx = { ...out.onnx, pooling: meta.pooling };
   }
   return out;

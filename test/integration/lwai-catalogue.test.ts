@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { env, pipeline } from '@huggingface/transformers';
 import { catalogueEntry, PRETRAINED_CATALOGUE } from '../../src/domain/index.js';
-import { HfTokenizer, installPretrained, listPretrained, readManifest } from '../../src/engines/index.js';
+import { HfTokenizer, importArtifact, installPretrained, listPretrained, loadEngine, readManifest } from '../../src/engines/index.js';
 import { runServer, type RunningServer } from '../../src/main.js';
 import { makeBertExport, makeTinyHfModel } from '../fixtures/models.js';
 import { makeTempDir } from '../fixtures/tmp.js';
@@ -86,6 +86,47 @@ describe('the catalogue (engines)', () => {
     assert.deepEqual((await listPretrained(modelsDir)).models, []);
     const leftovers = await import('node:fs/promises').then((fs) => fs.readdir(modelsDir));
     assert.deepEqual(leftovers, []);
+  });
+});
+
+describe('an imported model declares its prefixes and pooling in the import request', () => {
+  let tmp: Tmp;
+  before(async () => {
+    tmp = await makeTempDir('modeld-import-prefix-');
+  });
+  after(() => tmp.cleanup());
+
+  it('embeds with the declared prefix per dataType and the declared pooling, equal to the reference', async () => {
+    const src = await makeBertExport(path.join(tmp.dir, 'exports', 'mine'), 64, 31);
+    const root = path.join(tmp.dir, 'artifacts');
+    const prefixes = { query: 'search_query: ', passage: 'search_document: ' };
+    const imported = await importArtifact(src, root, { name: 'mine', modelType: 'imported', prefixes, pooling: 'cls' });
+    const manifest = await readManifest(imported.dir);
+    assert.deepEqual(manifest.prefixes, prefixes);
+    assert.equal(manifest.onnx?.pooling, 'cls');
+    const engine = await loadEngine(imported.dir);
+    try {
+      for (const dataType of ['query', 'passage'] as const) {
+        const got = await engine.embed(['red shoes'], { dataType });
+        assertClose(Array.from(got.vectors), await oracle(root, imported.artifactId, prefixes[dataType] + 'red shoes', 'cls'), `imported ${dataType}`);
+      }
+    } finally {
+      await engine.close();
+    }
+    // Without a declaration: mean pooling, no prefix (what the folder alone says).
+    const plain = await importArtifact(src, root, { name: 'plain', modelType: 'imported' });
+    const plainManifest = await readManifest(plain.dir);
+    assert.equal(plainManifest.prefixes, undefined);
+    assert.equal(plainManifest.onnx?.pooling, 'mean');
+    assert.notEqual(plain.artifactId, imported.artifactId, 'prefixes and pooling are part of the content address');
+  });
+
+  it('refuses a pooling for a graph that pools itself', async () => {
+    const src = await makeTinyHfModel(path.join(tmp.dir, 'exports', 'sentence'), { output: 'sentence_embedding' });
+    await assert.rejects(importArtifact(src, path.join(tmp.dir, 'artifacts2'), { name: 's', modelType: 'imported', pooling: 'cls' }), {
+      code: 'MODELD_ERR_ARTIFACT_INVALID',
+      message: /artifact.pooling is given, but the model pools inside its graph/,
+    });
   });
 });
 
