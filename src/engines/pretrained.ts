@@ -41,6 +41,13 @@ async function folderSignature(dir: string): Promise<string> {
 
 function describe(id: string, m: ArtifactManifest): string {
   if (id === SHIPPED_USE_ID) return SHIPPED_USE_DESCRIPTION;
+  const entry = catalogueEntry(id);
+  if (entry) {
+    const query = m.prefixes?.query ? `query prefix ${JSON.stringify(m.prefixes.query)}` : 'no query prefix';
+    const passage = m.prefixes?.passage ? `passage prefix ${JSON.stringify(m.prefixes.passage)}` : 'no passage prefix';
+    const mrl = m.matryoshkaDims?.length ? `, Matryoshka ${m.matryoshkaDims.join(', ')}` : '';
+    return `${entry.source}: ${m.vectorSize}-d text embeddings, ${m.onnx?.pooling ?? 'mean'} pooling, ${query}, ${passage}${mrl}; Lucidworks pre-trained catalogue, installed from a Hugging Face export`;
+  }
   return `${m.name}: ${m.vectorSize}-d text embeddings (${m.engine === 'onnx' ? 'ONNX' : 'tfjs'}), installed in the models directory`;
 }
 

@@ -75,6 +75,20 @@ describe('the catalogue (engines)', () => {
     await installPretrained(modelsDir, 'snowflake-arctic-embed-m-v1.5', src, { replace: true });
   });
 
+  it('converts a catalogue folder dropped into the models directory by hand the same way, and skips one that does not fit, saying why', async () => {
+    const modelsDir = path.join(tmp.dir, 'models-hand');
+    await makeBertExport(path.join(modelsDir, 'bge-small'), 384);
+    await makeBertExport(path.join(modelsDir, 'gte-large'), 384);
+    const listing = await listPretrained(modelsDir);
+    assert.deepEqual(listing.models.map((m) => [m.id, m.vectorSize]), [['bge-small', 384]]);
+    const m = await readManifest(path.join(modelsDir, 'bge-small'));
+    assert.equal(m.onnx?.pooling, 'cls');
+    assert.deepEqual(m.prefixes, { query: 'Represent this sentence for searching relevant passages: ' });
+    assert.equal(listing.skipped.length, 1);
+    assert.equal(listing.skipped[0]!.id, 'gte-large');
+    assert.match(listing.skipped[0]!.reason, /config.json hidden_size is 384, gte-large has 1024/);
+  });
+
   it('refuses a folder that does not fit the entry, and a name not in the catalogue, leaving nothing behind', async () => {
     const small = await makeBertExport(path.join(tmp.dir, 'exports', 'small'), 384);
     const modelsDir = path.join(tmp.dir, 'models-b');
@@ -173,10 +187,15 @@ describe('Fusion LWAI Vectorize against a running modeld', () => {
     const r = await fetch(`${server.url}/customers/${customerId}/ai/models`, { headers: { authorization: modelScope } });
     const list = (await r.json()) as any[];
     const e5 = list.find((m) => m.id === 'e5-small-v2');
-    assert.deepEqual(
-      { id: e5.id, name: e5.name, category: e5.category, modelType: e5.modelType, vectorSize: e5.vectorSize, state: e5.state },
-      { id: 'e5-small-v2', name: 'e5-small-v2', category: 'pre-trained (shared)', modelType: 'e5-small-v2', vectorSize: 384, state: 'AVAILABLE' },
-    );
+    assert.deepEqual(e5, {
+      id: 'e5-small-v2',
+      name: 'e5-small-v2',
+      category: 'pre-trained (shared)',
+      modelType: 'e5-small-v2',
+      vectorSize: 384,
+      state: 'AVAILABLE',
+      description: 'intfloat/e5-small-v2: 384-d text embeddings, mean pooling, query prefix "query: ", passage prefix "passage: "; Lucidworks pre-trained catalogue, installed from a Hugging Face export',
+    });
     assert.ok(list.every((m) => m.category !== 'pre-trained (shared)' || m.state === 'AVAILABLE'));
     const one = await fetch(`${server.url}/customers/${customerId}/ai/models/snowflake-arctic-embed-m-v1.5`, { headers: { authorization: modelScope } });
     assert.equal(((await one.json()) as any).state, 'AVAILABLE');
