@@ -26,6 +26,8 @@ export function renderPretrained(model: PretrainedModel): ModelBody {
     category: ModelCategories.PRETRAINED,
     modelType: model.id,
     vectorSize: model.vectorSize,
+    // Installed pre-trained models are served on demand, so always AVAILABLE (as Lucidworks lists them).
+    state: ModelStates.AVAILABLE,
   };
   if (model.description) body.description = model.description;
   return body;

@@ -190,6 +190,15 @@ export const CreateModelBody = Type.Object(
             }),
           ),
           upload: Type.Optional(Type.String({ minLength: 1, description: 'Extension: the name of one of your upload folders (my-encoder for files uploaded as my-encoder/...)' })),
+          prefixes: Type.Optional(
+            Type.Object(
+              { query: Type.Optional(Type.String({ maxLength: 256 })), passage: Type.Optional(Type.String({ maxLength: 256 })) },
+              { additionalProperties: false, description: 'Extension: what the model prepends for useCaseConfig.dataType query / passage (e5: "query: " / "passage: "); overrides the folder’s' },
+            ),
+          ),
+          pooling: Type.Optional(
+            Type.Union([Type.Literal('mean'), Type.Literal('cls')], { description: 'Extension: pooling of a token-output graph (default mean, or the manifest’s)' }),
+          ),
         },
         { additionalProperties: false },
       ),

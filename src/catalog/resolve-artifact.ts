@@ -27,7 +27,7 @@ export function resolveArtifactFor(options: ResolveArtifactOptions): (deployment
       return {
         ok: true,
         artifactDir: model.artifactDir,
-        model: { modelId: model.id, name: model.name, modelType: model.modelType, vectorSize: model.vectorSize, matryoshkaDims: manifest.matryoshkaDims ?? null },
+        model: { modelId: model.id, name: model.name, modelType: model.modelType, vectorSize: model.vectorSize, matryoshkaDims: manifest.matryoshkaDims ?? null, ...(manifest.prefixes && { prefixes: manifest.prefixes }) },
       };
     }
     const model = await options.store.getModel(deployment.customerId, deployment.modelId);
@@ -51,6 +51,7 @@ export function resolveArtifactFor(options: ResolveArtifactOptions): (deployment
         modelType: model.modelType,
         vectorSize: manifest.vectorSize,
         matryoshkaDims: manifest.matryoshkaDims ?? null,
+        ...(manifest.prefixes && { prefixes: manifest.prefixes }),
       },
     };
   };

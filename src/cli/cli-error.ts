@@ -6,6 +6,8 @@ export const CliErrorCodes = {
   NO_CREDENTIALS: 'MODELD_CLI_ERR_NO_CREDENTIALS',
   /** `serve` could not load or start the server. */
   SERVE_FAILED: 'MODELD_CLI_ERR_SERVE_FAILED',
+  /** `models install` refused the folder or the name (the message says why). */
+  INSTALL_FAILED: 'MODELD_CLI_ERR_INSTALL_FAILED',
 } as const;
 export type CliErrorCode = (typeof CliErrorCodes)[keyof typeof CliErrorCodes];
 

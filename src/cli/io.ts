@@ -9,7 +9,7 @@ export interface OutputStream {
 
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
-/** The environment variables the CLI reads (MODELD_URL, MODELD_HOST, MODELD_PORT, MODELD_DATA_DIR, MODELD_CREDENTIALS, MODELD_CLIENT_ID, MODELD_CLIENT_SECRET). */
+/** The environment variables the CLI reads (MODELD_URL, MODELD_HOST, MODELD_PORT, MODELD_DATA_DIR, MODELD_CONFIG (models install), MODELD_CREDENTIALS, MODELD_CLIENT_ID, MODELD_CLIENT_SECRET). */
 export type CliEnv = Readonly<Record<string, string | undefined>>;
 
 /**

@@ -19,6 +19,8 @@ export interface ServingModelInfo {
   vectorSize: number;
   /** Dimensions the model was trained to truncate to (Matryoshka); null when none. */
   matryoshkaDims: number[] | null;
+  /** What the model prepends for useCaseConfig.dataType (its manifest's `prefixes`); absent = none. */
+  prefixes?: { query?: string; passage?: string };
 }
 
 export interface EndpointSink {

@@ -7,3 +7,4 @@ export * from './endpoints.js';
 export * from './random.js';
 export * from './redact.js';
 export * from './quotas.js';
+export * from './pretrained-catalogue.js';

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModeldError } from '../errors/index.js';
 import type { FileLimits } from './safe-files.js';
+import type { ModelImportMeta } from './import-artifact.js';
 import type { ArtifactManifest } from './types.js';
 
 /** Absolute path of the child entry point. */
@@ -92,10 +93,10 @@ export async function probeVectorSizeIsolated(dir: string, manifest: ArtifactMan
 export async function prepareImportIsolated(
   sourceDir: string,
   destDir: string,
-  meta: { name: string; modelType: string },
+  meta: ModelImportMeta,
   options: CheckOptions = {},
 ): Promise<{ vectorSize: number; artifactId: string }> {
-  const job = JSON.stringify({ name: meta.name, modelType: meta.modelType, limits: options.limits ?? {} });
+  const job = JSON.stringify({ meta, limits: options.limits ?? {} });
   const result = await runCheckChild([path.resolve(sourceDir), '--import', path.resolve(destDir), job], path.resolve(sourceDir), options);
   if (typeof result.artifactId !== 'string' || !/^[0-9a-f]{64}$/.test(result.artifactId)) {
     throw new ModeldError('MODELD_ERR_INTERNAL', 'the artifact check process gave no artifact id');

@@ -2,7 +2,7 @@
  * Child process entry of checkArtifactIsolated / probeVectorSizeIsolated / prepareImportIsolated:
  *   check-main.ts <artifactDir>                       load (with checksums) and run one inference
  *   check-main.ts <dir> --probe <manifest.json file>  open <dir> with that manifest, report the output size
- *   check-main.ts <sourceDir> --import <destDir> <job JSON {name, modelType, limits}>
+ *   check-main.ts <sourceDir> --import <destDir> <job JSON {meta, limits}>
  *                                                     check and copy an untrusted folder (prepareImport)
  * Prints `{"vectorSize": N[, "artifactId": "..."]}` on stdout and exits 0; on failure prints
  * `{"error": "<reason>"}` on stdout, a reason that names files relative to the folders it was
@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { redactHostPaths } from '../domain/index.js';
 import { checkManifest } from './manifest.js';
 import { loadEngine, openEngine } from './load-engine.js';
-import { embedCheck, prepareImport } from './import-artifact.js';
+import { embedCheck, prepareImport, type ModelImportMeta } from './import-artifact.js';
 import type { EmbeddingEngine } from './types.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -23,8 +23,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (flag === '--import') {
-    const { name, modelType, limits } = JSON.parse(job!) as { name: string; modelType: string; limits: Record<string, number> };
-    const result = await prepareImport(dir, arg!, { name, modelType }, limits);
+    const { meta, limits } = JSON.parse(job!) as { meta: ModelImportMeta; limits: Record<string, number> };
+    const result = await prepareImport(dir, arg!, meta, limits);
     process.stdout.write(JSON.stringify(result) + '\n');
     return 0;
   }

@@ -9,6 +9,30 @@ import { artifactIdOf, MANIFEST_FILE, readManifest, saveManifest, verifyArtifact
 import { existsInside, resolveInside, type FileLimits } from './safe-files.js';
 import type { ArtifactManifest, EmbeddingEngine } from './types.js';
 
+/**
+ * What the import request says about the model: its name and type, and optionally what the
+ * folder cannot say itself (an extension of M2, `artifact.prefixes` / `artifact.pooling`): the
+ * query/passage prefixes the model was trained with and the pooling of a token-output graph.
+ * They override the folder's (manifest or default mean, no prefix).
+ */
+export interface ModelImportMeta {
+  name: string;
+  modelType: string;
+  prefixes?: { query?: string; passage?: string };
+  pooling?: 'mean' | 'cls';
+}
+
+/** The manifest with the request's prefixes and pooling applied (pooling only where the graph gives token vectors). */
+function withDeclared<T extends { prefixes?: ArtifactManifest['prefixes']; onnx?: ArtifactManifest['onnx'] }>(m: T, meta: ModelImportMeta): T {
+  const out = { ...m };
+  if (meta.prefixes) out.prefixes = { ...meta.prefixes };
+  if (meta.pooling) {
+    if (out.onnx?.outputKind !== 'token') throw new ModeldError('MODELD_ERR_ARTIFACT_INVALID', 'artifact.pooling is given, but the model pools inside its graph (sentence output); pooling applies only to a token output');
+    out.onnx = { ...out.onnx, pooling: meta.pooling };
+  }
+  return out;
+}
+
 export interface ImportedArtifact {
   /** Content address (see artifactIdOf): the folder name under artifactsRoot. */
   artifactId: string;
@@ -41,7 +65,7 @@ async function exists(p: string): Promise<boolean> {
 export async function importArtifact(
   sourceDir: string,
   artifactsRoot: string,
-  meta: { name: string; modelType: string },
+  meta: ModelImportMeta,
   options: CheckOptions = {},
 ): Promise<ImportedArtifact> {
   const source = path.resolve(sourceDir);
@@ -91,7 +115,7 @@ async function copyFiles(rootReal: string, to: string, files: readonly string[],
 export async function prepareImport(
   sourceDir: string,
   destDir: string,
-  meta: { name: string; modelType: string },
+  meta: ModelImportMeta,
   limits: FileLimits = {},
 ): Promise<{ artifactId: string; vectorSize: number }> {
   if (!(await stat(sourceDir).catch(() => null))?.isDirectory()) {
@@ -102,14 +126,15 @@ export async function prepareImport(
   if (await existsInside(root, MANIFEST_FILE)) {
     const original = await readManifest(root, limits);
     await copyFiles(root, destDir, Object.keys(original.files), limits);
-    manifest = { ...original, name: meta.name, modelType: meta.modelType };
+    manifest = withDeclared({ ...original, name: meta.name, modelType: meta.modelType }, meta);
     await saveManifest(destDir, manifest);
     await verifyArtifact(destDir, limits);
     const engine = await openEngine(destDir, manifest);
     const size = await embedCheck(engine);
     if (size !== manifest.vectorSize) throw new Error(`the model gives ${size}-d vectors, manifest.json says vectorSize ${manifest.vectorSize}`);
   } else {
-    const { draft, files } = await draftFromHfFolder(root, meta, 'artifact.uri', limits);
+    const { draft: found, files } = await draftFromHfFolder(root, meta, 'artifact.uri', limits);
+    const draft = withDeclared(found, meta);
     await copyFiles(root, destDir, files, limits);
     const provisional = await writeManifest(destDir, draft, files);
     const engine = await openEngine(destDir, provisional, { adoptOutputSize: true });

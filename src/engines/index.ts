@@ -16,11 +16,11 @@ export {
   MANIFEST_FILE,
   type ManifestDraft,
 } from './manifest.js';
-export { importArtifact, type ImportedArtifact } from './import-artifact.js';
+export { importArtifact, type ImportedArtifact, type ModelImportMeta } from './import-artifact.js';
 export { checkArtifactIsolated, checkChildEnv, operatorDetailOf, type CheckOptions } from './check-isolated.js';
 export { isSafeRelativePath, MAX_ARTIFACT_FILES, type FileLimits } from './safe-files.js';
 export { ensureShippedPretrained, SHIPPED_USE_ID } from './shipped-use.js';
-export { listPretrained, type PretrainedListing, type SkippedPretrained } from './pretrained.js';
+export { installPretrained, listPretrained, type PretrainedListing, type SkippedPretrained } from './pretrained.js';
 export { measureEngineThroughput, measureTokenizeThroughput } from './throughput.js';
 export { HfTokenizer, type TextTokenizer, type Encoded } from './tokenizer.js';
 export { l2NormalizeRows, poolTokens, type Pooling } from './pooling.js';

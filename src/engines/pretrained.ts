@@ -1,6 +1,7 @@
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PretrainedModel } from '../domain/index.js';
+import { catalogueEntry, PRETRAINED_CATALOGUE, type CatalogueEntry, type CatalogueFamily, type PretrainedModel } from '../domain/index.js';
+import { ModeldError } from '../errors/index.js';
 import { probeVectorSizeIsolated, type CheckOptions } from './check-isolated.js';
 import { draftFromHfFolder, looksLikeHfFolder } from './hf-folder.js';
 import { buildManifest, checkArtifactFilesPresent, MANIFEST_FILE, readManifest, saveManifest } from './manifest.js';
@@ -40,25 +41,120 @@ async function folderSignature(dir: string): Promise<string> {
 
 function describe(id: string, m: ArtifactManifest): string {
   if (id === SHIPPED_USE_ID) return SHIPPED_USE_DESCRIPTION;
+  const entry = catalogueEntry(id);
+  if (entry) {
+    const query = m.prefixes?.query ? `query prefix ${JSON.stringify(m.prefixes.query)}` : 'no query prefix';
+    const passage = m.prefixes?.passage ? `passage prefix ${JSON.stringify(m.prefixes.passage)}` : 'no passage prefix';
+    const mrl = m.matryoshkaDims?.length ? `, Matryoshka ${m.matryoshkaDims.join(', ')}` : '';
+    return `${entry.source}: ${m.vectorSize}-d text embeddings, ${m.onnx?.pooling ?? 'mean'} pooling, ${query}, ${passage}${mrl}; Lucidworks pre-trained catalogue, installed from a Hugging Face export`;
+  }
   return `${m.name}: ${m.vectorSize}-d text embeddings (${m.engine === 'onnx' ? 'ONNX' : 'tfjs'}), installed in the models directory`;
 }
 
 /**
- * Converts a Hugging Face folder in place: writes manifest.json beside its files (nothing is
- * copied), after a child process ran the model once to learn its vector size.
+ * Checks that a Hugging Face folder fits the catalogue entry it is installed as: config.json's
+ * hidden_size is the entry's vector size and tokenizer.json carries the family's tokenizer model
+ * (WordPiece for BERT, Unigram for XLM-RoBERTa). Throws MODELD_ERR_ARTIFACT_INVALID saying what
+ * the folder has and what the name needs.
  */
-async function convertInPlace(dir: string, id: string, options: CheckOptions): Promise<ArtifactManifest> {
+async function checkFitsEntry(dir: string, entry: CatalogueEntry, cfg: Record<string, unknown>): Promise<void> {
+  const refuse = (why: string) => new ModeldError('MODELD_ERR_ARTIFACT_INVALID', `${entry.name}: this folder is not an export of ${entry.source}: ${why}`, { details: { model: entry.name } });
+  if (entry.vectorSize !== null) {
+    if (typeof cfg.hidden_size !== 'number') throw refuse('config.json has no hidden_size');
+    if (cfg.hidden_size !== entry.vectorSize) throw refuse(`config.json hidden_size is ${cfg.hidden_size}, ${entry.name} has ${entry.vectorSize}`);
+  }
+  const wanted = FAMILY_TOKENIZER[entry.family];
+  if (wanted) {
+    const tok = await readFile(path.join(dir, 'tokenizer.json'), 'utf8')
+      .then((t) => JSON.parse(t) as { model?: { type?: string } })
+      .catch(() => null);
+    const kind = tok?.model?.type ?? 'unreadable';
+    if (kind !== wanted) throw refuse(`tokenizer.json is a ${kind} tokenizer, ${entry.name} (${entry.family}) uses ${wanted}`);
+  }
+}
+
+/** The tokenizer.json model type each catalogue family's export carries (null: not checked). */
+const FAMILY_TOKENIZER: Record<CatalogueFamily, string | null> = { bert: 'WordPiece', 'xlm-roberta': 'Unigram', lucidworks: null };
+
+/**
+ * The manifest of a Hugging Face folder, built in place after a child process ran the model once
+ * to learn its vector size. A folder named after a catalogue entry (PRETRAINED_CATALOGUE) must
+ * fit it (checkFitsEntry, then the probed size) and takes the entry's pooling, prefixes, longest
+ * input and Matryoshka sizes; any other folder is mean-pooled with no prefix.
+ */
+async function draftInPlace(dir: string, id: string, options: CheckOptions): Promise<ArtifactManifest> {
   const cfg = await readFile(path.join(dir, 'config.json'), 'utf8')
     .then((t) => JSON.parse(t) as Record<string, unknown>)
     .catch(() => ({}) as Record<string, unknown>);
-  const name = typeof cfg._name_or_path === 'string' && cfg._name_or_path ? cfg._name_or_path : id;
+  const entry = catalogueEntry(id);
+  if (entry) await checkFitsEntry(dir, entry, cfg);
+  const name = entry ? id : typeof cfg._name_or_path === 'string' && cfg._name_or_path ? cfg._name_or_path : id;
   const { draft, files } = await draftFromHfFolder(dir, { name, modelType: id }, `models directory ${id}`);
+  if (entry) {
+    if (draft.onnx?.outputKind === 'token') draft.onnx.pooling = entry.pooling;
+    draft.tokenizer.maxTokens = Math.min(draft.tokenizer.maxTokens, entry.maxTokens);
+    if (entry.prefixes.query !== undefined || entry.prefixes.passage !== undefined) draft.prefixes = { ...entry.prefixes };
+    if (entry.matryoshkaDims.length > 0) draft.matryoshkaDims = [...entry.matryoshkaDims];
+  }
   // Hash and probe against an in-memory manifest; manifest.json appears only once it is right.
   const provisional = await buildManifest(dir, draft, files);
   const { vectorSize } = await probeVectorSizeIsolated(dir, provisional, options);
-  const manifest = { ...provisional, vectorSize };
+  if (entry?.vectorSize != null && vectorSize !== entry.vectorSize) {
+    throw new ModeldError('MODELD_ERR_ARTIFACT_INVALID', `${id}: the model gives ${vectorSize}-d vectors, ${id} has ${entry.vectorSize}`, { details: { model: id } });
+  }
+  return { ...provisional, vectorSize };
+}
+
+/** Converts a Hugging Face folder in place: writes manifest.json beside its files (nothing is copied). */
+async function convertInPlace(dir: string, id: string, options: CheckOptions): Promise<ArtifactManifest> {
+  const manifest = await draftInPlace(dir, id, options);
   await saveManifest(dir, manifest);
   return manifest;
+}
+
+/**
+ * `modeld models install <name> <folder>`: copies the files of a Hugging Face export that the
+ * model needs (tokenizer, config, ONNX graph and its external data; nothing else) into a hidden
+ * temp folder of `modelsDir`, checks them against the catalogue entry and a probe inference, writes
+ * manifest.json and renames the folder to `<modelsDir>/<name>`: a running server lists it within
+ * its catalogue refresh (10 s). `name` must be a catalogue name; an installed name is refused
+ * unless `replace`. Throws MODELD_ERR_VALIDATION / MODELD_ERR_CONFLICT / MODELD_ERR_ARTIFACT_INVALID.
+ */
+export async function installPretrained(modelsDir: string, name: string, folder: string, options: CheckOptions & { replace?: boolean } = {}): Promise<ArtifactManifest> {
+  const entry = catalogueEntry(name);
+  if (!entry) {
+    throw new ModeldError('MODELD_ERR_VALIDATION', `name: ${JSON.stringify(name)} is not in the pre-trained catalogue (${PRETRAINED_CATALOGUE.map((e) => e.name).join(', ')})`, {
+      details: { field: 'name' },
+    });
+  }
+  const target = path.join(modelsDir, name);
+  if ((await stat(target).catch(() => null)) && !options.replace) {
+    throw new ModeldError('MODELD_ERR_CONFLICT', `${name} is already installed in ${modelsDir} (pass --replace to install it again)`);
+  }
+  const source = path.resolve(folder);
+  const { files } = await draftFromHfFolder(source, { name, modelType: name }, 'folder', options.limits);
+  for (const extra of ['tokenizer_config.json', 'special_tokens_map.json']) {
+    if (!files.includes(extra) && (await isFile(path.join(source, extra)))) files.push(extra);
+  }
+  await mkdir(modelsDir, { recursive: true });
+  const temp = await mkdtemp(path.join(modelsDir, `.${name}.installing-`));
+  try {
+    for (const f of files) {
+      await mkdir(path.dirname(path.join(temp, f)), { recursive: true });
+      await copyFile(path.join(source, f), path.join(temp, f));
+    }
+    const manifest = await convertInPlace(temp, name, options);
+    if (options.replace) await rm(target, { recursive: true, force: true });
+    await rename(temp, target);
+    return manifest;
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isFile() ?? false;
 }
 
 /**

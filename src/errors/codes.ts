@@ -45,6 +45,8 @@ export const ErrorCodes = {
   MODELD_ERR_UNAVAILABLE: { status: 503, retryable: true },
   // 500: our fault.
   MODELD_ERR_INTERNAL: { status: 500, retryable: false },
+  // 501: a Lucidworks AI route this server does not offer (the GenAI prediction use cases).
+  MODELD_ERR_USE_CASE_NOT_OFFERED: { status: 501, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { DeploymentStates, isoAt, systemClock, type Clock, type PretrainedModel, type ServingModelInfo } from '../domain/index.js';
+import { catalogueEntry, DeploymentStates, isoAt, notInstalledMessage, systemClock, type Clock, type PretrainedModel, type ServingModelInfo } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import type { EmbedFrame } from '../runner/protocol.js';
 import type { Store } from '../store/types.js';
@@ -10,7 +10,7 @@ import {
   parseClassificationBody,
   parseEmbeddingBody,
   parseOipInferBody,
-  parseTokenizationBody,
+  parseTokenizationParams,
   type EmbeddingParams,
 } from './requests.js';
 import type {
@@ -148,7 +148,8 @@ export class Gateway {
     if (known) checkDimReduction(params, known.vectorSize);
     const { frame, model } = await this.#run(target, 'embedding', options, async (lease, signal) => {
       checkDimReduction(params, lease.model.vectorSize);
-      const request = params.dataType ? { texts: params.texts, dataType: params.dataType } : { texts: params.texts };
+      // dataType defaults to query (API.md): the model's query prefix applies unless passage is asked.
+      const request = { texts: params.texts, dataType: params.dataType ?? 'query' };
       return { frame: await this.client.embed(lease.endpoint.url, request, signal), model: lease.model };
     });
     checkDimReduction(params, frame.dim);
@@ -205,12 +206,17 @@ export class Gateway {
 
   /** POST /ai/tokenization/{MODEL_ID}: the tokens of each input after truncation. */
   async tokenize(customerId: string, modelId: string, body: unknown, options: CallOptions = {}): Promise<TokenizationResult> {
-    const texts = parseTokenizationBody(body, this.maxBatchItems, this.maxTextChars);
+    const { texts, dataType = 'query' } = parseTokenizationParams(body, this.maxBatchItems, this.maxTextChars);
     const target = await this.#resolve(customerId, modelId);
-    const result = await this.#run(target, 'tokenization', options, (lease, signal) => this.client.tokenize(lease.endpoint.url, texts, signal));
+    // The tokens of the text the model sees: with the model's prefix for the dataType (default query), as embed applies it in the replica.
+    const result = await this.#run(target, 'tokenization', options, (lease, signal) => {
+      const prefix = lease.model.prefixes?.[dataType];
+      return this.client.tokenize(lease.endpoint.url, prefix ? texts.map((t) => prefix + t) : texts, signal);
+    });
+    const inputTokens = result.tokens.reduce((n, t) => n + t.length, 0);
     return {
       generatedTokens: result.tokens.map((tokens) => ({ tokens })),
-      tokensUsed: { inputTokens: result.tokens.reduce((n, t) => n + t.length, 0) },
+      tokensUsed: { inputTokens, promptTokens: inputTokens, completionTokens: 0, totalTokens: inputTokens },
     };
   }
 
@@ -225,12 +231,10 @@ export class Gateway {
       if (d.state !== DeploymentStates.DEPLOYED || d.deletionRequestedAt !== null) continue;
       const model = await this.#deps.store.getModel(customerId, d.modelId);
       const serving = this.registry.modelOf(d.id);
-      models.push({
-        id: d.id,
-        name: model?.name ?? serving?.name ?? d.modelId,
-        modelType: model?.modelType ?? serving?.modelType ?? 'unknown',
-        vectorSize: model?.vectorSize ?? serving?.vectorSize ?? null,
-      });
+      const vectorSize = model?.vectorSize ?? serving?.vectorSize ?? null;
+      // vectorSize is an integer on the wire (API.md); a model whose size is not known yet is not listed.
+      if (vectorSize === null) continue;
+      models.push({ id: d.id, name: model?.name ?? serving?.name ?? d.modelId, modelType: model?.modelType ?? serving?.modelType ?? 'unknown', vectorSize });
     }
     return Object.values(UseCases).map((useCase) => ({ useCase, models: models.map((m) => ({ ...m })) }));
   }
@@ -428,5 +432,7 @@ function deploymentNotFound(id: string): ModeldError {
 }
 
 function modelNotFound(name: string): ModeldError {
-  return new ModeldError('MODELD_ERR_MODEL_NOT_FOUND', `no model named ${name}`, { details: { modelId: name } });
+  // A Lucidworks catalogue name that is not installed: say how to install it (not a bare 404).
+  const known = catalogueEntry(name);
+  return new ModeldError('MODELD_ERR_MODEL_NOT_FOUND', known ? notInstalledMessage(known) : `no model named ${name}`, { details: { modelId: name } });
 }

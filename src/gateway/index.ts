@@ -29,6 +29,7 @@ export {
   parseEmbeddingBody,
   parseClassificationBody,
   parseTokenizationBody,
+  parseTokenizationParams,
   parseOipInferBody,
   MAX_LABELS,
   type DataType,

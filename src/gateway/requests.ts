@@ -53,7 +53,7 @@ export function classificationBodySchema(maxBatchItems: number) {
 export function tokenizationBodySchema(maxBatchItems: number) {
   return Type.Object({
     batch: batchSchema(maxBatchItems),
-    useCaseConfig: Type.Optional(Type.Object({})),
+    useCaseConfig: Type.Optional(Type.Object({ dataType: Type.Optional(DataTypeSchema) })),
     modelConfig: Type.Optional(Type.Object({})),
   });
 }
@@ -145,13 +145,8 @@ export function parseBatch(body: Json, maxBatchItems: number, maxTextChars = Num
 export function parseEmbeddingBody(raw: unknown, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): EmbeddingParams {
   const body = parseBody(raw);
   const params: EmbeddingParams = { texts: parseBatch(body, maxBatchItems, maxTextChars) };
-  const useCase = optionalObject(body, 'useCaseConfig', 'body.useCaseConfig');
-  if (useCase?.dataType !== undefined) {
-    if (useCase.dataType !== 'query' && useCase.dataType !== 'passage') {
-      throw invalidField('body.useCaseConfig.dataType', 'must be "query" or "passage"');
-    }
-    params.dataType = useCase.dataType;
-  }
+  const dataType = parseDataType(optionalObject(body, 'useCaseConfig', 'body.useCaseConfig'));
+  if (dataType !== undefined) params.dataType = dataType;
   const model = optionalObject(body, 'modelConfig', 'body.modelConfig');
   if (model?.vectorQuantizationMethod !== undefined) {
     const m = model.vectorQuantizationMethod;
@@ -208,11 +203,22 @@ export function parseClassificationBody(raw: unknown, maxBatchItems: number, max
 }
 
 export function parseTokenizationBody(raw: unknown, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): string[] {
+  return parseTokenizationParams(raw, maxBatchItems, maxTextChars).texts;
+}
+
+/** The tokenization body with its `useCaseConfig.dataType` (the tokens shown are those of the prefixed text the model sees). */
+export function parseTokenizationParams(raw: unknown, maxBatchItems: number, maxTextChars = Number.POSITIVE_INFINITY): { texts: string[]; dataType?: DataType } {
   const body = parseBody(raw);
   const texts = parseBatch(body, maxBatchItems, maxTextChars);
-  optionalObject(body, 'useCaseConfig', 'body.useCaseConfig');
+  const dataType = parseDataType(optionalObject(body, 'useCaseConfig', 'body.useCaseConfig'));
   optionalObject(body, 'modelConfig', 'body.modelConfig');
-  return texts;
+  return dataType === undefined ? { texts } : { texts, dataType };
+}
+
+function parseDataType(useCase: Record<string, unknown> | undefined | null): DataType | undefined {
+  if (useCase?.dataType === undefined) return undefined;
+  if (useCase.dataType !== 'query' && useCase.dataType !== 'passage') throw invalidField('body.useCaseConfig.dataType', 'must be "query" or "passage"');
+  return useCase.dataType;
 }
 
 /** OIP v2 inference request: exactly one input `text`, datatype BYTES, shape [n] or [n, 1] matching its data. */

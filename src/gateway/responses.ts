@@ -30,14 +30,15 @@ export interface ClassificationResult {
 
 export interface TokenizationResult {
   generatedTokens: Array<{ tokens: string[] }>;
-  tokensUsed: { inputTokens: number };
+  /** The documented four counts; an embedding model generates nothing, so completionTokens is 0 and the others equal inputTokens. */
+  tokensUsed: { inputTokens: number; promptTokens: number; completionTokens: number; totalTokens: number };
 }
 
 export interface UseCaseModel {
   id: string;
   name: string;
   modelType: string;
-  vectorSize: number | null;
+  vectorSize: number;
 }
 
 export interface UseCase {

@@ -80,6 +80,10 @@ test('wrong types and ranges are 400s naming the key path', () => {
   refused({ trainer_config: 'mlp_general' }, `${K}dataset_config`, /required/);
   refused({ ...base, dataset_config: 'mlp_unknown' }, `${K}dataset_config`, /must be one of mlp_general, .*got "mlp_unknown"/);
   refused({ ...base, trainer_config: 3 }, `${K}trainer_config`, /got 3/);
+  // Lucidworks' transformer-RNN trainers: refused naming their base model (not trained here).
+  refused({ ...base, trainer_config: 'e5_small_v2_rnn' }, `${K}trainer_config`, /e5_small_v2_rnn is a transformer-RNN trainer on the pre-trained model e5-small-v2's tokenizer.*modeld models install e5-small-v2/);
+  refused({ ...base, trainer_config: 'snowflake_arctic_embed_m_v1_5_rnn' }, `${K}trainer_config`, /model snowflake-arctic-embed-m-v1.5's/);
+  refused({ ...base, trainer_config: 'made_up_rnn' }, `${K}trainer_config`, /must be one of mlp_general, .*got "made_up_rnn"/);
   refused({ ...base, 'trainer_config.encoder_config.rnn_units_list': [128, 100] }, `${K}trainer_config.encoder_config.rnn_units_list[1]`, /must be one of 16, 32, 64, 128, 256, 512, got 100/);
   refused({ ...base, 'trainer_config.encoder_config.rnn_names_list': ['gru', 'rnn'] }, `${K}trainer_config.encoder_config.rnn_names_list[1]`, /gru, lstm/);
   refused({ ...base, 'trainer_config.encoder_config.rnn_units_list': [128, 128] }, `${K}trainer_config.encoder_config.rnn_units_list`, /2 unit counts for 1 layers.*same length/);

@@ -1,3 +1,4 @@
+import { PRETRAINED_CATALOGUE } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
 import { TEXT_PROCESSOR_NAMES, assertTextProcessorTrainable, type TextProcessorName } from './text-processors.js';
 
@@ -128,10 +129,28 @@ function describe(value: unknown): string {
   return `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
 }
 
+/** The catalogue name a Lucidworks transformer-RNN trainer config is built on (`e5_small_v2_rnn` -> e5-small-v2), or null. */
+function transformerRnnBase(value: string): string | null {
+  if (!value.endsWith('_rnn')) return null;
+  const stem = value.slice(0, -'_rnn'.length);
+  return PRETRAINED_CATALOGUE.find((e) => e.name.replace(/[-.]/g, '_') === stem)?.name ?? null;
+}
+
 function configName(raw: Record<string, unknown>, key: string): ConfigName {
   const value = raw[key];
   const names = Object.keys(CONFIG_NAMES);
   if (value === undefined) throw bad(key, `required; one of ${names.join(', ')}`);
+  const base = key === CONFIG_KEYS.trainer && typeof value === 'string' ? transformerRnnBase(value) : null;
+  if (base) {
+    // Lucidworks' transformer-RNN trainers (e5_small_v2_rnn, gte_small_rnn, ...) start from a
+    // pre-trained model's tokenizer and token embeddings; modeld does not train them (issue 13,
+    // point 6): say so and name the base model, rather than "must be one of".
+    throw bad(
+      key,
+      `${value} is a transformer-RNN trainer on the pre-trained model ${base}'s tokenizer and token embeddings, which this server does not train; use one of ${names.join(', ')}, or serve ${base} itself (\`modeld models install ${base} <folder>\`)`,
+      { allowed: names, baseModel: base },
+    );
+  }
   if (typeof value !== 'string' || !Object.hasOwn(CONFIG_NAMES, value)) {
     throw bad(key, `must be one of ${names.join(', ')}, got ${describe(value)}`, { allowed: names });
   }

@@ -26,7 +26,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
  */
 export function errorAnswer(err: unknown, log: Pick<FastifyBaseLogger, 'error' | 'info'>): { status: number; headers: Record<string, string>; body: ErrorBody } {
   const e = translate(err);
-  if (e.status >= 500) log.error({ err }, 'request failed');
+  // 501 (a route modeld does not offer) is the caller's request, not a server failure: logged like a 4xx.
+  if (e.status >= 500 && e.status !== 501) log.error({ err }, 'request failed');
   else log.info({ code: e.code, message: e.message }, 'request rejected');
   const headers: Record<string, string> = {};
   if (e.code === 'MODELD_ERR_OVERLOADED' && typeof e.details?.retryAfterSeconds === 'number') headers['retry-after'] = String(e.details.retryAfterSeconds);

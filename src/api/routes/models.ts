@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
 import type { Static } from 'typebox';
-import { ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
+import { catalogueEntry, notInstalledMessage, ModelStates, Scopes, isoAt, newModelRecord, type Clock, type DeploymentRecord, type ModelRecord, type PretrainedModel } from '../../domain/index.js';
 import { ModeldError, invalidField, quotaExceeded } from '../../errors/index.js';
 import { defaultConfig, type Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
+import type { ModelImportMeta } from '../../engines/index.js';
 import { checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
 import { initialProgress } from '../../training/jobs/index.js';
 import { resolveImportSource } from '../artifact-source.js';
@@ -50,7 +51,7 @@ export interface ModelArtifacts {
    * `body.artifact.uri`) and what is wrong without host paths, leaving no new artifact behind; the
    * rejection's cause may carry operator-only detail (engines' operatorDetailOf).
    */
-  importDir(sourceDir: string, meta: { name: string; modelType: string }, field?: string): Promise<{ artifactId: string; vectorSize: number }>;
+  importDir(sourceDir: string, meta: ModelImportMeta, field?: string): Promise<{ artifactId: string; vectorSize: number }>;
   /** Frees the artifact once no model uses it any more (called after a model is deleted). Never throws for a missing one. */
   release(artifactId: string): Promise<void>;
 }
@@ -160,9 +161,19 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
         importRoots: config.importRoots,
         never: [config.dataDir],
       });
-      const field = body.artifact.upload !== undefined ? 'body.artifact.upload' : 'body.artifact.uri';
+      const artifact = body.artifact;
+      const field = artifact.upload !== undefined ? 'body.artifact.upload' : 'body.artifact.uri';
       const imported = await importSlots.run(principal.customerId, () =>
-        deps.artifacts.importDir(sourceDir, { name: body.name, modelType: body.modelType }, field).catch((err: unknown) => {
+        deps.artifacts.importDir(
+          sourceDir,
+          {
+            name: body.name,
+            modelType: body.modelType,
+            ...(artifact.prefixes !== undefined && { prefixes: artifact.prefixes }),
+            ...(artifact.pooling !== undefined && { pooling: artifact.pooling }),
+          },
+          field,
+        ).catch((err: unknown) => {
           // The customer gets a reason without host paths; the operator log gets the child's stderr.
           const detail = operatorDetailOf(err);
           if (detail) request.log.warn({ code: (err as ModeldError).code, reason: (err as Error).message, ...detail }, 'import refused');
@@ -413,7 +424,9 @@ export function checkRegion(config: Readonly<Config>, region: string, field = 'b
 }
 
 export function modelNotFound(id: string, field?: string): ModeldError {
-  return new ModeldError('MODELD_ERR_MODEL_NOT_FOUND', `${field ? `${field}: ` : ''}model ${id} not found`, {
+  // A Lucidworks catalogue name that is not installed: say how to install it (not a bare 404).
+  const known = catalogueEntry(id);
+  return new ModeldError('MODELD_ERR_MODEL_NOT_FOUND', `${field ? `${field}: ` : ''}${known ? notInstalledMessage(known) : `model ${id} not found`}`, {
     details: field ? { field, modelId: id } : { modelId: id },
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { Scopes } from '../../domain/index.js';
+import { ModeldError } from '../../errors/index.js';
 import {
   classificationBodySchema,
   embeddingBodySchema,
@@ -58,14 +59,22 @@ const ClassificationResponse = Type.Object({
 });
 const TokenizationResponse = Type.Object({
   generatedTokens: Type.Array(Type.Object({ tokens: Type.Array(Type.String()) })),
-  tokensUsed: TokensUsed,
+  tokensUsed: Type.Object({
+    inputTokens: Type.Integer(),
+    promptTokens: Type.Integer({ description: 'equals inputTokens (an embedding model reads the whole input as its prompt)' }),
+    completionTokens: Type.Integer({ description: 'always 0: an embedding model generates no tokens' }),
+    totalTokens: Type.Integer(),
+  }),
 });
 const UseCaseResponse = Type.Array(
   Type.Object({
     useCase: Type.String(),
-    models: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), modelType: Type.String(), vectorSize: Type.Union([Type.Integer(), Type.Null()]) })),
+    models: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), modelType: Type.String(), vectorSize: Type.Integer() })),
   }),
 );
+
+/** The Lucidworks AI GenAI prediction use cases (public Prediction API docs), named in the 501. */
+const GENAI_USE_CASES = ['passthrough', 'rag', 'summarization', 'keyword_extraction', 'ner', 'standalone_query_rewriter'] as const;
 
 const PREDICTION_ERRORS = errorResponses(400, 401, 403, 404, 413, 415, 429, 503);
 
@@ -205,6 +214,29 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
         rejectInvalid(request, parseTokenization);
         const customerId = principalOf(request).customerId;
         return untilClientGone(reply, (signal) => gateway.tokenize(customerId, MODEL_ID, request.body, { signal }));
+      },
+    );
+
+    // Lucidworks' GenAI use cases share the prediction path; modeld serves embedding models only,
+    // so they get a 501 naming the use case instead of the router's bare 404.
+    app.post(
+      `${prefix}/ai/prediction/:USE_CASE/:MODEL_ID`,
+      {
+        onRequest: guard,
+        validatorCompiler: fastParamsValidatorCompiler,
+        schema: {
+          tags: TAGS,
+          security: SECURITY,
+          summary: `Any other use case (GenAI: passthrough, rag, summarization, ...): 501, not offered by this server${where}`,
+          params: Type.Object({ ...(prefix !== '' && { APPLICATION_ID: ApplicationIdParam }), USE_CASE: Type.String(), MODEL_ID: ModelIdParam }),
+          response: errorResponses(401, 403, 501),
+        },
+      },
+      async (request) => {
+        const { USE_CASE } = request.params as { USE_CASE: string };
+        throw new ModeldError('MODELD_ERR_USE_CASE_NOT_OFFERED', `use case ${USE_CASE} is not offered by this server: modeld serves the embedding and classification use cases of embedding models; the Lucidworks GenAI use cases (${GENAI_USE_CASES.join(', ')}) need Lucidworks AI`, {
+          details: { useCase: USE_CASE },
+        });
       },
     );
 

@@ -10,7 +10,7 @@ import { modelFilesOf, uploadFolderFor, uploadWithProgress } from '../uploading.
 import { CliError, CliErrorCodes } from '../cli-error.js';
 import { isModeldClientError, UPLOAD_NAME_PATTERN, type Model } from '../../client/index.js';
 
-/** `modeld models list|get|follow|events|import|delete`. */
+/** `modeld models list|get|install|follow|events|import|delete`. */
 export function registerModels(program: Command, io: CliIo): void {
   const models = program.command('models').description('pre-trained and custom models');
 
@@ -41,6 +41,36 @@ export function registerModels(program: Command, io: CliIo): void {
       else if (model.state === 'TRAINING') ctx.out(`no metrics yet: ${renderTrainingProgress(model)}`);
       else if (model.state === 'TRAINING_FAILED') ctx.out(`no metrics: training failed: ${model.errorMessage ?? 'no error message'}`);
       else ctx.out('no training metrics: only models trained by modeld have them');
+    });
+
+  models
+    .command('install')
+    .description(
+      'install a Lucidworks pre-trained model (e5-small-v2, gte-small, bge-small, ...) from a Hugging Face export folder, on the server machine: ' +
+        'writes <dataDir>/models/<name>, which the running server serves within 10 s (no API call: installing is an operator action)',
+    )
+    .argument('<name>', 'catalogue name (see docs/api.md, "Pre-trained catalogue")')
+    .argument('<folder>', 'Hugging Face export: tokenizer.json, config.json, onnx/model.onnx')
+    .option('--data-dir <dir>', "the server's data directory (default ./data, env MODELD_DATA_DIR)")
+    .option('--config <file>', "the server's JSON config file (env MODELD_CONFIG)")
+    .option('--replace', 'install again over an installed model of that name')
+    .action(async (name: string, folder: string, opts: { dataDir?: string; config?: string; replace?: boolean }, command: Command) => {
+      const ctx = new CommandContext(io, command);
+      // Loaded here only: the other commands are API clients and start without the server's modules.
+      const [{ loadConfig, dataPaths }, { installPretrained }] = await Promise.all([import('../../config/index.js'), import('../../engines/index.js')]);
+      const flags: { dataDir?: string; configFile?: string } = {};
+      if (opts.dataDir !== undefined) flags.dataDir = path.resolve(io.cwd, opts.dataDir);
+      if (opts.config !== undefined) flags.configFile = path.resolve(io.cwd, opts.config);
+      const modelsDir = dataPaths(loadConfig(flags, { ...io.env }, io.cwd)).models;
+      let manifest;
+      try {
+        manifest = await installPretrained(modelsDir, name, path.resolve(io.cwd, folder), { replace: opts.replace === true });
+      } catch (err) {
+        throw new CliError(CliErrorCodes.INSTALL_FAILED, (err as Error).message, { cause: err });
+      }
+      const installed = { name, vectorSize: manifest.vectorSize, directory: path.join(modelsDir, name), prefixes: manifest.prefixes ?? {}, matryoshkaDims: manifest.matryoshkaDims ?? [] };
+      if (ctx.json) ctx.outJson(installed);
+      else ctx.out(`installed ${name} (${manifest.vectorSize}-d) in ${installed.directory}; a running server serves it within 10 s`);
     });
 
   models
