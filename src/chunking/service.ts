@@ -40,6 +40,8 @@ export interface ChunkingAnswer {
 /** Embedding calls one job keeps in flight (each a separate gateway call, so they spread over replicas). */
 const PARALLEL_CALLS = 4;
 const SWEEP_INTERVAL_MS = 60_000;
+const EMBED_ATTEMPTS = 3;
+const RETRY_DELAY_MS = 1000;
 
 /**
  * The Async Chunking API without HTTP: validates and stores a submission (SUBMITTED), works on
@@ -197,6 +199,22 @@ export class ChunkingService {
     }
   }
 
+  /**
+   * One embedding call, tried again (up to EMBED_ATTEMPTS in all, 1 s apart, not after stop())
+   * when it fails with a retryable error: a replica starting, busy or restarting should delay a
+   * job, not fail it.
+   */
+  async #embedRetrying(customerId: string, modelId: string, body: unknown): Promise<EmbeddingResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#deps.embed(customerId, modelId, body);
+      } catch (err) {
+        if (!(err instanceof ModeldError && err.retryable) || attempt >= EMBED_ATTEMPTS || this.#stopped) throw err;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+      }
+    }
+  }
+
   async #work(job: ChunkingJobRecord): Promise<ChunkedItem[]> {
     const chunker = job.chunker as ChunkerName;
     const request = job.request as { batch: Array<{ text: string }>; chunkerConfig?: unknown; modelConfig?: unknown; useCaseConfig?: unknown };
@@ -212,7 +230,7 @@ export class ChunkingService {
         while (next < calls.length) {
           const k = next++;
           const body = { batch: calls[k]!.map((text) => ({ text })), ...(modelConfig !== undefined && { modelConfig }), ...(request.useCaseConfig !== undefined && { useCaseConfig: request.useCaseConfig }) };
-          out[k] = (await this.#deps.embed(job.customerId, job.modelId, body)).predictions;
+          out[k] = (await this.#embedRetrying(job.customerId, job.modelId, body)).predictions;
         }
       };
       await Promise.all(Array.from({ length: Math.min(PARALLEL_CALLS, calls.length) }, worker));
