@@ -78,7 +78,7 @@ export function splitByWords(text: string, span: Span, max: number): Span[] {
 /**
  * Groups consecutive pieces into chunks of at most `max` words (a piece larger than `max` is cut
  * by words first). Each chunk after the first starts with the last `overlap` pieces of the
- * previous one, as many of them as leave room for a new piece; a chunk always holds at least
+ * previous one (never all of them), as many as leave room for a new piece; a chunk always holds at least
  * one piece that no earlier chunk holds. `cut(group, next)` may force a boundary before `next`.
  */
 export async function mergePieces(
@@ -98,7 +98,8 @@ export async function mergePieces(
     const hasNew = group.length > carried;
     if (hasNew && (words + sizes[i]! > max || (cut !== undefined && (await cut(group.map((g) => units[g]!), units[i]!))))) {
       chunks.push(chunkOf(text, units[group[0]!]!, units[group[group.length - 1]!]!));
-      let keep = group.slice(Math.max(0, group.length - overlap));
+      // Never the whole previous chunk: each chunk starts after the previous one.
+      let keep = group.slice(Math.max(1, group.length - overlap));
       while (keep.length > 0 && keep.reduce((n, g) => n + sizes[g]!, 0) + sizes[i]! > max) keep = keep.slice(1);
       group = keep;
       carried = keep.length;
