@@ -6,6 +6,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { ChunkingService } from './chunking/index.js';
 import { buildApp, engineArtifacts, importFileLimits, Metrics, startMetricsServer } from './api/index.js';
 import { ensureAdminClient, issuerFor, loadOrCreateKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
@@ -147,6 +148,17 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       onBackgroundError: (err) => logger.warn({ err }, 'background write failed'),
     });
 
+    // Async chunking jobs: those SUBMITTED or RUNNING when the last server stopped start again from the beginning.
+    const chunking = new ChunkingService({
+      config,
+      store,
+      clock,
+      embed: (customerId, modelId, body) => gateway.embed(customerId, modelId, body),
+      logger: logger.child({ part: 'chunking' }),
+    });
+    stack.push(() => chunking.stop());
+    await chunking.start();
+
     const app = await buildApp({
       config,
       store,
@@ -162,6 +174,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       gateway,
       training,
       artifactRoots: { artifacts: paths.artifacts, models: paths.models },
+      chunking,
     });
     stack.push(async () => {
       await app.close();
@@ -215,6 +228,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
           // Order: stop taking requests, stop reconciling, then the replicas, then the store.
           await app.close();
           await metricsServer?.close();
+          await chunking.stop();
           await gateway.close();
           // Workers stop after their current step; their jobs stay RUNNING and resume at the next start.
           await training.stop();

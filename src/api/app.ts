@@ -19,6 +19,8 @@ import { registerModelRoutes, type ModelArtifacts, type PretrainedCatalog, type 
 import { registerOipRoutes } from './routes/oip.js';
 import { registerOpsRoutes } from './routes/ops.js';
 import { registerPredictionRoutes } from './routes/predictions.js';
+import { registerAsyncChunkingRoutes } from './routes/async-chunking.js';
+import type { ChunkingService } from '../chunking/index.js';
 import { registerUploadRoutes } from './routes/uploads.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
 import { registerInternalArtifactRoutes, type ArtifactRoots } from './routes/internal-artifacts.js';
@@ -71,6 +73,8 @@ export interface AppDeps {
    * regions their artifact.
    */
   artifactRoots?: ArtifactRoots;
+  /** The Async Chunking API (`/ai/async-chunking/...`); registered only when given. */
+  chunking?: ChunkingService;
 }
 
 
@@ -185,6 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller, quotas });
   if (deps.gateway) {
     registerPredictionRoutes(app, { gateway: deps.gateway, guard });
+    if (deps.chunking) registerAsyncChunkingRoutes(app, { chunking: deps.chunking, guard });
     registerOipRoutes(app, { gateway: deps.gateway, guard });
     if (deps.config.gateway.fastEmbeddingRoute) {
       fast = new FastEmbeddingRoute({

@@ -271,6 +271,20 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /** The Async Chunking API (src/chunking, docs/api.md "Async chunking"). */
+    chunking: Type.Object(
+      {
+        /** How long a job and its result are kept after submission; then its id answers 404. */
+        resultTtlMs: Type.Integer({ minimum: 1000 }),
+        /** Most UTF-8 bytes of text one request may submit (the sum over `batch`); 413 beyond. */
+        maxInputBytes: Type.Integer({ minimum: 1024 }),
+        /** Jobs worked on at once by this server. */
+        concurrency: Type.Integer({ minimum: 1, maximum: 64 }),
+        /** How long one regex-splitter split may run before its job ends in ERROR. */
+        regexTimeoutMs: Type.Integer({ minimum: 10 }),
+      },
+      { additionalProperties: false },
+    ),
     /**
      * `GET /metrics`: on the main port behind a token with scope modeld.ops or modeld.admin
      * (`token`), or open (`public`); and, with `listen`, also served without a token on a

@@ -1,5 +1,5 @@
 import { ModeldError } from '../errors/index.js';
-import type { DeploymentSpecPatch, ModelPatch, TrainingJobRecord } from './types.js';
+import type { ChunkingJobPatch, DeploymentSpecPatch, ModelPatch, TrainingJobRecord } from './types.js';
 
 /** How one patchable field is stored: its column, and whether the column holds JSON. */
 export interface ColumnSpec {
@@ -36,6 +36,13 @@ export const DEPLOYMENT_SPEC_PATCH_COLUMNS = {
 } as const satisfies Record<keyof DeploymentSpecPatch, ColumnSpec>;
 
 export type TrainingJobPatch = Partial<Pick<TrainingJobRecord, 'state' | 'progress' | 'checkpoint' | 'attempts' | 'error'>>;
+
+export const CHUNKING_JOB_PATCH_COLUMNS = {
+  status: { column: 'status', json: false },
+  result: { column: 'result', json: true },
+  error: { column: 'error', json: false },
+  expiresAt: { column: 'expires_at', json: false },
+} as const satisfies Record<keyof ChunkingJobPatch, ColumnSpec>;
 
 export const TRAINING_JOB_PATCH_COLUMNS = {
   state: { column: 'state', json: false },

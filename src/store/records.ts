@@ -1,6 +1,6 @@
 import { ModeldError } from '../errors/index.js';
 import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord } from '../domain/index.js';
-import type { TrainingJobRecord } from './types.js';
+import type { ChunkingJobRecord, TrainingJobRecord } from './types.js';
 
 /**
  * Rows to records, shared by both dialects: the column names are the same in SQLite and
@@ -97,6 +97,22 @@ export function trainingJobFromRow(r: Row, json: JsonDecoder): TrainingJobRecord
     error: r.error as string | null,
     createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
+  };
+}
+
+export function chunkingJobFromRow(r: Row, json: JsonDecoder): ChunkingJobRecord {
+  return {
+    id: r.id as string,
+    customerId: r.customer_id as string,
+    chunker: r.chunker as string,
+    modelId: r.model_id as string,
+    request: json(r.request) as ChunkingJobRecord['request'],
+    status: r.status as ChunkingJobRecord['status'],
+    result: json(r.result) as ChunkingJobRecord['result'],
+    error: r.error as string | null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+    expiresAt: r.expires_at as string,
   };
 }
 

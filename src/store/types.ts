@@ -30,6 +30,29 @@ export interface TrainingJobRecord {
   updatedAt: string;
 }
 
+/**
+ * An Async Chunking API job (src/chunking). `RUNNING` is internal: the API reports it as
+ * `SUBMITTED` (the documented set is SUBMITTED, READY, RETRIEVED, ERROR).
+ */
+export interface ChunkingJobRecord {
+  id: string;
+  customerId: string;
+  chunker: string;
+  modelId: string;
+  /** The request body as accepted (batch, chunkerConfig, modelConfig, useCaseConfig). */
+  request: Record<string, unknown>;
+  status: 'SUBMITTED' | 'RUNNING' | 'READY' | 'RETRIEVED' | 'ERROR';
+  /** The `chunkedData` answered once READY. */
+  result: unknown[] | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** After this instant the job is deleted and its id answers 404. */
+  expiresAt: string;
+}
+
+export type ChunkingJobPatch = Partial<Pick<ChunkingJobRecord, 'status' | 'result' | 'error' | 'expiresAt'>>;
+
 export type ModelPatch = Partial<
   Pick<
     ModelRecord,
@@ -150,6 +173,16 @@ export interface Store {
   getTrainingJobByModel(modelId: string): Promise<TrainingJobRecord | null>;
   listTrainingJobs(states: TrainingJobRecord['state'][]): Promise<TrainingJobRecord[]>;
   updateTrainingJob(id: string, patch: Partial<Pick<TrainingJobRecord, 'state' | 'progress' | 'checkpoint' | 'attempts' | 'error'>>, updatedAt: string): Promise<TrainingJobRecord | null>;
+
+  createChunkingJob(job: ChunkingJobRecord): Promise<void>;
+  /** Null when there is no such job or it belongs to another customer. */
+  getChunkingJob(customerId: string, id: string): Promise<ChunkingJobRecord | null>;
+  /** Jobs in these statuses, oldest first (resumed at start). */
+  listChunkingJobs(statuses: ChunkingJobRecord['status'][]): Promise<ChunkingJobRecord[]>;
+  /** Applies the patch and sets updatedAt; returns the new record, null if it is gone. */
+  updateChunkingJob(id: string, patch: ChunkingJobPatch, updatedAt: string): Promise<ChunkingJobRecord | null>;
+  /** Deletes the jobs whose expiresAt is at or before `now`; returns how many. */
+  deleteExpiredChunkingJobs(now: string): Promise<number>;
 
   /**
    * What the customer holds now, as the quotas count it: its deployments (those being deleted

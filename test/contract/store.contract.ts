@@ -17,7 +17,7 @@ import {
   type NewEvent,
 } from '../../src/domain/index.js';
 import type { ErrorCode } from '../../src/errors/index.js';
-import type { Store, TrainingJobRecord } from '../../src/store/index.js';
+import type { ChunkingJobRecord, Store, TrainingJobRecord } from '../../src/store/index.js';
 
 export interface OpenedStore {
   /** An empty store, already migrated. */
@@ -908,6 +908,44 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         } finally {
           await second.close();
         }
+      });
+    });
+    group('async chunking jobs', (ctx) => {
+      const job = (customerId: string, over: Partial<ChunkingJobRecord> = {}): ChunkingJobRecord => ({
+        id: randomUUID(),
+        customerId,
+        chunker: 'sentence',
+        modelId: 'm',
+        request: { batch: [{ text: 'A. B.' }], chunkerConfig: { chunkSize: 1 } },
+        status: 'SUBMITTED',
+        result: null,
+        error: null,
+        createdAt: t(1),
+        updatedAt: t(1),
+        expiresAt: t(100),
+        ...over,
+      });
+
+      it('keeps a job for its customer only, lists by status, patches, and deletes the expired', async () => {
+        const a = job('customer-a');
+        const b = job('customer-b', { createdAt: t(2), expiresAt: t(50) });
+        await ctx.store.createChunkingJob(a);
+        await ctx.store.createChunkingJob(b);
+        assert.deepEqual(await ctx.store.getChunkingJob('customer-a', a.id), a);
+        assert.equal(await ctx.store.getChunkingJob('customer-b', a.id), null, "another customer's job is not found");
+        await assert.rejects(ctx.store.createChunkingJob(a), rejectsWith('MODELD_ERR_CONFLICT'));
+        assert.deepEqual((await ctx.store.listChunkingJobs(['SUBMITTED', 'RUNNING'])).map((j) => j.id), [a.id, b.id]);
+
+        const result = [{ chunks: ['A.', 'B.'], spans: [[0, 2], [3, 5]], vectors: [{ tokensUsed: { inputTokens: 2 }, vector: [0.5, -1] }] }];
+        const ready = await ctx.store.updateChunkingJob(a.id, { status: 'READY', result }, t(3));
+        assert.deepEqual(ready, { ...a, status: 'READY', result, updatedAt: t(3) });
+        assert.deepEqual((await ctx.store.listChunkingJobs(['SUBMITTED', 'RUNNING'])).map((j) => j.id), [b.id]);
+        assert.equal(await ctx.store.updateChunkingJob(randomUUID(), { status: 'ERROR' }, t(3)), null);
+
+        assert.equal(await ctx.store.deleteExpiredChunkingJobs(t(49)), 0);
+        assert.equal(await ctx.store.deleteExpiredChunkingJobs(t(50)), 1);
+        assert.equal(await ctx.store.getChunkingJob('customer-b', b.id), null);
+        assert.ok(await ctx.store.getChunkingJob('customer-a', a.id));
       });
     });
   });

@@ -122,4 +122,25 @@ CREATE TABLE customer_quotas (
 CREATE INDEX training_jobs_customer ON training_jobs(customer_id, state);
 `,
   },
+  {
+    version: 4,
+    name: 'async chunking jobs',
+    sql: `
+CREATE TABLE chunking_jobs (
+  id text PRIMARY KEY,
+  customer_id text NOT NULL,
+  chunker text NOT NULL,
+  model_id text NOT NULL,
+  request jsonb NOT NULL,
+  status text NOT NULL,
+  result jsonb,
+  error text,
+  created_at text NOT NULL,
+  updated_at text NOT NULL,
+  expires_at text NOT NULL
+);
+CREATE INDEX chunking_jobs_status ON chunking_jobs(status, created_at);
+CREATE INDEX chunking_jobs_expires ON chunking_jobs(expires_at);
+`,
+  },
 ];

@@ -115,4 +115,25 @@ CREATE TABLE customer_quotas (
 CREATE INDEX training_jobs_customer ON training_jobs(customer_id, state);
 `,
   },
+  {
+    version: 4,
+    name: 'async chunking jobs',
+    sql: `
+CREATE TABLE chunking_jobs (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  chunker TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  request TEXT NOT NULL,
+  status TEXT NOT NULL,
+  result TEXT,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX chunking_jobs_status ON chunking_jobs(status, created_at);
+CREATE INDEX chunking_jobs_expires ON chunking_jobs(expires_at);
+`,
+  },
 ];

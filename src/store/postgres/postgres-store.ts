@@ -1,10 +1,11 @@
 import pg from 'pg';
 import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent, QuotaOverrides, StoredQuotaUsage } from '../../domain/index.js';
-import { assignments, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type Assignment, type TrainingJobPatch } from '../columns.js';
+import { assignments, CHUNKING_JOB_PATCH_COLUMNS, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type Assignment, type TrainingJobPatch } from '../columns.js';
 import { checkInstant, encodeJson } from '../json-values.js';
 import type { Migration } from '../migrations/types.js';
 import { postgresMigrations } from '../migrations/postgres.js';
 import {
+  chunkingJobFromRow,
   clientFromRow,
   customerFromRow,
   deploymentFromRow,
@@ -15,7 +16,7 @@ import {
   type Row,
 } from '../records.js';
 import { customerNotFound, newerSchemaError, rethrowWrite, throwIfOverQuota, type Violation } from '../store-errors.js';
-import type { DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
+import type { ChunkingJobPatch, ChunkingJobRecord, DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
 
 /**
  * Session advisory lock (two-int4 key space, apart from appendEvent's int8 keys) held while
@@ -471,6 +472,41 @@ export class PostgresStore implements Store {
     const sql = `UPDATE training_jobs SET ${[...setClause(set, 1), `updated_at = $${n + 1}`].join(', ')} WHERE id = $${n + 2} RETURNING *`;
     const r = await this.#one(sql, [...set.map((a) => a.value), updatedAt, id]);
     return r && trainingJobFromRow(r, decodeJson);
+  }
+
+  // Async chunking jobs
+
+  async createChunkingJob(j: ChunkingJobRecord): Promise<void> {
+    try {
+      await this.#pool.query(
+        `INSERT INTO chunking_jobs (id, customer_id, chunker, model_id, request, status, result, error, created_at, updated_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11)`,
+        [j.id, j.customerId, j.chunker, j.modelId, encodeJson('request', j.request), j.status, encodeJson('result', j.result), j.error, j.createdAt, j.updatedAt, j.expiresAt],
+      );
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'chunking job', j.id);
+    }
+  }
+
+  async getChunkingJob(customerId: string, id: string): Promise<ChunkingJobRecord | null> {
+    const r = await this.#one('SELECT * FROM chunking_jobs WHERE id = $1 AND customer_id = $2', [id, customerId]);
+    return r && chunkingJobFromRow(r, decodeJson);
+  }
+
+  async listChunkingJobs(statuses: ChunkingJobRecord['status'][]): Promise<ChunkingJobRecord[]> {
+    return (await this.#all('SELECT * FROM chunking_jobs WHERE status = ANY($1::text[]) ORDER BY created_at, id', [statuses])).map((r) => chunkingJobFromRow(r, decodeJson));
+  }
+
+  async updateChunkingJob(id: string, patch: ChunkingJobPatch, updatedAt: string): Promise<ChunkingJobRecord | null> {
+    const set = assignments(CHUNKING_JOB_PATCH_COLUMNS, patch, encodeJson);
+    const n = set.length;
+    const sql = `UPDATE chunking_jobs SET ${[...setClause(set, 1), `updated_at = $${n + 1}`].join(', ')} WHERE id = $${n + 2} RETURNING *`;
+    const r = await this.#one(sql, [...set.map((a) => a.value), updatedAt, id]);
+    return r && chunkingJobFromRow(r, decodeJson);
+  }
+
+  async deleteExpiredChunkingJobs(now: string): Promise<number> {
+    return (await this.#pool.query('DELETE FROM chunking_jobs WHERE expires_at <= $1', [now])).rowCount ?? 0;
   }
 
   // Quotas

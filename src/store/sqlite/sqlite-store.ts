@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3';
 import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord, NewEvent, QuotaOverrides, StoredQuotaUsage } from '../../domain/index.js';
-import { assignments, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type TrainingJobPatch } from '../columns.js';
+import { assignments, CHUNKING_JOB_PATCH_COLUMNS, DEPLOYMENT_SPEC_PATCH_COLUMNS, MODEL_PATCH_COLUMNS, TRAINING_JOB_PATCH_COLUMNS, type TrainingJobPatch } from '../columns.js';
 import { checkInstant, encodeJson } from '../json-values.js';
 import type { Migration } from '../migrations/types.js';
 import { sqliteMigrations } from '../migrations/sqlite.js';
 import {
+  chunkingJobFromRow,
   clientFromRow,
   customerFromRow,
   deploymentFromRow,
@@ -15,7 +16,7 @@ import {
   type Row,
 } from '../records.js';
 import { customerNotFound, newerSchemaError, rethrowWrite, throwIfOverQuota, type Violation } from '../store-errors.js';
-import type { DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
+import type { ChunkingJobPatch, ChunkingJobRecord, DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
 
 /** How long a writer waits for another connection's write lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -441,6 +442,44 @@ export class SqliteStore implements Store {
     const sql = `UPDATE training_jobs SET ${[...set.map((a) => `${a.column} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ? RETURNING *`;
     const r = this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
     return r && trainingJobFromRow(r, decodeJson);
+  }
+
+  // Async chunking jobs
+
+  async createChunkingJob(j: ChunkingJobRecord): Promise<void> {
+    try {
+      this.#sql(
+        `INSERT INTO chunking_jobs (id, customer_id, chunker, model_id, request, status, result, error, created_at, updated_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        j.id, j.customerId, j.chunker, j.modelId, encodeJson('request', j.request), j.status, encodeJson('result', j.result), j.error,
+        j.createdAt, j.updatedAt, j.expiresAt,
+      );
+    } catch (err) {
+      rethrowWrite(err, violation(err), 'chunking job', j.id);
+    }
+  }
+
+  async getChunkingJob(customerId: string, id: string): Promise<ChunkingJobRecord | null> {
+    const r = this.#one('SELECT * FROM chunking_jobs WHERE id = ? AND customer_id = ?', id, customerId);
+    return r && chunkingJobFromRow(r, decodeJson);
+  }
+
+  async listChunkingJobs(statuses: ChunkingJobRecord['status'][]): Promise<ChunkingJobRecord[]> {
+    return this.#all('SELECT * FROM chunking_jobs WHERE status IN (SELECT value FROM json_each(?)) ORDER BY created_at, rowid', JSON.stringify(statuses)).map(
+      (r) => chunkingJobFromRow(r, decodeJson),
+    );
+  }
+
+  async updateChunkingJob(id: string, patch: ChunkingJobPatch, updatedAt: string): Promise<ChunkingJobRecord | null> {
+    const set = assignments(CHUNKING_JOB_PATCH_COLUMNS, patch, encodeJson);
+    const sql = `UPDATE chunking_jobs SET ${[...set.map((a) => `${a.column} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ? RETURNING *`;
+    const r = this.#one(sql, ...set.map((a) => a.value), updatedAt, id);
+    return r && chunkingJobFromRow(r, decodeJson);
+  }
+
+  async deleteExpiredChunkingJobs(now: string): Promise<number> {
+    return this.#sql('DELETE FROM chunking_jobs WHERE expires_at <= ?').run(now).changes;
   }
 
   // Quotas
