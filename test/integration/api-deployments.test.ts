@@ -15,7 +15,7 @@ let bob: Tenant;
 let auth: string;
 
 before(async () => {
-  h = await startApi({ config: { regions: { local: { runtime: 'process' }, 'us-east': { runtime: 'kubernetes', namespace: 'ml' } }, limits: { ...limits(), maxReplicas: 4 } } });
+  h = await startApi({ config: { regions: { local: { runtime: 'process' }, 'us-east': { runtime: 'kubernetes', namespace: 'ml', image: 'modeld:test', artifactBaseUrl: 'http://modeld.ml.svc:8080' } }, limits: { ...limits(), maxReplicas: 4 } } });
   alice = await h.tenant();
   bob = await h.tenant();
   auth = await alice.auth();
