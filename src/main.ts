@@ -233,7 +233,9 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
           // Workers stop after their current step; their jobs stay RUNNING and resume at the next start.
           await training.stop();
           await controller.stop();
-          for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: !closeOptions.keepReplicas });
+          // Replicas on this machine stop with the server; pods of a Kubernetes region outlive it
+          // (a rollout of modeld itself must not take every deployment down): the next start adopts them.
+          for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: runtime.kind === 'process' && !closeOptions.keepReplicas });
           await store.close();
           logger.info('modeld stopped');
         })();
