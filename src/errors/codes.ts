@@ -46,7 +46,7 @@ export const ErrorCodes = {
   // 500: our fault.
   MODELD_ERR_INTERNAL: { status: 500, retryable: false },
   // 501: a Lucidworks AI route this server does not offer (the GenAI prediction use cases).
-  MODELD_ERR_USE_CASE_NOT_OFFERED: { status: 501, retryable: false },
+  MODELD_ERR_USE_CASE_NOT_OFFERED: { status: 404, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

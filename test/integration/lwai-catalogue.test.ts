@@ -258,7 +258,7 @@ describe('Fusion LWAI Vectorize against a running modeld', () => {
     }
   });
 
-  it('shows the prefix in tokenization with the four token counts, and answers 404 / 501 that say why', async () => {
+  it('shows the prefix in tokenization with the four token counts, and answers 404s that say why', async () => {
     const r = await post('/ai/tokenization/e5-small-v2', { batch: [{ text: 'hello world' }] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const tok = await HfTokenizer.fromFile(path.join(modelsDir, 'e5-small-v2', 'tokenizer.json'), 512);
@@ -277,7 +277,7 @@ describe('Fusion LWAI Vectorize against a running modeld', () => {
     assert.match(unknown.body.message, /no model named made-up/);
     for (const useCase of ['rag', 'passthrough', 'summarization']) {
       const g = await post(`/ai/prediction/${useCase}/llama-3-8b-instruct`, { batch: [{ text: 'x' }] });
-      assert.equal(g.status, 501);
+      assert.equal(g.status, 404);
       assert.equal(g.body.code, 'MODELD_ERR_USE_CASE_NOT_OFFERED');
       assert.match(g.body.message, new RegExp(`use case ${useCase} is not offered by this server`));
     }

@@ -73,7 +73,7 @@ const UseCaseResponse = Type.Array(
   }),
 );
 
-/** The Lucidworks AI GenAI prediction use cases (public Prediction API docs), named in the 501. */
+/** The Lucidworks AI GenAI prediction use cases (public Prediction API docs), named in the 404. */
 const GENAI_USE_CASES = ['passthrough', 'rag', 'summarization', 'keyword_extraction', 'ner', 'standalone_query_rewriter'] as const;
 
 const PREDICTION_ERRORS = errorResponses(400, 401, 403, 404, 413, 415, 429, 503);
@@ -218,7 +218,8 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
     );
 
     // Lucidworks' GenAI use cases share the prediction path; modeld serves embedding models only,
-    // so they get a 501 naming the use case instead of the router's bare 404.
+    // so they get a 404 naming the use case instead of the router's bare one (a 404, not a 501: no 5xx
+    // for a caller's request).
     app.post(
       `${prefix}/ai/prediction/:USE_CASE/:MODEL_ID`,
       {
@@ -227,16 +228,21 @@ export function registerPredictionRoutes(app: ModeldApp, deps: PredictionRouteDe
         schema: {
           tags: TAGS,
           security: SECURITY,
-          summary: `Any other use case (GenAI: passthrough, rag, summarization, ...): 501, not offered by this server${where}`,
+          summary: `Any other use case (GenAI: passthrough, rag, summarization, ...): 404, not offered by this server${where}`,
           params: Type.Object({ ...(prefix !== '' && { APPLICATION_ID: ApplicationIdParam }), USE_CASE: Type.String(), MODEL_ID: ModelIdParam }),
-          response: errorResponses(401, 403, 501),
+          response: errorResponses(401, 403, 404),
         },
       },
       async (request) => {
         const { USE_CASE } = request.params as { USE_CASE: string };
-        throw new ModeldError('MODELD_ERR_USE_CASE_NOT_OFFERED', `use case ${USE_CASE} is not offered by this server: modeld serves the embedding and classification use cases of embedding models; the Lucidworks GenAI use cases (${GENAI_USE_CASES.join(', ')}) need Lucidworks AI`, {
-          details: { useCase: USE_CASE },
-        });
+        // A GenAI use case is named (a fixed, documented name); anything else is not echoed: a
+        // path segment is the caller's text, possibly another customer's id.
+        const known = (GENAI_USE_CASES as readonly string[]).includes(USE_CASE);
+        throw new ModeldError(
+          'MODELD_ERR_USE_CASE_NOT_OFFERED',
+          `${known ? `use case ${USE_CASE}` : 'this use case'} is not offered by this server: modeld serves the embedding and classification use cases of embedding models; the Lucidworks GenAI use cases (${GENAI_USE_CASES.join(', ')}) need Lucidworks AI`,
+          known ? { details: { useCase: USE_CASE } } : {},
+        );
       },
     );
 
