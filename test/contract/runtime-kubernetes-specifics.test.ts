@@ -11,116 +11,16 @@
  * cluster instead: see docs/kubernetes.md.
  */
 import assert from 'node:assert/strict';
-import { copyFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Secret } from 'kubernetes-models/v1/Secret';
-import { readManifest, writeManifest } from '../../src/engines/index.js';
 import { buildDeployment, buildSecret, KubernetesRuntime, Labels, objectName, type KubernetesRuntimeOptions } from '../../src/runtimes/kubernetes/index.js';
-import { startFakeKubernetes, type FakeKubernetes } from '../../src/runtimes/kubernetes/fake/index.js';
-import { makeBrokenArtifacts, makeModeldArtifact } from '../fixtures/models.js';
-import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
-import { startApi, type ApiHarness } from '../integration/api-harness.js';
-import { replicaSpec, waitForReplica, waitReady, type ContractArtifacts, type RuntimeHarness } from './runtime.contract.js';
+import { startFakeKubernetes } from '../../src/runtimes/kubernetes/fake/index.js';
+import { fixture, IMAGE, kubernetesHarness, NS, options, real, startKubernetesFixture, stopKubernetesFixture } from './kubernetes-fixture.js';
+import { replicaSpec, waitForReplica, waitReady, type RuntimeHarness } from './runtime.contract.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NS = 'modeld-replicas';
-const IMAGE = 'modeld:test';
-const real = process.env.MODELD_TEST_KUBECONFIG;
-
-let tmp: TempDir;
-let api: ApiHarness;
-let apiUrl: string;
-let kube: FakeKubernetes | null = null;
-let artifacts: ContractArtifacts;
-let roots: { artifacts: string; models: string };
-
-async function artifactWithModel(dir: string, onnxFile: string): Promise<string> {
-  await makeModeldArtifact(dir);
-  const manifest = await readManifest(dir);
-  await copyFile(onnxFile, path.join(dir, 'model.onnx'));
-  const { formatVersion: _v, files: _f, ...draft } = manifest;
-  await writeManifest(dir, draft, Object.keys(manifest.files));
-  return dir;
-}
-
-before(async () => {
-  tmp = await makeTempDir('modeld-kube-runtime');
-  roots = { artifacts: path.join(tmp.dir, 'artifacts'), models: path.join(tmp.dir, 'models') };
-  const tiny = await makeModeldArtifact(path.join(roots.artifacts, 'tiny'));
-  const broken = await makeBrokenArtifacts(roots.artifacts);
-  const sessionFails = await artifactWithModel(path.join(roots.artifacts, 'session-fails'), path.join(broken.failsAtLoad, 'onnx', 'model.onnx'));
-  artifacts = {
-    model: { dir: tiny, vectorSize: 32 },
-    broken: [
-      { name: 'wrong checksum', dir: broken.badChecksum, reason: /tokenizer\.json: checksum mismatch/ },
-      { name: 'fails at session creation', dir: sessionFails, reason: /onnxruntime cannot load the model/ },
-      { name: 'no manifest', dir: broken.missingTokenizer, reason: /manifest\.json: cannot read/ },
-    ],
-  };
-  // The modeld API the pods fetch their artifact from (a real one, on loopback).
-  api = await startApi({ artifactRoots: roots });
-  // A real cluster's pods must reach this API: MODELD_TEST_KUBE_ARTIFACT_URL says how (this
-  // machine's address as the pods see it); the API then listens on every interface.
-  const listened = await api.app.listen({ port: real ? Number(process.env.MODELD_TEST_KUBE_ARTIFACT_PORT ?? 0) : 0, host: real ? '0.0.0.0' : '127.0.0.1' });
-  apiUrl = real ? (process.env.MODELD_TEST_KUBE_ARTIFACT_URL ?? listened) : listened;
-  if (!real) kube = await startFakeKubernetes({ namespaces: [NS], images: { [IMAGE]: { root: repoRoot } }, kubelet: { restartBackoffMs: 100, maxRestartBackoffMs: 1000, probePeriodMs: 100 } });
-});
-
-after(async () => {
-  await kube?.close();
-  await api?.close();
-  await tmp?.cleanup();
-});
-
-function options(overrides: Partial<KubernetesRuntimeOptions> = {}): KubernetesRuntimeOptions {
-  return {
-    region: 'cluster',
-    namespace: real ? (process.env.MODELD_TEST_KUBE_NAMESPACE ?? 'modeld-test') : NS,
-    image: real ? (process.env.MODELD_TEST_KUBE_IMAGE ?? 'modeld:0.1.0') : IMAGE,
-    kubeconfig: real ?? kube!.kubeconfigPath,
-    ...(real && process.env.MODELD_TEST_KUBE_CONTEXT ? { context: process.env.MODELD_TEST_KUBE_CONTEXT } : {}),
-    artifactBaseUrl: apiUrl,
-    installation: `contract-${process.pid}`,
-    terminationGracePeriodSeconds: 30,
-    artifactRoots: roots,
-    artifactToken: (artifact, ttl) => api.tokens.issueArtifactToken(artifact, ttl),
-    probeTimeoutMs: 2000,
-    ...overrides,
-  };
-}
-
-let harnessCount = 0;
-
-/** A runtime of its own installation (label), so that tests do not see each other's pods; reopen() keeps it. */
-function kubernetesHarness(overrides: Partial<KubernetesRuntimeOptions> = {}): RuntimeHarness {
-  const made: KubernetesRuntime[] = [];
-  const installation = `contract-${process.pid}-${++harnessCount}`;
-  const make = () => {
-    const rt = new KubernetesRuntime(options({ installation, ...overrides }));
-    made.push(rt);
-    return rt;
-  };
-  const runtime = make();
-  return {
-    runtime,
-    runnerKnowsReplicaId: false,
-    reopen: async () => make(),
-    kill: async (replica) => {
-      if (!kube) throw new Error('killing a container needs the fake (a real cluster: kubectl exec kill)');
-      const pod = kube.list('Pod', NS, `${Labels.REPLICA}=${replica.replicaId}`)[0];
-      assert.ok(pod, `a pod for ${replica.replicaId}`);
-      assert.ok(kube.killContainer(NS, pod.metadata.name, 'runner', 'SIGKILL'));
-    },
-    cleanup: async () => {
-      await runtime.stop({ stopReplicas: true }).catch(() => {});
-      for (const rt of made.slice(1)) await rt.stop().catch(() => {});
-    },
-  };
-}
-
+before(startKubernetesFixture);
+after(stopKubernetesFixture);
 
 describe('kubernetes runtime specifics', { skip: real ? 'these use the fake’s failure injection' : false }, () => {
   const harnesses: RuntimeHarness[] = [];
@@ -135,7 +35,7 @@ describe('kubernetes runtime specifics', { skip: real ? 'these use the fake’s 
   }
 
   test('the objects it makes pass the Kubernetes schemas, carry the labels, the config and no privilege', async () => {
-    const spec = replicaSpec(artifacts.model.dir, { config: { threads: 2, label: 'x' }, generation: 4 });
+    const spec = replicaSpec(fixture.artifacts.model.dir, { config: { threads: 2, label: 'x' }, generation: 4 });
     const settings = {
       namespace: NS,
       image: IMAGE,
@@ -185,9 +85,9 @@ describe('kubernetes runtime specifics', { skip: real ? 'these use the fake’s 
   });
 
   test('an image that cannot be pulled: exited, loadFailed, with Kubernetes’ reason', async () => {
-    kube!.setImagePullError('modeld:missing');
+    fixture.kube!.setImagePullError('modeld:missing');
     const runtime = await fresh({ image: 'modeld:missing' });
-    const spec = replicaSpec(artifacts.model.dir);
+    const spec = replicaSpec(fixture.artifacts.model.dir);
     await runtime.createReplica(spec);
     const failed = await waitForReplica(runtime, spec.replicaId, (r) => r.phase === 'exited', 'exited');
     assert.equal(failed.loadFailed, true);
@@ -197,7 +97,7 @@ describe('kubernetes runtime specifics', { skip: real ? 'these use the fake’s 
 
   test('an unschedulable pod stays starting with the scheduler’s message as its waiting reason', async () => {
     const runtime = await fresh({ resources: { requests: { cpu: '1000' } } });
-    const spec = replicaSpec(artifacts.model.dir);
+    const spec = replicaSpec(fixture.artifacts.model.dir);
     await runtime.createReplica(spec);
     const waiting = await waitForReplica(runtime, spec.replicaId, (r) => /Unschedulable/.test(r.waitingReason ?? ''), 'unschedulable');
     assert.equal(waiting.phase, 'starting');
@@ -207,44 +107,44 @@ describe('kubernetes runtime specifics', { skip: real ? 'these use the fake’s 
 
   test('an evicted pod is reported exited with the eviction message', async () => {
     const runtime = await fresh();
-    const spec = replicaSpec(artifacts.model.dir);
+    const spec = replicaSpec(fixture.artifacts.model.dir);
     await runtime.createReplica(spec);
     await waitReady(runtime, spec.replicaId);
-    const pod = kube!.list('Pod', NS, `${Labels.REPLICA}=${spec.replicaId}`)[0]!;
-    kube!.evictPod(NS, pod.metadata.name, 'The node was low on resource: memory.');
+    const pod = fixture.kube!.list('Pod', NS, `${Labels.REPLICA}=${spec.replicaId}`)[0]!;
+    fixture.kube!.evictPod(NS, pod.metadata.name, 'The node was low on resource: memory.');
     const exited = await waitForReplica(runtime, spec.replicaId, (r) => r.phase === 'exited', 'exited');
     assert.equal(exited.lastError, 'Evicted: The node was low on resource: memory.');
     await runtime.deleteReplica(spec.replicaId, { graceMs: 1000 });
   });
 
   test('scale-down removes the chosen replica’s pod and no other; the last one takes the Deployment and Secret along; foreign objects stay', async () => {
-    const foreign = kube!.create('Deployment', NS, {
+    const foreign = fixture.kube!.create('Deployment', NS, {
       metadata: { name: 'not-ours', labels: { app: 'not-ours' } },
       spec: { replicas: 0, selector: { matchLabels: { app: 'not-ours' } }, template: { metadata: { labels: { app: 'not-ours' } }, spec: { containers: [{ name: 'x', image: 'other:1' }] } } },
     });
     const runtime = await fresh();
-    const a = replicaSpec(artifacts.model.dir);
-    const b = replicaSpec(artifacts.model.dir, { deploymentId: a.deploymentId });
-    const c = replicaSpec(artifacts.model.dir, { deploymentId: a.deploymentId });
+    const a = replicaSpec(fixture.artifacts.model.dir);
+    const b = replicaSpec(fixture.artifacts.model.dir, { deploymentId: a.deploymentId });
+    const c = replicaSpec(fixture.artifacts.model.dir, { deploymentId: a.deploymentId });
     for (const s of [a, b, c]) await runtime.createReplica(s);
     for (const s of [a, b, c]) await waitReady(runtime, s.replicaId);
     const name = objectName(a.deploymentId, a.generation);
-    assert.equal(kube!.get('Deployment', NS, name)?.spec.replicas, 3);
-    const podOf = (id: string) => kube!.list('Pod', NS, `${Labels.REPLICA}=${id}`)[0]?.metadata.name as string;
+    assert.equal(fixture.kube!.get('Deployment', NS, name)?.spec.replicas, 3);
+    const podOf = (id: string) => fixture.kube!.list('Pod', NS, `${Labels.REPLICA}=${id}`)[0]?.metadata.name as string;
     const [pa, pc] = [podOf(a.replicaId), podOf(c.replicaId)];
 
     await runtime.deleteReplica(b.replicaId, { graceMs: 5000 });
-    assert.equal(kube!.get('Deployment', NS, name)?.spec.replicas, 2);
+    assert.equal(fixture.kube!.get('Deployment', NS, name)?.spec.replicas, 2);
     assert.deepEqual((await runtime.listReplicas(a.deploymentId)).map((r) => r.replicaId).sort(), [a.replicaId, c.replicaId].sort());
     assert.equal(podOf(a.replicaId), pa, 'the other pods are the same pods');
     assert.equal(podOf(c.replicaId), pc);
 
     await runtime.deleteReplica(a.replicaId, { graceMs: 5000 });
     await runtime.deleteReplica(c.replicaId, { graceMs: 5000 });
-    assert.equal(kube!.get('Deployment', NS, name), undefined);
-    assert.equal(kube!.get('Secret', NS, `${name}-artifact`), undefined);
-    assert.ok(kube!.get('Deployment', NS, 'not-ours'), 'a Deployment modeld did not make is untouched');
+    assert.equal(fixture.kube!.get('Deployment', NS, name), undefined);
+    assert.equal(fixture.kube!.get('Secret', NS, `${name}-artifact`), undefined);
+    assert.ok(fixture.kube!.get('Deployment', NS, 'not-ours'), 'a Deployment modeld did not make is untouched');
     await runtime.stop({ stopReplicas: true });
-    assert.equal(kube!.get('Deployment', NS, 'not-ours')?.metadata.uid, foreign.metadata.uid);
+    assert.equal(fixture.kube!.get('Deployment', NS, 'not-ours')?.metadata.uid, foreign.metadata.uid);
   });
 });

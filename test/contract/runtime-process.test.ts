@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { readManifest, writeManifest } from '../../src/engines/index.js';
 import { MAX_SOCKET_PATH_BYTES, RunnerExitCodes, ReplicaFiles, readStatusFile, runnerEndpoint, RUNNER_ENTRY } from '../../src/runner/index.js';
 import { ProcessRuntime, type ProcessRuntimeOptions } from '../../src/runtimes/index.js';
-import { makeBigruArtifact, makeBrokenArtifacts, makeModeldArtifact } from '../fixtures/models.js';
+import { artifactWithModel, makeBigruArtifact, makeBrokenArtifacts, makeModeldArtifact } from '../fixtures/models.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
 import {
   callRunner,
@@ -89,16 +89,6 @@ async function processHarness(options: Partial<ProcessRuntimeOptions> = {}): Pro
       }
     },
   };
-}
-
-/** A modeld artifact (manifest and checksums valid) whose model.onnx is a copy of `onnxFile`. */
-async function artifactWithModel(dir: string, onnxFile: string): Promise<string> {
-  await makeModeldArtifact(dir);
-  const manifest = await readManifest(dir);
-  await copyFile(onnxFile, path.join(dir, 'model.onnx'));
-  const { formatVersion: _v, files: _f, ...draft } = manifest;
-  await writeManifest(dir, draft, Object.keys(manifest.files));
-  return dir;
 }
 
 let artifactsDir: TempDir;
