@@ -268,11 +268,7 @@ export class FakeKubelet {
         ? { waiting: { reason: 'ErrImagePull', message: pullError ?? `rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found` } }
         : { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } };
       this.#event(pod, 'Warning', first ? 'Failed' : 'BackOff', first ? `Failed to pull image "${image}": ${pullError ?? 'not found'}` : `Back-off pulling image "${image}"`);
-      c.restartTimer = setTimeout(() => {
-        c.restartTimer = null;
-        const fresh = this.#store.get('Pod', run.ns, run.name);
-        if (fresh && run.phase !== 'terminating') this.#run(run, fresh, c);
-      }, this.#options.restartBackoffMs);
+      this.#startLater(run, c, this.#options.restartBackoffMs);
       this.#writeStatus(run);
       return;
     }
@@ -299,11 +295,7 @@ export class FakeKubelet {
         const data = secret?.data?.[ref.key] as string | undefined;
         if (data === undefined) {
           c.state = { waiting: { reason: 'CreateContainerConfigError', message: secret ? `couldn't find key ${ref.key} in Secret ${run.ns}/${ref.name}` : `secret "${ref.name}" not found` } };
-          c.restartTimer = setTimeout(() => {
-            c.restartTimer = null;
-            const fresh = this.#store.get('Pod', run.ns, run.name);
-            if (fresh && run.phase !== 'terminating') this.#run(run, fresh, c);
-          }, this.#options.restartBackoffMs);
+          this.#startLater(run, c, this.#options.restartBackoffMs);
           this.#writeStatus(run);
           return;
         }
@@ -369,13 +361,18 @@ export class FakeKubelet {
     c.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(backoff / 1000)}s restarting failed container=${c.name} pod=${run.name}_${run.ns}` } };
     const pod = this.#store.get('Pod', run.ns, run.name);
     if (pod) this.#event(pod, 'Warning', 'BackOff', 'Back-off restarting failed container');
+    this.#startLater(run, c, backoff);
+    this.#writeStatus(run);
+  }
+
+  /** Tries the container again after `delayMs` (pull back-off, missing Secret, crash back-off), unless the pod is going. */
+  #startLater(run: PodRun, c: ContainerRun, delayMs: number): void {
     c.restartTimer = setTimeout(() => {
       c.restartTimer = null;
       const fresh = this.#store.get('Pod', run.ns, run.name);
       if (fresh && run.phase !== 'terminating' && run.phase !== 'evicted') this.#run(run, fresh, c);
       this.#writeStatus(run);
-    }, backoff);
-    this.#writeStatus(run);
+    }, delayMs);
   }
 
   async #probe(): Promise<void> {
