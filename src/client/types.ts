@@ -356,3 +356,53 @@ export interface ClientCredentials {
   scopes: string[];
   createdAt?: string;
 }
+
+/** A customer's API client as the admin API lists it (never its secret). */
+export interface ClientInfo {
+  clientId: string;
+  customerId: string;
+  scopes: string[];
+  createdAt: string;
+  /** When it was disabled (its secret and tokens stopped working), null while active. */
+  disabledAt: string | null;
+}
+
+/** One replica of a deployment (extension `GET .../deployments/{id}/replicas`). */
+export interface Replica {
+  replicaId: string;
+  generation: number;
+  /** `starting`, `ready`, `draining` or `exited`. */
+  phase: string;
+  /** The runner process id (process regions), else null. */
+  pid: number | null;
+  /** The pod name (Kubernetes regions), else null. */
+  pod: string | null;
+  startedAt: string;
+  readyAt: string | null;
+  exitCode: number | null;
+  /** Requests sent to it and not answered yet. */
+  inflight: number;
+  /** Requests it answered since the gateway first published it. */
+  served: number;
+  /** Whether the gateway routes requests to it now. */
+  routed: boolean;
+  lastError: string | null;
+  waitingReason: string | null;
+}
+
+/** One sample of a deployment's serving figures (extension `GET .../deployments/{id}/metrics`). */
+export interface DeploymentMetricsSample {
+  at: string;
+  requestsPerSecond: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  readyReplicas: number | null;
+  desiredReplicas: number | null;
+}
+
+export interface DeploymentMetrics {
+  intervalSeconds: number;
+  /** Samples kept at most (360 x 10 s: the last hour). */
+  capacity: number;
+  samples: DeploymentMetricsSample[];
+}
