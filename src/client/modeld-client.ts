@@ -51,6 +51,12 @@ export interface ModeldClientOptions {
   tokenRefreshMarginMs?: number;
   /** Milliseconds since the epoch; injected by tests. Default Date.now. */
   now?: () => number;
+  /**
+   * How the token request carries the client's credentials: `basic` (HTTP Basic, the default)
+   * or `post` (client_id and client_secret in the form body, RFC 6749 2.3.1). Browsers use
+   * `post`: a refused Basic attempt is answered with a challenge that makes them show a login dialog.
+   */
+  clientAuth?: 'basic' | 'post';
 }
 
 export interface RequestOptions {
@@ -111,6 +117,7 @@ export class ModeldClient {
   readonly #timeoutMs: number;
   readonly #refreshMarginMs: number;
   readonly #now: () => number;
+  readonly #clientAuth: 'basic' | 'post';
   /** Uploads of Blobs go through XMLHttpRequest where it exists and no fetch was injected. */
   readonly #xhr: boolean;
   #token: CachedToken | null = null;
@@ -127,6 +134,7 @@ export class ModeldClient {
     this.#refreshMarginMs = options.tokenRefreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
     this.#now = options.now ?? Date.now;
     this.#xhr = options.fetch === undefined;
+    this.#clientAuth = options.clientAuth ?? 'basic';
   }
 
   // ---- auth ------------------------------------------------------------------------------
@@ -138,11 +146,17 @@ export class ModeldClient {
   async issueToken(scopes: readonly string[] | undefined = this.#scopes, options: RequestOptions = {}): Promise<TokenResponse> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (scopes && scopes.length > 0) form.set('scope', scopes.join(' '));
-    const basic = base64Utf8(`${formEncode(this.#clientId)}:${formEncode(this.#clientSecret)}`);
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    if (this.#clientAuth === 'post') {
+      form.set('client_id', this.#clientId);
+      form.set('client_secret', this.#clientSecret);
+    } else {
+      headers.authorization = `Basic ${base64Utf8(`${formEncode(this.#clientId)}:${formEncode(this.#clientSecret)}`)}`;
+    }
     const url = `${this.baseUrl}/oauth2/token`;
     const response = await this.#fetchOnce(url, {
       method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers,
       body: form.toString(),
       signal: options.signal,
     });

@@ -24,9 +24,9 @@ function Nav(props: { session: Session; path: string; onSignOut: () => void }) {
   ];
   return (
     <header class="topbar">
-      <a class="brand" href="#main">
+      <Link class="brand" to="/">
         modeld
-      </a>
+      </Link>
       <nav aria-label="Main">
         {items
           .filter(([, , shown]) => shown)

@@ -15,7 +15,7 @@ export interface Session {
 }
 
 export async function signIn(baseUrl: string, clientId: string, clientSecret: string): Promise<Session> {
-  const client = new ModeldClient({ baseUrl, clientId, clientSecret });
+  const client = new ModeldClient({ baseUrl, clientId, clientSecret, clientAuth: 'post' });
   const token = await client.accessToken();
   const claims = decodeJwtPayload(token);
   const scopes = Array.isArray(claims?.scp) ? claims.scp.filter((s): s is string => typeof s === 'string') : [];

@@ -89,7 +89,7 @@ export function ImportPage(props: { session: Session }) {
         ) : (
           <Field id="import-folder" label="Folder" hint={files.length ? `${files.length} files` : 'Pick the model folder; its files are uploaded, then imported'}>
             {/* webkitdirectory: every file of the picked folder, with its relative path */}
-            <input id="import-folder" type="file" multiple {...{ webkitdirectory: '' }} onChange={(e) => setFiles([...(e.currentTarget.files ?? [])])} />
+            <input id="import-folder" type="file" multiple {...{ webkitdirectory: true }} onChange={(e) => setFiles([...(e.currentTarget.files ?? [])])} />
           </Field>
         )}
         <UploadBar state={progress} label="files" />

@@ -23,7 +23,7 @@ export function ModelPage(props: { session: Session; id: string }) {
   const custom = model.data ? model.data.category !== PRETRAINED : false;
   const events = useAsync<ModelEvent[]>(
     (signal) => (custom ? client.listModelEvents(props.id, { limit: 1000 }, { signal }) : Promise.resolve([])),
-    [props.id, custom],
+    [props.id, custom, model.data?.state],
     model.data?.state === 'TRAINING' ? 2000 : null,
   );
   const [k, setK] = useState('5');
