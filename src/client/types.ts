@@ -227,6 +227,8 @@ export interface Deployment {
   deployedAt: string;
   createdBy: string;
   status?: DeploymentStatus;
+  /** Extension, present when set for this deployment. */
+  autoscaling?: DeploymentAutoscaling;
   updatedAt?: string;
   lastUsedAt?: string | null;
 }
@@ -241,11 +243,18 @@ export interface CreateDeploymentRequest {
 }
 
 /** PATCH body: only the fields given change. */
+/** Extension: the autoscaler's aim for one deployment (null: the server's default). */
+export interface DeploymentAutoscaling {
+  /** Concurrent requests (in flight + queued) one replica should carry. */
+  targetConcurrencyPerReplica: number;
+}
+
 export interface PatchDeploymentRequest {
   minReplicas?: number;
   maxReplicas?: number;
   config?: Record<string, unknown>;
   modelId?: string;
+  autoscaling?: DeploymentAutoscaling | null;
 }
 
 /** One event of a deployment (what the server did and why). Ids grow; page with `afterId`. */

@@ -42,10 +42,13 @@ export function LineChart(props: {
   testId?: string;
   height?: number;
   yMin?: number;
+  /** The right axis counts things (replicas): whole ticks from 0, headroom above the largest value. */
+  y1Counts?: boolean;
 }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const chart = useRef<Chart | null>(null);
   const hasY1 = props.series.some((s) => s.axis === 'y1');
+  const y1Max = Math.max(0, ...props.series.filter((s) => s.axis === 'y1').flatMap((s) => s.data.filter((v): v is number => v !== null)));
 
   const datasets: ChartDataset<'line', Array<number | null>>[] = props.series.map((s, i) => ({
     label: s.label,
@@ -75,7 +78,14 @@ export function LineChart(props: {
         scales: {
           x: { title: { display: !!props.xTitle, text: props.xTitle ?? '' }, ticks: { maxTicksLimit: 8, autoSkip: true } },
           y: { title: { display: !!props.yTitle, text: props.yTitle ?? '' }, ...(props.yMin !== undefined && { min: props.yMin }) },
-          ...(hasY1 && { y1: { position: 'right' as const, title: { display: !!props.y1Title, text: props.y1Title ?? '' }, grid: { drawOnChartArea: false }, min: 0, ticks: { precision: 0 } } }),
+          ...(hasY1 && {
+            y1: {
+              position: 'right' as const,
+              title: { display: !!props.y1Title, text: props.y1Title ?? '' },
+              grid: { drawOnChartArea: false },
+              ...(props.y1Counts && { min: 0, suggestedMax: y1Max + 1, ticks: { precision: 0 } }),
+            },
+          }),
         },
       },
     };

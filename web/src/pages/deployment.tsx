@@ -13,6 +13,8 @@ export function DeploymentPage(props: { session: Session; id: string }) {
   const replicas = useAsync((signal) => client.listReplicas(props.id, { signal }), [props.id], 2000);
   const events = useAsync((signal) => client.listDeploymentEvents(props.id, { limit: 1000 }, { signal }), [props.id], 3000);
   const metrics = useAsync((signal) => client.getDeploymentMetrics(props.id, { signal }), [props.id], 10_000);
+  const modelId = dep.data?.modelId;
+  const model = useAsync((signal) => (modelId ? client.getModel(modelId, { signal }) : Promise.resolve(null)), [modelId]);
 
   if (dep.loading && !dep.data) return <Loading what="the deployment" />;
   const d = dep.data;
@@ -70,7 +72,8 @@ export function DeploymentPage(props: { session: Session; id: string }) {
             <div>
               <dt>model</dt>
               <dd>
-                <Link to={`/models/${encodeURIComponent(d.modelId)}`}>{d.modelId}</Link>
+                <Link to={`/models/${encodeURIComponent(d.modelId)}`}>{model.data?.name ?? d.modelId}</Link>
+                {model.data && <div class="mono small muted">{d.modelId}</div>}
               </dd>
             </div>
             <div>
@@ -217,6 +220,7 @@ function MetricsCharts(props: { metrics: DeploymentMetrics }) {
         ]}
         yTitle="requests/s"
         y1Title="replicas"
+        y1Counts
         xTitle="UTC"
         testId="traffic-chart"
         yMin={0}
@@ -242,6 +246,7 @@ function PatchForm(props: { session: Session; deployment: Deployment; onDone: ()
   const [min, setMin] = useState(String(d.minReplicas));
   const [max, setMax] = useState(String(d.maxReplicas));
   const [config, setConfig] = useState(JSON.stringify(d.config ?? {}, null, 2));
+  const [target, setTarget] = useState(d.autoscaling ? String(d.autoscaling.targetConcurrencyPerReplica) : '');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
@@ -260,6 +265,8 @@ function PatchForm(props: { session: Session; deployment: Deployment; onDone: ()
   const minN = Number(min);
   const maxN = Number(max);
   const minError = !Number.isInteger(minN) || minN < 1 ? 'an integer >= 1' : null;
+  const targetN = target.trim() === '' ? null : Number(target);
+  const targetError = targetN !== null && !(Number.isFinite(targetN) && targetN > 0 && targetN <= 10_000) ? 'a number above 0 (at most 10000), or empty for the server default' : null;
   const maxError = !Number.isInteger(maxN) || maxN < 1 ? 'an integer >= 1' : maxN < minN ? 'must be at least min replicas' : null;
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -271,6 +278,7 @@ function PatchForm(props: { session: Session; deployment: Deployment; onDone: ()
       if (minN !== d.minReplicas) patch.minReplicas = minN;
       if (maxN !== d.maxReplicas) patch.maxReplicas = maxN;
       if (JSON.stringify(parsed) !== JSON.stringify(d.config ?? {})) patch.config = parsed;
+      if (targetN !== (d.autoscaling?.targetConcurrencyPerReplica ?? null)) patch.autoscaling = targetN === null ? null : { targetConcurrencyPerReplica: targetN };
       if (Object.keys(patch).length === 0) throw new Error('nothing changed');
       await props.session.client.patchDeployment(d.id, patch);
       setSaved(true);
@@ -292,6 +300,14 @@ function PatchForm(props: { session: Session; deployment: Deployment; onDone: ()
           <input id="patch-max" type="number" min={1} value={max} onInput={(e) => setMax(valueOf(e))} />
         </Field>
       </div>
+      <Field
+        id="patch-target"
+        label="Autoscaler target: concurrent requests per replica"
+        error={targetError}
+        hint="Empty: the server's default (autoscale.targetConcurrencyPerReplica). Changing it restarts no replica."
+      >
+        <input id="patch-target" inputMode="decimal" value={target} placeholder="server default" onInput={(e) => setTarget(valueOf(e))} />
+      </Field>
       <Field id="patch-config" label="Config (JSON object, handed to the replicas; a change rolls them)" error={configError}>
         <textarea id="patch-config" rows={4} value={config} onInput={(e) => setConfig(valueOf(e))} class="mono" />
       </Field>
@@ -302,7 +318,7 @@ function PatchForm(props: { session: Session; deployment: Deployment; onDone: ()
         </p>
       )}
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy || !!minError || !!maxError || !!configError || d.state === 'DELETING'}>
+        <button type="submit" class="primary" disabled={busy || !!minError || !!maxError || !!configError || !!targetError || d.state === 'DELETING'}>
           {busy ? 'Saving…' : 'Save'}
         </button>
       </div>

@@ -114,7 +114,7 @@ export function ModelsPage(props: { session: Session }) {
                   </td>
                   <td>
                     <Link to={`/models/${encodeURIComponent(m.id)}`}>{m.name}</Link>
-                    {m.name !== m.id && <div class="muted small mono">{m.id}</div>}
+                    {m.name !== m.id && <div class="muted small mono id-line">{m.id}</div>}
                   </td>
                   <td>
                     <StateBadge state={m.state ?? 'AVAILABLE'} />
