@@ -34,9 +34,9 @@ const skip = browserSkipReason();
 function nav(page: Page, name: string) {
   return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 }
-const WAIT = 90_000;
+const WAIT = 150_000;
 
-describe('web console in Chromium', { skip: skip ?? false, timeout: 240_000 }, () => {
+describe('web console in Chromium', { skip: skip ?? false, timeout: 480_000 }, () => {
   let s: ConsoleServer;
   let browser: Browser;
   let context: BrowserContext;
@@ -53,7 +53,7 @@ describe('web console in Chromium', { skip: skip ?? false, timeout: 240_000 }, (
     traffic = recordTraffic(context);
     page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.setDefaultTimeout(20_000);
+    page.setDefaultTimeout(45_000);
   });
   after(async () => {
     await browser?.close();
