@@ -232,3 +232,33 @@ export function Page(props: { title: string; actions?: ComponentChildren; childr
 
 export type InputEvent = TargetedEvent<HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, Event>;
 export const valueOf = (e: InputEvent) => e.currentTarget.value;
+
+/**
+ * The events of a model or deployment, oldest first: every page at the first load (the API
+ * pages forward from the oldest, 1000 at most per call), then only the new ones (`afterId` = the
+ * last id seen) every `pollMs`. `key` changes start over.
+ */
+export function useEvents<E extends { id: number }>(
+  list: (query: { afterId?: number; limit?: number }, signal: AbortSignal) => Promise<E[]>,
+  key: unknown[],
+  pollMs: number | null,
+): Async<E[]> {
+  const seen = useRef<{ key: string; events: E[] }>({ key: '', events: [] });
+  const k = JSON.stringify(key);
+  return useAsync(
+    async (signal) => {
+      if (seen.current.key !== k) seen.current = { key: k, events: [] };
+      const events = seen.current.events;
+      for (;;) {
+        const page = await list({ afterId: events.at(-1)?.id ?? 0, limit: 1000 }, signal);
+        if (signal.aborted) return events;
+        events.push(...page);
+        if (page.length < 1000) break;
+      }
+      seen.current.events = events;
+      return [...events];
+    },
+    key,
+    pollMs,
+  );
+}

@@ -3,7 +3,7 @@ import type { Deployment, DeploymentMetrics, Replica } from '../../../src/client
 import { LineChart } from '../chart.js';
 import { navigate } from '../router.js';
 import type { Session } from '../session.js';
-import { ConfirmButton, ErrorBox, Field, Link, Loading, Page, StateBadge, fmtAgo, fmtTime, useAsync, valueOf } from '../ui.js';
+import { ConfirmButton, ErrorBox, Field, Link, Loading, Page, StateBadge, fmtAgo, fmtTime, useAsync, useEvents, valueOf } from '../ui.js';
 import { EventList } from './model.js';
 
 /** One deployment: failure, replicas, metrics of the last hour, events; PATCH and delete. */
@@ -11,7 +11,7 @@ export function DeploymentPage(props: { session: Session; id: string }) {
   const { client } = props.session;
   const dep = useAsync((signal) => client.getDeployment(props.id, { signal }), [props.id], 2000);
   const replicas = useAsync((signal) => client.listReplicas(props.id, { signal }), [props.id], 2000);
-  const events = useAsync((signal) => client.listDeploymentEvents(props.id, { limit: 1000 }, { signal }), [props.id], 3000);
+  const events = useEvents((query, signal) => client.listDeploymentEvents(props.id, query, { signal }), [props.id], 3000);
   const metrics = useAsync((signal) => client.getDeploymentMetrics(props.id, { signal }), [props.id], 10_000);
   const modelId = dep.data?.modelId;
   const model = useAsync((signal) => (modelId ? client.getModel(modelId, { signal }) : Promise.resolve(null)), [modelId]);

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { Model, ModelEvent } from '../../../src/client/index.js';
 import { navigate } from '../router.js';
 import type { Session } from '../session.js';
-import { ConfirmButton, ErrorBox, Field, Link, Loading, Page, StateBadge, fmtDuration, fmtNum, fmtTime, useAsync, valueOf } from '../ui.js';
+import { ConfirmButton, ErrorBox, Field, Link, Loading, Page, StateBadge, fmtDuration, fmtNum, fmtTime, useAsync, useEvents, valueOf } from '../ui.js';
 import { EpochChart, FinalMetricsTable, KS, MetricCurves, SummaryList, epochPoints } from './model-parts.js';
 
 const PRETRAINED = 'pre-trained (shared)';
@@ -21,10 +21,10 @@ export function ModelPage(props: { session: Session; id: string }) {
     poll,
   );
   const custom = model.data ? model.data.category !== PRETRAINED : false;
-  const events = useAsync<ModelEvent[]>(
-    (signal) => (custom ? client.listModelEvents(props.id, { limit: 1000 }, { signal }) : Promise.resolve([])),
-    [props.id, custom, model.data?.state],
-    model.data?.state === 'TRAINING' ? 2000 : null,
+  const events = useEvents<ModelEvent>(
+    (query, signal) => (custom ? client.listModelEvents(props.id, query, { signal }) : Promise.resolve([])),
+    [props.id, custom],
+    model.data?.state === 'TRAINING' || model.data?.state === 'DELETING' ? 2000 : 15_000,
   );
   const [k, setK] = useState('5');
 
