@@ -280,6 +280,22 @@ describe('web console in Chromium', { skip: skip ?? false, timeout: 480_000 }, (
     assert.match(await page.getByTestId('error').innerText(), /maxReplicas/);
   });
 
+  test('keyboard: a confirmation dialog takes the focus and Escape cancels it; Tab and Enter follow the navigation', async () => {
+    const del = page.getByRole('button', { name: 'Delete', exact: true });
+    await del.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.equal(await dialog.evaluate((d) => d.contains((d.ownerDocument as unknown as { activeElement: unknown }).activeElement as never)), true, 'the focus is in the dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal((await s.api.getDeployment(deploymentId)).state, 'DEPLOYED', 'Escape deleted nothing');
+    await nav(page, 'Models').focus();
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Deployments', exact: true }).waitFor();
+  });
+
   test('admin: create a customer and a client (secret shown once), rotate it, and the old secret stops working', async () => {
     await nav(page, 'Admin').click();
     await page.getByLabel('New customer name').fill('acme');

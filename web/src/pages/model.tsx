@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Model, ModelEvent } from '../../../src/client/index.js';
 import { navigate } from '../router.js';
 import type { Session } from '../session.js';
@@ -27,6 +27,11 @@ export function ModelPage(props: { session: Session; id: string }) {
     model.data?.state === 'TRAINING' || model.data?.state === 'DELETING' ? 2000 : 15_000,
   );
   const [k, setK] = useState('5');
+  // The last epochs' events land as the state changes (TRAINING -> AVAILABLE): read them at once.
+  const state = model.data?.state;
+  useEffect(() => {
+    if (state) void events.reload();
+  }, [state]);
 
   if (model.loading && !model.data) return <Loading what="the model" />;
   const m = model.data;
