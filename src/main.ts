@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ChunkingService } from './chunking/index.js';
 import { buildApp, engineArtifacts, importFileLimits, Metrics, startMetricsServer } from './api/index.js';
-import { ensureAdminClient, issuerFor, loadOrCreateKeys, TokenService } from './auth/index.js';
+import { ensureAdminClient, issuerFor, loadOrCreateStoredKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
 import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
 import { Autoscaler, Controller } from './controller/index.js';
@@ -87,7 +87,9 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
   try {
     await store.migrate();
 
-    const keys = await loadOrCreateKeys(paths.keys, clock);
+    // In the store, so that every instance sharing it signs and verifies alike; key files of an
+    // earlier modeld are imported once.
+    const keys = await loadOrCreateStoredKeys(store, { importDir: paths.keys, clock });
     const tokens = new TokenService({ keys, store, auth: config.auth, issuer: issuerFor(config), clock });
     const admin = await ensureAdminClient(store, paths, clock);
     if (admin.created) logger.info({ file: admin.file }, `first start: admin client credentials written to ${admin.file} (mode 0600)`);
