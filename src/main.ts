@@ -3,13 +3,16 @@
  * starts them in order (store, keys, catalog, runtimes + controller, gateway, HTTP). Nothing else
  * in the code base constructs these parts or reads the environment.
  */
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ChunkingService } from './chunking/index.js';
 import { buildApp, engineArtifacts, importFileLimits, Metrics, startMetricsServer } from './api/index.js';
 import { ensureAdminClient, issuerFor, loadOrCreateStoredKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
+import { ClusterMembers, EndpointFollower, LeaseLeadership, PublishingEndpoints } from './cluster/index.js';
 import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
 import { Autoscaler, Controller } from './controller/index.js';
 import { systemClock, type Clock } from './domain/index.js';
@@ -91,8 +94,6 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     // earlier modeld are imported once.
     const keys = await loadOrCreateStoredKeys(store, { importDir: paths.keys, clock });
     const tokens = new TokenService({ keys, store, auth: config.auth, issuer: issuerFor(config), clock });
-    const admin = await ensureAdminClient(store, paths, clock);
-    if (admin.created) logger.info({ file: admin.file }, `first start: admin client credentials written to ${admin.file} (mode 0600)`);
 
     await ensureShippedPretrained(paths.models);
     const pretrained = new PretrainedCache(paths.models, clock);
@@ -101,14 +102,31 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
 
     const metrics = new Metrics();
     const registry = new EndpointRegistry({ clock });
+    // Several instances may share the store (docs/cluster.md): the leader's controller publishes
+    // to this gateway and to the store, and the followers' gateways follow what it published.
+    const instanceId = config.cluster.instanceId ?? `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    const clusterLog = logger.child({ part: 'cluster', instanceId });
+    const publishing = new PublishingEndpoints({ local: registry, store, clock, logger: clusterLog });
+    const follower = new EndpointFollower({ store, local: registry, intervalMs: config.cluster.syncIntervalMs, logger: clusterLog });
+    let leadership: LeaseLeadership | undefined;
+    const members = new ClusterMembers({
+      store,
+      instanceId,
+      url: '',
+      local: registry,
+      heartbeatMs: config.cluster.syncIntervalMs,
+      isLeader: () => leadership?.isLeader ?? false,
+      clock,
+      logger: clusterLog,
+    });
     const runtimes = await buildRuntimes(config, paths, logger, (artifact, ttlSeconds) => tokens.issueArtifactToken(artifact, ttlSeconds));
     const controller = new Controller({
       store,
       runtimes: (region) => runtimes.get(region),
       regions: [...runtimes.keys()],
       resolveArtifact: resolveArtifactFor({ store, artifactsRoot: paths.artifacts, pretrained }),
-      endpoints: registry,
-      load: registry,
+      endpoints: publishing,
+      load: members,
       autoscaler: new Autoscaler({ clock, settings: config.autoscale }).decide,
       settings: config.controller,
       clock,
@@ -116,18 +134,15 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       intraOpThreads: config.runner.intraOpThreads,
       metrics,
     });
-    stack.push(async () => {
-      await controller.stop();
-    });
-    await controller.start();
 
-    // Training jobs: picked up again from the store (QUEUED and RUNNING ones resume from their checkpoints).
+    // Training jobs: picked up again from the store (QUEUED and RUNNING ones resume from their checkpoints) by the leader.
     const training = new TrainingJobManager({
       store,
       clock,
       trainingDir: paths.training,
       dataRoots: config.training.dataRoots,
       concurrency: config.training.concurrency,
+      rescanIntervalMs: config.cluster.renewIntervalMs,
       importArtifact: async (dir, meta) => {
         const imported = await importArtifact(dir, paths.artifacts, meta);
         return { artifactId: imported.artifactId, vectorSize: imported.vectorSize };
@@ -135,8 +150,6 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       logger: logger.child({ part: 'training' }),
       metrics,
     });
-    stack.push(() => training.stop());
-    await training.start();
 
     const systemDeployments = new PretrainedDeployments({ store, pretrained, controller, clock, region: defaultRegion(config) });
     const gateway = new Gateway({
@@ -159,7 +172,45 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       logger: logger.child({ part: 'chunking' }),
     });
     stack.push(() => chunking.stop());
-    await chunking.start();
+    await chunking.start({ resume: false });
+
+    // Exactly one instance runs the controller and the training jobs: the lease holder. One
+    // instance alone leads from its first attempt, before it serves.
+    let closing = false;
+    leadership = new LeaseLeadership({
+      store,
+      instanceId,
+      ttlMs: config.cluster.leaseTtlMs,
+      renewIntervalMs: config.cluster.renewIntervalMs,
+      logger: clusterLog,
+      lead: async () => {
+        await follower.stop();
+        publishing.reset();
+        await controller.start();
+        await training.start();
+        await chunking.resume();
+      },
+      follow: async () => {
+        // A leader that lost its lease stops at once: its training workers are killed (they
+        // resume from their checkpoints on the new leader), its controller stops taking work.
+        await training.stop(closing ? {} : { graceMs: 0 });
+        await controller.stop();
+        if (!closing) await follower.start();
+      },
+    });
+    stack.push(async () => {
+      closing = true;
+      await leadership?.stop();
+      await follower.stop();
+    });
+    await leadership.start();
+    if (!config.publicUrl && config.store.kind === 'postgres') {
+      clusterLog.info({}, 'cluster: no publicUrl set; with several instances set it (MODELD_PUBLIC_URL) to the URL clients use, so that every instance issues and accepts the same tokens');
+    }
+    if (leadership.isLeader) {
+      const admin = await ensureAdminClient(store, paths, clock);
+      if (admin.created) logger.info({ file: admin.file }, `first start: admin client credentials written to ${admin.file} (mode 0600)`);
+    }
 
     const app = await buildApp({
       config,
@@ -197,6 +248,9 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    members.url = url;
+    stack.push(() => members.stop());
+    await members.start();
     if (logFormat === 'text' && config.logLevel !== 'silent') {
       destination.write(
         startupSummary({
@@ -232,12 +286,20 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
           await metricsServer?.close();
           await chunking.stop();
           await gateway.close();
-          // Workers stop after their current step; their jobs stay RUNNING and resume at the next start.
-          await training.stop();
-          await controller.stop();
-          // Replicas on this machine stop with the server; pods of a Kubernetes region outlive it
-          // (a rollout of modeld itself must not take every deployment down): the next start adopts them.
-          for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: runtime.kind === 'process' && !closeOptions.keepReplicas });
+          // Steps down (workers stop after their current step, their jobs stay RUNNING and resume
+          // on the next leader; the controller stops) and releases the lease for another instance.
+          closing = true;
+          const wasLeader = leadership?.isLeader ?? false;
+          await leadership?.stop();
+          await follower.stop();
+          await publishing.flush();
+          const others = members.liveOthers().length;
+          await members.stop();
+          // Replicas on this machine stop with the server, unless another instance sharing the
+          // store goes on (it adopts them); pods of a Kubernetes region outlive it (a rollout of
+          // modeld itself must not take every deployment down): the next start adopts them.
+          const stopReplicas = wasLeader && others === 0 && !closeOptions.keepReplicas;
+          for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: runtime.kind === 'process' && stopReplicas });
           await store.close();
           logger.info('modeld stopped');
         })();
