@@ -82,7 +82,8 @@ export class LeaseLeadership {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#expiry) clearTimeout(this.#expiry);
-    await this.#tick;
+    // A renewal under way is waited for, but not on a store that does not answer.
+    if (this.#tick) await Promise.race([this.#tick, new Promise((r) => setTimeout(r, this.#o.renewIntervalMs))]);
     const wasLeader = this.#leader;
     this.#depose('this instance is stopping');
     await this.#transitions;
@@ -130,8 +131,11 @@ export class LeaseLeadership {
     if (this.#expiry) clearTimeout(this.#expiry);
     const left = this.#validUntil - this.#o.now();
     this.#expiry = setTimeout(() => {
-      if (this.#leader && this.#o.now() >= this.#validUntil) this.#depose('the lease could not be renewed in time');
-    }, Math.max(0, left));
+      if (!this.#leader) return;
+      // A timer may fire a little before its time by the monotonic clock: wait the rest.
+      if (this.#o.now() < this.#validUntil) this.#armExpiry();
+      else this.#depose('the lease could not be renewed in time');
+    }, Math.max(0, Math.ceil(left)));
     this.#expiry.unref();
   }
 
