@@ -72,8 +72,9 @@ export class LeaseLeadership {
     this.#stopped = false;
     await this.#attempt();
     if (!this.#leader) this.#run(() => this.#o.follow(`instance ${this.#holder ?? '(unknown: the store did not answer)'} leads`));
-    await this.#transitions;
+    // Renewals go on while the transition runs (starting a controller may take longer than a lease).
     this.#schedule();
+    await this.#transitions;
   }
 
   /** Stops trying; a leader steps down (its parts stop) and releases the lease so that another instance takes over at once. */
@@ -119,7 +120,7 @@ export class LeaseLeadership {
       this.#armExpiry();
       if (!this.#leader) {
         this.#leader = true;
-        this.#o.logger?.info({ instanceId: this.#o.instanceId }, 'cluster: this instance now leads (controller and training jobs run here)');
+        this.#o.logger?.info({}, 'cluster: this instance now leads (controller and training jobs run here)');
         this.#run(() => this.#o.lead());
       }
     } else if (this.#leader) {
@@ -143,7 +144,7 @@ export class LeaseLeadership {
     if (!this.#leader) return;
     this.#leader = false;
     if (this.#expiry) clearTimeout(this.#expiry);
-    this.#o.logger?.warn({ instanceId: this.#o.instanceId, reason }, `cluster: this instance stops leading: ${reason}`);
+    this.#o.logger?.warn({ reason }, `cluster: this instance stops leading: ${reason}`);
     this.#run(() => this.#o.follow(reason));
   }
 
