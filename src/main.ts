@@ -228,6 +228,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       training,
       artifactRoots: { artifacts: paths.artifacts, models: paths.models },
       chunking,
+      cluster: { instanceId, leader: () => leadership?.holder ?? null, heartbeatMs: config.cluster.syncIntervalMs },
     });
     stack.push(async () => {
       await app.close();

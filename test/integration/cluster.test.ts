@@ -72,6 +72,11 @@ test('two instances on one PostgreSQL: one leads, both serve; SIGKILL of the lea
     const customerId = admin.customerId;
     assert.ok(await api(b.url, tokA, 'GET', `/customers/${customerId}/ai/models`));
     assert.ok(await api(a.url, tokB, 'GET', `/customers/${customerId}/ai/models`));
+    // Any instance tells who leads.
+    const view = await api<{ self: string; leader: string; instances: Array<{ id: string; live: boolean; leader: boolean }> }>(b.url, tokB, 'GET', '/admin/cluster');
+    assert.equal(view.self, 'instance-b');
+    assert.equal(view.leader, 'instance-a');
+    assert.deepEqual(view.instances.map((i) => [i.id, i.live, i.leader]), [['instance-a', true, true], ['instance-b', true, false]]);
 
     // A deployment created through the follower is reconciled by the leader and served by both.
     const modelId = await importModel(b.url, tokB, customerId, 'tiny', await makeModeldArtifact(path.join(tmp!.dir, 'tiny')));
@@ -155,6 +160,9 @@ test('two instances on one PostgreSQL: one leads, both serve; SIGKILL of the lea
     const d1After = await api<{ state: string; status: { readyReplicas: number; restartCount: number } }>(b.url, tokB, 'GET', `${base}/${d1.id}`);
     assert.equal(d1After.state, 'DEPLOYED');
     assert.equal(d1After.status.readyReplicas, 2);
+    const after = await api<{ leader: string; instances: Array<{ id: string; live: boolean }> }>(b.url, tokB, 'GET', '/admin/cluster');
+    assert.equal(after.leader, 'instance-b');
+    assert.deepEqual(after.instances.filter((i) => i.live).map((i) => i.id), ['instance-b'], 'the killed instance is no longer live');
     console.log(
       `cluster: ${outcomes.ok} requests ok (${beforeKill.byInstance.join(' + ')} before the kill), ${outcomes.retriedElsewhere} retried on the other instance, takeover ${Math.round(takeoverMs)} ms (lease TTL ${LEASE_TTL_MS} ms, renewal every ${RENEW_MS} ms)`,
     );
