@@ -10,12 +10,14 @@
  * failure at all.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { adminCredentials, api, importModel, runnerPids, startServer, token, type ServerProcess } from '../../bench/lib.js';
 import { makeModeldArtifact } from '../fixtures/models.js';
+import { tinyConfig, writeTinyDataset } from '../fixtures/training-jobs-data.js';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../fixtures/postgres.js';
 import { alive } from '../fixtures/processes.js';
 import { makeTempDir, type TempDir } from '../fixtures/tmp.js';
@@ -52,7 +54,6 @@ test('two instances on one PostgreSQL: one leads, both serve; SIGKILL of the lea
     MODELD_INSTANCE_ID: id,
     MODELD_CONFIG: path.join(tmp!.dir, 'config.json'),
   });
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(path.join(tmp!.dir, 'config.json'), JSON.stringify({ publicUrl: 'http://modeld.cluster.test', cluster: { leaseTtlMs: LEASE_TTL_MS, renewIntervalMs: RENEW_MS, syncIntervalMs: 200 } }));
   const a = await startServer(dataDir, undefined, env('instance-a'));
   servers.push(a);
@@ -185,3 +186,55 @@ async function waitDeployed(url: string, tok: string, route: string, ready: numb
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+test('a training submitted through a follower runs on the leader; when the leader dies mid-training, the new leader resumes it from its checkpoint', async () => {
+  // After the first test instance-b leads alone; instance-c joins as a follower.
+  const dataDir = path.join(tmp!.dir, 'data');
+  const leader = servers.find((s) => s.child.exitCode === null && s.child.signalCode === null)!;
+  assert.ok(leader, 'the first test left its surviving leader running');
+  const db = new pg.Client({ connectionString: postgres!.url });
+  await db.connect();
+  try {
+    const leaderId = (await leaseHolder(db))!;
+    const c = await startServer(dataDir, undefined, { MODELD_DATABASE_URL: postgres!.url, MODELD_INSTANCE_ID: 'instance-c', MODELD_CONFIG: path.join(tmp!.dir, 'config.json') });
+    servers.push(c);
+    const admin = await adminCredentials(dataDir);
+    const tok = await token(c.url, admin);
+    const base = `/customers/${admin.customerId}/ai`;
+    const data = await writeTinyDataset(path.join(dataDir, 'uploads', admin.customerId));
+    const created = await api<{ id: string }>(c.url, tok, 'POST', `${base}/models`, {
+      name: 'trained-across-a-takeover',
+      modelType: 'ecommerce-rnn',
+      region: 'local',
+      trainingData: { catalog: data.catalogUri, signals: data.signalsUri },
+      config: tinyConfig({ 'trainer_config.num_epochs': 12, 'trainer_config.monitor_patience': 12 }),
+    });
+    type Model = { state: string; errorMessage?: string; trainingProgress?: { bestEpoch?: number } };
+    const model = () => api<Model>(c.url, tok, 'GET', `${base}/models/${created.id}`);
+    const until = async (done: (m: Model) => boolean, what: string) => {
+      const end = Date.now() + 120_000;
+      for (;;) {
+        const m = await model();
+        if (done(m)) return m;
+        assert.ok(Date.now() < end, `${what}: still ${JSON.stringify(m)}`);
+        await sleep(100);
+      }
+    };
+    // The follower's notify reaches no manager: the leader's rescan picks the job up.
+    const midway = await until((m) => (m.trainingProgress?.bestEpoch ?? 0) >= 1 || m.state !== 'TRAINING', 'an epoch finished on the leader');
+    assert.equal(midway.state, 'TRAINING', midway.errorMessage);
+
+    await leader.stop('SIGKILL');
+    const done = await until((m) => m.state !== 'TRAINING', 'the new leader finishes the job');
+    assert.equal(done.state, 'AVAILABLE', done.errorMessage);
+    assert.equal(await leaseHolder(db), 'instance-c');
+    assert.notEqual(leaderId, 'instance-c');
+    const events = await api<Array<{ reason: string; data: Record<string, unknown> }>>(c.url, tok, 'GET', `${base}/models/${created.id}/events?limit=1000`);
+    const reasons = events.map((e) => e.reason);
+    assert.ok(events.some((e) => e.reason === 'TrainingRestarted' && e.data.attempt === 2), reasons.join(', '));
+    const resumed = events.find((e) => e.reason === 'Resumed');
+    assert.ok(resumed && Number(resumed.data.fromEpoch) >= 1, `resumed from the checkpoint on the shared data directory: ${reasons.join(', ')}`);
+  } finally {
+    await db.end();
+  }
+});
