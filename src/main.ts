@@ -1,7 +1,9 @@
 /**
  * The composition root: builds every long-lived part once, wires them through constructors and
- * starts them in order (store, keys, catalog, runtimes + controller, gateway, HTTP). Nothing else
- * in the code base constructs these parts or reads the environment.
+ * starts them in order (store, keys, catalog, runtimes, gateway, the leader lease, HTTP). The
+ * controller and the training job manager run only while this instance holds the lease
+ * (src/cluster, docs/cluster.md); alone, it holds it from the start. Nothing else in the code base
+ * constructs these parts or reads the environment.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
@@ -52,9 +54,11 @@ export interface RunServerOptions {
 
 /**
  * Starts modeld: loads the config (file, env, flags), prepares the data directory, opens and
- * migrates the store, creates the admin client on first start (its credentials written to
- * `<dataDir>/admin-credentials.json`), installs the shipped pre-trained model, starts the
- * runtimes (which adopt replicas that survived a previous server) and the controller, and listens.
+ * migrates the store, installs the shipped pre-trained model, asks for the leader lease (the
+ * leader starts the runtimes, which adopt replicas that survived a previous server, the
+ * controller and the training jobs, and creates the admin client on first start, its credentials
+ * written to `<dataDir>/admin-credentials.json`; a follower serves the endpoints the leader
+ * publishes), and listens.
  * Once listening it logs `modeld listening on <url>` (JSON), or on a terminal writes the start-up
  * summary (URL, docs, data dir, credentials file, regions; logging/terminal.ts).
  * Rejects with a ModeldError when the config is invalid or a port is taken.
