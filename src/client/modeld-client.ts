@@ -5,6 +5,7 @@ import type {
   ClassificationResponse,
   ClassifyOptions,
   ClientCredentials,
+  ClusterView,
   CreateDeploymentRequest,
   Customer,
   CustomerQuotas,
@@ -19,8 +20,8 @@ import type {
   PatchDeploymentRequest,
   QuotaOverrides,
   TokenClaims,
-  TokenizationResponse,
   TokenResponse,
+  TokenizationResponse,
   TrainModelRequest,
   Upload,
   UseCase,
@@ -419,6 +420,11 @@ export class ModeldClient {
   /** Replaces a customer's quota overrides (`{}` removes them all); answers as getCustomerQuotas. */
   async setCustomerQuotas(customerId: string, overrides: QuotaOverrides, options: RequestOptions = {}): Promise<AdminCustomerQuotas> {
     return this.#send('PUT', `/admin/customers/${enc(customerId)}/quotas`, { ...options, body: overrides });
+  }
+
+  /** The modeld instances sharing the server's store and which one leads (scope modeld.admin). */
+  async getCluster(options: RequestOptions = {}): Promise<ClusterView> {
+    return this.#send('GET', '/admin/cluster', options);
   }
 
   async createCustomer(name: string, options: RequestOptions = {}): Promise<Customer> {

@@ -10,12 +10,14 @@
  * failure at all.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { adminCredentials, api, importModel, runnerPids, startServer, token, type ServerProcess } from '../../bench/lib.js';
+import { adminCredentials, api, importModel, repoRoot, runnerPids, startServer, token, type ServerProcess } from '../../bench/lib.js';
 import { makeModeldArtifact } from '../fixtures/models.js';
 import { tinyConfig, writeTinyDataset } from '../fixtures/training-jobs-data.js';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../fixtures/postgres.js';
@@ -78,6 +80,12 @@ test('two instances on one PostgreSQL: one leads, both serve; SIGKILL of the lea
     assert.equal(view.self, 'instance-b');
     assert.equal(view.leader, 'instance-a');
     assert.deepEqual(view.instances.map((i) => [i.id, i.live, i.leader]), [['instance-a', true, true], ['instance-b', true, false]]);
+    // And so does the CLI, pointed at either instance.
+    const cli = await promisify(execFile)(process.execPath, [path.join(repoRoot, 'bin/modeld.js'), 'admin', 'cluster'], {
+      env: { ...process.env, MODELD_URL: b.url, MODELD_CREDENTIALS: path.join(dataDir, 'admin-credentials.json') },
+    });
+    assert.match(cli.stdout, /instance-a\s+leader\s+yes/);
+    assert.match(cli.stdout, /instance-b \(answered\)\s+follower\s+yes/);
 
     // A deployment created through the follower is reconciled by the leader and served by both.
     const modelId = await importModel(b.url, tokB, customerId, 'tiny', await makeModeldArtifact(path.join(tmp!.dir, 'tiny')));
