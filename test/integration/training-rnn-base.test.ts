@@ -1,0 +1,156 @@
+/**
+ * Issue 13, point 6: Lucidworks' transformer-RNN trainer configs (`e5_small_v2_rnn`, ...). A
+ * small random-weight BERT-like export (384 wide, as e5-small-v2 must be; a WordPiece vocabulary of
+ * about 3,000) is installed as e5-small-v2 with the real install code. M2 through app.inject(),
+ * the real job manager running real worker processes, the real engine, the real artifact import;
+ * the trained artifact is loaded by the runner's engine.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PretrainedCache } from '../../src/catalog/index.js';
+import { systemClock } from '../../src/domain/index.js';
+import { installPretrained, loadEngine, readManifest } from '../../src/engines/index.js';
+import { loadBaseModel, readTokenEmbeddings, type BaseModel } from '../../src/training/base-model.js';
+import { makeBertExport } from '../fixtures/models.js';
+import { tinyConfig, writeTinyDataset, type TinyDataset } from '../fixtures/training-jobs-data.js';
+import { startApi, type ApiHarness, type Tenant } from './api-harness.js';
+
+let h: ApiHarness;
+let alice: Tenant;
+let auth: string;
+let data: TinyDataset;
+let modelsDir: string;
+let base: BaseModel;
+
+before(async () => {
+  h = await startApi({ training: {}, pretrained: (config) => new PretrainedCache(path.join(config.dataDir, 'models'), systemClock) });
+  alice = await h.tenant();
+  auth = await alice.auth();
+  data = await writeTinyDataset(path.join(h.tmp.dir, 'uploads', alice.customerId));
+  modelsDir = path.join(h.config.dataDir, 'models');
+  const src = await makeBertExport(path.join(h.tmp.dir, 'exports', 'e5'), 384, 23, { embeddingName: 'embeddings.word_embeddings.weight' });
+  await installPretrained(modelsDir, 'e5-small-v2', src);
+  base = await loadBaseModel(modelsDir, 'e5-small-v2');
+});
+after(() => h.close());
+
+const models = () => `/customers/${alice.customerId}/ai/models`;
+
+async function call(method: 'GET' | 'POST', url: string, payload?: unknown) {
+  const res = await h.app.inject({ method, url, headers: { authorization: auth }, ...(payload !== undefined && { payload: payload as object }) });
+  return { status: res.statusCode, body: res.body === '' ? undefined : (JSON.parse(res.body) as any) };
+}
+
+function body(name: string, config: Record<string, unknown>) {
+  return { name, modelType: 'ecommerce-rnn', region: 'local', trainingData: { catalog: data.catalogUri, signals: data.signalsUri }, config: tinyConfig(config) };
+}
+
+async function waitSettled(id: string): Promise<any> {
+  for (;;) {
+    const res = await call('GET', `${models()}/${id}`);
+    if (res.status !== 200 || res.body.state !== 'TRAINING') return res.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Trains to AVAILABLE and returns the model and its artifact directory in the artifact store. */
+async function train(name: string, config: Record<string, unknown>): Promise<{ model: any; dir: string }> {
+  const created = await call('POST', models(), body(name, config));
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  assert.equal(created.body.state, 'TRAINING');
+  const model = await waitSettled(created.body.id);
+  assert.equal(model.state, 'AVAILABLE', model.errorMessage);
+  const record = await h.store.getModel(alice.customerId, created.body.id);
+  return { model, dir: path.join(h.config.dataDir, 'artifacts', record!.artifactId!) };
+}
+
+/** Row r of a [rows, dim] matrix. */
+const row = (m: Float32Array, dim: number, r: number) => Array.from(m.subarray(r * dim, (r + 1) * dim));
+
+describe('transformer-RNN trainers on an installed base model', () => {
+  test('M2 refuses a trainer whose base is not installed, naming the model, the command and the field, and writes nothing', async () => {
+    for (const [config, field, model] of [
+      [{ trainer_config: 'gte_small_rnn' }, 'body.config.trainer_config', 'gte-small'],
+      [{ trainer_config: 'snowflake_arctic_embed_m_v1_5_rnn' }, 'body.config.trainer_config', 'snowflake-arctic-embed-m-v1.5'],
+      [{ 'trainer_config/text_processor_config': 'bge_small' }, 'body.config.trainer_config/text_processor_config', 'bge-small'],
+    ] as const) {
+      const res = await call('POST', models(), body('not-installed', config));
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.code, 'MODELD_ERR_TRAINING_CONFIG');
+      assert.ok(res.body.message.startsWith(`${field}: `), res.body.message);
+      assert.ok(res.body.message.includes(`the pre-trained model ${model}'s tokenizer and token embeddings, and ${model} is not installed`), res.body.message);
+      assert.ok(res.body.message.includes(`\`modeld models install ${model} <folder>\``), res.body.message);
+    }
+    assert.deepEqual(await h.store.listModels(alice.customerId), [], 'nothing was stored');
+    assert.equal(await h.store.getTrainingJobByModel('none'), null);
+  });
+
+  test('e5_small_v2_rnn with frozen embeddings trains to AVAILABLE: the artifact carries the base tokenizer, its embedding matrix is the base one, it serves with the base tokenization', async () => {
+    const { model, dir } = await train('frozen', { trainer_config: 'e5_small_v2_rnn', 'trainer_config.encoder_config.emb_trainable': false });
+    assert.equal(model.vectorSize, 32);
+    assert.equal(model.config.trainer_config, 'e5_small_v2_rnn');
+    assert.equal(model.config['trainer_config/text_processor_config'], 'e5_small_v2');
+    assert.equal(model.config['trainer_config.encoder_config.emb_trainable'], false);
+
+    // The tokenizer: the base's files, byte for byte.
+    assert.equal(await readFile(path.join(dir, 'tokenizer.json'), 'utf8'), base.tokenizerJson);
+    assert.equal(await readFile(path.join(dir, 'tokenizer_config.json'), 'utf8'), base.tokenizerConfig);
+
+    // The embedding: [vocab, 384], every row the base's (frozen: never updated).
+    const trained = await readTokenEmbeddings(path.join(dir, 'model.onnx'), { vocabSize: base.embeddings.rows });
+    assert.equal(trained.initializer, 'embedding');
+    assert.deepEqual([trained.rows, trained.dim], [base.embeddings.rows, 384]);
+    assert.ok(trained.values.every((v, i) => v === base.embeddings.values[i]), 'the exported embedding matrix is the base model’s');
+
+    // Served by the runner's engine: the base's tokenization (special tokens, WordPiece pieces,
+    // truncation at the artifact's maxTokens), normalized vectors of the trained size.
+    const manifest = await readManifest(dir);
+    assert.ok('tokenizer_config.json' in manifest.files);
+    const engine = await loadEngine(dir);
+    try {
+      const reference = base.tokenizer(manifest.tokenizer.maxTokens);
+      const texts = ['red cotton shirt', 'Blue LEATHER jacket 17', 'unaffordable woolly scarves', 'a very long query about black linen dresses and pink denim socks with a leather belt'];
+      const served = engine.tokenize(texts);
+      const { vectors, tokenCounts } = await engine.embed(texts);
+      texts.forEach((t, i) => {
+        const want = reference.encode(t);
+        assert.deepEqual(served.ids[i], want.ids, t);
+        assert.deepEqual(served.tokens[i], want.tokens, t);
+        assert.equal(tokenCounts[i], want.ids.length, t);
+        const v = Array.from(vectors.subarray(i * 32, (i + 1) * 32));
+        assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, `${t}: L2-normalized`);
+      });
+      assert.equal(served.tokens[0]![0], '[CLS]');
+      assert.equal(served.tokens[0]!.at(-1), '[SEP]');
+      assert.ok(served.tokens[2]!.some((p) => p.startsWith('##')), 'WordPiece pieces of the base vocabulary');
+      assert.equal(served.ids[3]!.length, manifest.tokenizer.maxTokens, 'long texts are cut at the artifact’s maxTokens, [SEP] kept');
+      assert.equal(served.tokens[3]!.at(-1), '[SEP]');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('with trainable embeddings (the ecommerce default) training starts from the base rows: the rows of unused ids stay the base’s, used ones moved', async () => {
+    const { model, dir } = await train('tuned', { trainer_config: 'e5_small_v2_rnn' });
+    assert.equal(model.config['trainer_config.encoder_config.emb_trainable'], true);
+    const trained = await readTokenEmbeddings(path.join(dir, 'model.onnx'), { vocabSize: base.embeddings.rows });
+    const dim = trained.dim;
+    const t = base.tokenizer(512);
+    const used = new Set<number>();
+    const catalog = await readFile(data.catalogFile, 'utf8');
+    const signals = await readFile(data.signalsFile, 'utf8');
+    for (const line of [...catalog.split('\n').slice(1), ...signals.split('\n').slice(1)]) for (const id of t.encode(line).ids) used.add(id);
+    const shirt = t.encode('shirt').ids[1]!;
+    assert.ok(used.has(shirt));
+    assert.notDeepEqual(row(trained.values, dim, shirt), row(base.embeddings.values, dim, shirt), 'a word of the data was fine-tuned');
+    let unused = 0;
+    for (let r = 1; r < trained.rows; r++) {
+      if (used.has(r)) continue;
+      unused++;
+      assert.deepEqual(row(trained.values, dim, r), row(base.embeddings.values, dim, r), `row ${r} (never in the data) is the base’s`);
+    }
+    assert.ok(unused > 1000, `${unused} unused rows checked`);
+  });
+});
