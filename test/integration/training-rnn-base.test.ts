@@ -6,15 +6,17 @@
  * the trained artifact is loaded by the runner's engine.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PretrainedCache } from '../../src/catalog/index.js';
+import { runServer, type RunningServer } from '../../src/main.js';
 import { systemClock } from '../../src/domain/index.js';
 import { installPretrained, loadEngine, readManifest } from '../../src/engines/index.js';
 import { loadBaseModel, readTokenEmbeddings, type BaseModel } from '../../src/training/base-model.js';
 import { makeBertExport } from '../fixtures/models.js';
 import { tinyConfig, writeTinyDataset, type TinyDataset } from '../fixtures/training-jobs-data.js';
+import { makeTempDir } from '../fixtures/tmp.js';
 import { startApi, type ApiHarness, type Tenant } from './api-harness.js';
 
 let h: ApiHarness;
@@ -152,5 +154,99 @@ describe('transformer-RNN trainers on an installed base model', () => {
       assert.deepEqual(row(trained.values, dim, r), row(base.embeddings.values, dim, r), `row ${r} (never in the data) is the base’s`);
     }
     assert.ok(unused > 1000, `${unused} unused rows checked`);
+  });
+});
+
+describe('a transformer-RNN model through a running server (runServer: its job manager, controller, replicas, gateway)', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let server: RunningServer;
+  let customerId: string;
+  let modelScope: string;
+  let predict: string;
+  let reference: BaseModel;
+
+  before(async () => {
+    tmp = await makeTempDir('modeld-rnn-base-server-');
+    const modelsDir = path.join(tmp.dir, 'models');
+    await installPretrained(modelsDir, 'e5-small-v2', await makeBertExport(path.join(tmp.dir, 'exports', 'e5'), 384, 29));
+    reference = await loadBaseModel(modelsDir, 'e5-small-v2');
+    server = await runServer({ port: 0, dataDir: tmp.dir, logLevel: 'warn' });
+    const creds = JSON.parse(await readFile(path.join(tmp.dir, 'admin-credentials.json'), 'utf8')) as { clientId: string; clientSecret: string; customerId: string };
+    customerId = creds.customerId;
+    const token = async (scope: string) => {
+      const r = await fetch(`${server.url}/oauth2/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${creds.clientId}:${creds.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: `grant_type=client_credentials&scope=${scope}`,
+      });
+      assert.equal(r.status, 200);
+      return `Bearer ${((await r.json()) as { access_token: string }).access_token}`;
+    };
+    modelScope = await token('machinelearning.model');
+    predict = await token('machinelearning.predict');
+  });
+  after(async () => {
+    await server?.close();
+    await tmp?.cleanup();
+  });
+
+  const request = async (method: string, url: string, auth: string, payload?: unknown) => {
+    const r = await fetch(`${server.url}${url}`, { method, headers: { authorization: auth, 'content-type': 'application/json' }, ...(payload !== undefined && { body: JSON.stringify(payload) }) });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+  const until = async <T>(read: () => Promise<T>, done: (v: T) => boolean): Promise<T> => {
+    for (;;) {
+      const v = await read();
+      if (done(v)) return v;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  test('trains e5_small_v2_rnn, deploys it, and its predictions and tokenization count the base tokenizer’s tokens', async () => {
+    const ds = await writeTinyDataset(path.join(tmp.dir, 'uploads', customerId));
+    const base = `/customers/${customerId}/ai`;
+    const created = await request('POST', `${base}/models`, modelScope, {
+      name: 'e5-rnn',
+      modelType: 'ecommerce-rnn',
+      region: 'local',
+      trainingData: { catalog: ds.catalogUri, signals: ds.signalsUri },
+      config: tinyConfig({ trainer_config: 'e5_small_v2_rnn' }),
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const model = await until(
+      () => request('GET', `${base}/models/${created.body.id}`, modelScope),
+      (r) => r.body.state !== 'TRAINING',
+    );
+    assert.equal(model.body.state, 'AVAILABLE', model.body.errorMessage);
+    const dep = await request('POST', `${base}/deployments`, modelScope, { modelId: created.body.id, region: 'local' });
+    assert.equal(dep.status, 200, JSON.stringify(dep.body));
+    const deployed = await until(
+      () => request('GET', `${base}/deployments/${dep.body.id}`, modelScope),
+      (r) => r.body.state !== 'DEPLOYING',
+    );
+    assert.equal(deployed.body.state, 'DEPLOYED', JSON.stringify(deployed.body.status));
+
+    // The served model truncates at its artifact's maxTokens (the item length training chose),
+    // with the base tokenizer's own truncation: the one artifact in the store tells it.
+    const artifacts = await readdir(path.join(tmp.dir, 'artifacts'));
+    const stored = artifacts.filter((a) => !a.startsWith('.'));
+    assert.equal(stored.length, 1, stored.join(', '));
+    const maxTokens = (await readManifest(path.join(tmp.dir, 'artifacts', stored[0]!))).tokenizer.maxTokens;
+    const texts = ['red cotton shirt', 'Blue LEATHER jacket 17', 'unaffordable woolly scarves', 'a long query about black linen dresses and pink denim socks'];
+    const tok = reference.tokenizer(maxTokens);
+    assert.ok(tok.encode(texts[3]!).ids.length === maxTokens && reference.tokenizer(512).encode(texts[3]!).ids.length > maxTokens, 'one text is cut');
+    const emb = await request('POST', `/ai/prediction/embedding/${dep.body.id}`, predict, { batch: texts.map((text) => ({ text })) });
+    assert.equal(emb.status, 200, JSON.stringify(emb.body));
+    emb.body.predictions.forEach((p: any, i: number) => {
+      assert.equal(p.tokensUsed.inputTokens, tok.encode(texts[i]!).ids.length, texts[i]);
+      assert.equal(p.vector.length, 32);
+      assert.ok(Math.abs(Math.hypot(...p.vector) - 1) < 1e-4);
+    });
+    const tokenization = await request('POST', `/ai/tokenization/${dep.body.id}`, predict, { batch: texts.map((text) => ({ text })) });
+    assert.equal(tokenization.status, 200, JSON.stringify(tokenization.body));
+    assert.deepEqual(
+      tokenization.body.generatedTokens.map((g: any) => g.tokens),
+      texts.map((t) => tok.encode(t).tokens),
+    );
   });
 });
