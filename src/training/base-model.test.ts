@@ -116,7 +116,7 @@ describe('loadBaseModel', () => {
   });
 
   test('a model that is not installed is the 400 naming the model, the command and the field', async () => {
-    await assert.rejects(loadBaseModel(path.join(tmp.dir, 'models'), 'gte-small', 'body.config.trainer_config'), (err: unknown) => {
+    await assert.rejects(loadBaseModel(path.join(tmp.dir, 'models'), 'gte-small'), (err: unknown) => {
       assert.ok(err instanceof ModeldError);
       assert.equal(err.code, 'MODELD_ERR_TRAINING_CONFIG');
       assert.equal(err.status, 400);

@@ -158,14 +158,14 @@ export async function readTokenEmbeddings(
 }
 
 /**
- * Loads the installed base model `name` from `<modelsDir>/<name>/`. Throws the 400 of
- * `baseModelNotInstalled` (naming `field`, the model and the install command) when the folder is
+ * Loads the installed base model `name` from `<modelsDir>/<name>/`. Throws `notInstalled` (by
+ * default the 400 of `baseModelNotInstalled`: the model and the install command) when the folder is
  * not an installed model, MODELD_ERR_ARTIFACT_INVALID when it is one without a usable tokenizer or
  * token embeddings.
  */
-export async function loadBaseModel(modelsDir: string, name: string, field?: string): Promise<BaseModel> {
+export async function loadBaseModel(modelsDir: string, name: string, notInstalled: () => Error = () => baseModelNotInstalled(name)): Promise<BaseModel> {
   const dir = path.join(modelsDir, name);
-  if (!(await stat(path.join(dir, MANIFEST_FILE)).catch(() => null))) throw baseModelNotInstalled(name, field);
+  if (!(await stat(path.join(dir, MANIFEST_FILE)).catch(() => null))) throw notInstalled();
   const manifest = await readManifest(dir);
   if (manifest.engine !== 'onnx' || !manifest.onnx || manifest.tokenizer.kind !== 'hf-tokenizer-json') {
     throw invalid(name, `an ONNX model with a Hugging Face tokenizer.json is needed, the installed folder is a ${manifest.engine} model with a ${manifest.tokenizer.kind} tokenizer`);

@@ -168,17 +168,25 @@ export function textProcessorBase(value: string): string | null {
 
 /**
  * The sentence of the 400 for a base model that is not installed: names the model and the
- * command that installs it. `field` is the config key that named it (`body.config.trainer_config`).
+ * command that installs it. `field` is the config key that named it (`body.config.trainer_config`),
+ * `namedAs` the value it was named by (default the trainer name, `e5_small_v2_rnn`).
  * Thrown by M2 before anything is written, and by a training run whose base disappeared since.
  */
-export function baseModelNotInstalled(baseModel: string, field = `${FIELD}.${CONFIG_KEYS.trainer}`): ModeldError {
+export function baseModelNotInstalled(baseModel: string, field = `${FIELD}.${CONFIG_KEYS.trainer}`, namedAs = transformerRnnTrainerName(baseModel)): ModeldError {
   const entry = PRETRAINED_CATALOGUE.find((e) => e.name === baseModel);
   const source = entry ? ` (a Hugging Face export of ${entry.source}: tokenizer.json, config.json, onnx/model.onnx)` : '';
   return new ModeldError(
     'MODELD_ERR_TRAINING_CONFIG',
-    `${field}: ${transformerRnnTrainerName(baseModel)} starts from the pre-trained model ${baseModel}'s tokenizer and token embeddings, and ${baseModel} is not installed on this server; an operator installs it${source} with \`modeld models install ${baseModel} <folder>\` on the server machine, then submit the model again`,
+    `${field}: ${namedAs} starts from the pre-trained model ${baseModel}'s tokenizer and token embeddings, and ${baseModel} is not installed on this server; an operator installs it${source} with \`modeld models install ${baseModel} <folder>\` on the server machine, then submit the model again`,
     { details: { field, baseModel, install: `modeld models install ${baseModel} <folder>` } },
   );
+}
+
+/** `baseModelNotInstalled` for a compiled config with a base model: names the key and the value that asked for it. */
+export function baseModelNotInstalledFor(config: Pick<TrainingConfig, 'baseModel' | 'baseModelField' | 'trainerConfig'>): ModeldError {
+  const base = config.baseModel!;
+  const byTrainer = config.baseModelField === `${FIELD}.${CONFIG_KEYS.trainer}`;
+  return baseModelNotInstalled(base, config.baseModelField ?? undefined, byTrainer ? config.trainerConfig : baseModelKey(base));
 }
 
 /** The accepted `trainer_config` / `dataset_config` value, and for a transformer-RNN trainer its base model. */

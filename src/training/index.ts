@@ -11,6 +11,7 @@
 export {
   compileTrainingConfig,
   baseModelNotInstalled,
+  baseModelNotInstalledFor,
   baseModelKey,
   transformerRnnBase,
   transformerRnnTrainerName,

@@ -1,15 +1,12 @@
 import os from 'node:os';
 import path from 'node:path';
-import { compileTrainingConfig } from './config.js';
-import { loadTrainingData, vocabularyTexts } from './data.js';
-import { autoBatchSize, checkpointDirOf, exportArtifact, tokenize, trainEncoder, type EncoderShape } from './engine/index.js';
+import { loadBaseModel } from './base-model.js';
+import { baseModelNotInstalledFor, compileTrainingConfig, type TrainingConfig } from './config.js';
+import { loadTrainingData, vocabularyTexts, type TrainingData } from './data.js';
+import { autoBatchSize, checkpointDirOf, clip, exportArtifact, tokenize, trainEncoder, type EncoderShape, type TokenEncoder } from './engine/index.js';
 import type { TrainingJobHooks, TrainingJobInput, TrainingJobResult } from './job-types.js';
 import { buildTrainingMetrics, CLASSIFICATION_METRICS, RANKING_METRICS } from './metrics.js';
 import { learnTextProcessor } from './text-processors.js';
-import { loadBaseModel } from './base-model.js';
-import { clip, type TokenEncoder } from './engine/index.js';
-import type { TrainingConfig } from './config.js';
-import type { TrainingData } from './data.js';
 
 export * from './job-types.js';
 
@@ -70,7 +67,7 @@ async function textProcessorOf(config: TrainingConfig, data: TrainingData, input
   // Same phase: the base's vocabulary is read instead of learned.
   onProgress?.({ kind: 'phase', phase: 'learning-vocabulary', message: `reading the tokenizer and token embeddings of ${config.baseModel}` });
   if (!input.modelsDir) throw new Error(`${config.baseModel}: the run was given no models directory to read the base model from`);
-  const base = await loadBaseModel(input.modelsDir, config.baseModel, config.baseModelField ?? undefined);
+  const base = await loadBaseModel(input.modelsDir, config.baseModel, () => baseModelNotInstalledFor(config));
   const tokenizers = new Map<number, ReturnType<typeof base.tokenizer>>();
   const tokenizerAt = (max: number) => {
     const n = Math.min(max, base.maxTokens);

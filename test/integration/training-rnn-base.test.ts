@@ -73,16 +73,15 @@ const row = (m: Float32Array, dim: number, r: number) => Array.from(m.subarray(r
 
 describe('transformer-RNN trainers on an installed base model', () => {
   test('M2 refuses a trainer whose base is not installed, naming the model, the command and the field, and writes nothing', async () => {
-    for (const [config, field, model] of [
-      [{ trainer_config: 'gte_small_rnn' }, 'body.config.trainer_config', 'gte-small'],
-      [{ trainer_config: 'snowflake_arctic_embed_m_v1_5_rnn' }, 'body.config.trainer_config', 'snowflake-arctic-embed-m-v1.5'],
-      [{ 'trainer_config/text_processor_config': 'bge_small' }, 'body.config.trainer_config/text_processor_config', 'bge-small'],
+    for (const [config, field, value, model] of [
+      [{ trainer_config: 'gte_small_rnn' }, 'body.config.trainer_config', 'gte_small_rnn', 'gte-small'],
+      [{ trainer_config: 'snowflake_arctic_embed_m_v1_5_rnn' }, 'body.config.trainer_config', 'snowflake_arctic_embed_m_v1_5_rnn', 'snowflake-arctic-embed-m-v1.5'],
+      [{ 'trainer_config/text_processor_config': 'bge-small' }, 'body.config.trainer_config/text_processor_config', 'bge_small', 'bge-small'],
     ] as const) {
       const res = await call('POST', models(), body('not-installed', config));
       assert.equal(res.status, 400, JSON.stringify(res.body));
       assert.equal(res.body.code, 'MODELD_ERR_TRAINING_CONFIG');
-      assert.ok(res.body.message.startsWith(`${field}: `), res.body.message);
-      assert.ok(res.body.message.includes(`the pre-trained model ${model}'s tokenizer and token embeddings, and ${model} is not installed`), res.body.message);
+      assert.ok(res.body.message.startsWith(`${field}: ${value} starts from the pre-trained model ${model}'s tokenizer and token embeddings, and ${model} is not installed`), res.body.message);
       assert.ok(res.body.message.includes(`\`modeld models install ${model} <folder>\``), res.body.message);
     }
     assert.deepEqual(await h.store.listModels(alice.customerId), [], 'nothing was stored');

@@ -6,7 +6,7 @@ import { ModeldError, invalidField, quotaExceeded } from '../../errors/index.js'
 import { defaultConfig, type Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import type { ModelImportMeta } from '../../engines/index.js';
-import { baseModelNotInstalled, checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
+import { baseModelNotInstalledFor, checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
 import { initialProgress } from '../../training/jobs/index.js';
 import { resolveImportSource } from '../artifact-source.js';
 import { ImportSlots } from '../import-slots.js';
@@ -351,7 +351,7 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
     // tokenizer and token embeddings: refuse now, naming the model and how to install it, rather
     // than queue a job that can only fail.
     if (compiled.baseModel !== null && !(await deps.pretrained.list()).some((p) => p.id === compiled.baseModel)) {
-      throw baseModelNotInstalled(compiled.baseModel, compiled.baseModelField ?? undefined);
+      throw baseModelNotInstalledFor(compiled);
     }
     const data = body.trainingData;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
