@@ -3,9 +3,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import onnxProto from 'onnx-proto';
-import { installPretrained } from '../engines/index.js';
+import { HfTokenizer, installPretrained, loadEngine, readManifest } from '../engines/index.js';
 import { ModeldError } from '../errors/index.js';
-import { makeBertExport } from '../../test/fixtures/models.js';
+import { makeBertExport, makeTinyHfModel } from '../../test/fixtures/models.js';
+import { writeTinyTrainingData } from '../../test/fixtures/training-data.js';
+import { runTrainingJob } from './job.js';
 import { makeTempDir } from '../../test/fixtures/tmp.js';
 import { loadBaseModel, readTokenEmbeddings, tokenizerVocabSize } from './base-model.js';
 
@@ -124,5 +126,76 @@ describe('loadBaseModel', () => {
       assert.match(err.message, /^body\.config\.trainer_config: gte_small_rnn starts from the pre-trained model gte-small's tokenizer and token embeddings, and gte-small is not installed.*`modeld models install gte-small <folder>`/);
       return true;
     });
+  });
+});
+
+describe('runTrainingJob on an XLM-RoBERTa-family base (Unigram tokenizer, embeddings found by shape)', () => {
+  test('multilingual_e5_small_rnn, frozen: the artifact ships the base tokenizer, its embedding is the base one, the engine tokenizes as the base', async () => {
+    const modelsDir = path.join(tmp.dir, 'models-xlmr');
+    const src = await makeTinyHfModel(path.join(tmp.dir, 'export-xlmr'), { tokenizer: 'unigram', dim: 384 });
+    await installPretrained(modelsDir, 'multilingual-e5-small', src);
+    const base = await loadBaseModel(modelsDir, 'multilingual-e5-small');
+    assert.equal(base.embeddings.foundBy, 'shape', 'the fixture names its embeddings "emb"');
+    const data = await writeTinyTrainingData(tmp.dir, { items: 120 });
+    const phases: string[] = [];
+    const result = await runTrainingJob(
+      {
+        modelId: 'm',
+        modelName: 'xlmr-rnn',
+        modelType: 'general-rnn',
+        config: {
+          dataset_config: 'mlp_ecommerce',
+          trainer_config: 'multilingual_e5_small_rnn',
+          'trainer_config/text_processor_config': 'multilingual-e5-small',
+          'trainer_config.encoder_config.emb_trainable': false,
+          'trainer_config.encoder_config.rnn_units_list': [16],
+          'trainer_config.num_epochs': 1,
+          'trainer_config.trn_batch_size': 16,
+        },
+        trainingData: { catalog: data.catalog, signals: data.signals },
+        dataRoots: [tmp.dir],
+        workDir: path.join(tmp.dir, 'work-xlmr'),
+        threads: 1,
+        modelsDir,
+      },
+      { onProgress: (p) => p.kind === 'phase' && phases.push(p.message) },
+    );
+    assert.ok(phases.some((m) => m === 'reading the tokenizer and token embeddings of multilingual-e5-small'), phases.join(' | '));
+    assert.ok(phases.some((m) => m.includes(`multilingual-e5-small's tokenizer (${base.vocabSize} ids) and token embeddings emb [${base.vocabSize}, 384]`)), phases.join(' | '));
+    assert.equal(result.config['trainer_config/text_processor_config'], 'multilingual_e5_small');
+    assert.equal(await readFile(path.join(result.artifactDir, 'tokenizer.json'), 'utf8'), base.tokenizerJson);
+    const exported = await readTokenEmbeddings(path.join(result.artifactDir, 'model.onnx'), { vocabSize: base.embeddings.rows });
+    assert.deepEqual(exported.values, base.embeddings.values);
+    const manifest = await readManifest(result.artifactDir);
+    const engine = await loadEngine(result.artifactDir);
+    try {
+      const reference = HfTokenizer.fromJson(JSON.parse(base.tokenizerJson), null, manifest.tokenizer.maxTokens);
+      const texts = ['the history of the world', 'Zebra crossing'];
+      assert.deepEqual(engine.tokenize(texts).ids, texts.map((t) => reference.encode(t).ids));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('a run whose base was removed since M2 fails with the not-installed 400, naming the text processor key when that named it', async () => {
+    const data = await writeTinyTrainingData(tmp.dir, { items: 120 });
+    await assert.rejects(
+      runTrainingJob({
+        modelId: 'm',
+        modelName: 'gone',
+        modelType: 'ecommerce-rnn',
+        config: { dataset_config: 'mlp_ecommerce', trainer_config: 'mlp_ecommerce', 'trainer_config.text_processor_config': 'gte-small' },
+        trainingData: { catalog: data.catalog, signals: data.signals },
+        dataRoots: [tmp.dir],
+        workDir: path.join(tmp.dir, 'work-gone'),
+        modelsDir: path.join(tmp.dir, 'models-empty'),
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof ModeldError);
+        assert.equal(err.details?.field, 'body.config.trainer_config.text_processor_config');
+        assert.match(err.message, /^body\.config\.trainer_config\.text_processor_config: gte_small starts from the pre-trained model gte-small's .*`modeld models install gte-small <folder>`/);
+        return true;
+      },
+    );
   });
 });
