@@ -29,6 +29,11 @@ export interface TrainingJobManagerOptions {
   clock: Clock;
   /** `<dataDir>/training`: one directory per job (`<trainingDir>/<jobId>`). */
   trainingDir: string;
+  /**
+   * The installed pre-trained models a run with a base model (`e5_small_v2_rnn`) reads; default
+   * `<trainingDir>/../models`, where dataPaths puts `<dataDir>/models` beside `<dataDir>/training`.
+   */
+  modelsDir?: string;
   /** The server's `training.dataRoots`, handed to every run. */
   dataRoots: readonly string[];
   /** Jobs running at once (config `training.concurrency`). */
@@ -126,6 +131,7 @@ export class TrainingJobManager {
       progressIntervalMs: 1000,
       stopGraceMs: 5000,
       ...options,
+      modelsDir: options.modelsDir ?? path.join(path.dirname(options.trainingDir), 'models'),
     };
     this.#log = this.#o.logger;
   }
@@ -341,6 +347,7 @@ export class TrainingJobManager {
       config: model.config ?? {},
       trainingData: { catalog: model.trainingData?.catalog ?? '', signals: model.trainingData?.signals ?? '' },
       dataRoots: [...this.#o.dataRoots],
+      modelsDir: this.#o.modelsDir,
       workDir: r.dir,
       threads: this.threadsPerJob,
       ...(this.#o.maxDataBytes !== undefined && { maxDataBytes: this.#o.maxDataBytes }),
