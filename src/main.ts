@@ -144,6 +144,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       store,
       clock,
       trainingDir: paths.training,
+      modelsDir: paths.models,
       dataRoots: config.training.dataRoots,
       concurrency: config.training.concurrency,
       rescanIntervalMs: config.cluster.renewIntervalMs,
