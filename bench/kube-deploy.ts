@@ -37,7 +37,7 @@ await writeFile(
     },
   }),
 );
-const server = await runServer({ port, host: '127.0.0.1', dataDir: path.join(tmp.dir, 'data'), logLevel: 'silent', configFile });
+const server = await runServer({ port, host: '127.0.0.1', dataDir: path.join(tmp.dir, 'data'), logLevel: process.env.BENCH_LOG ?? 'silent', configFile });
 try {
   const admin = await adminCredentials(path.join(tmp.dir, 'data'));
   const tok = await token(server.url, admin);

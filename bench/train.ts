@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { seededRandom } from '../src/domain/random.js';
 import type { TrainingData } from '../src/training/data.js';
-import { trainEncoder, type EncoderShape, type TokenizedData } from '../src/training/engine/index.js';
+import { clip, trainEncoder, type EncoderShape, type TokenEncoder, type TokenizedData } from '../src/training/engine/index.js';
 import { GraphBuilder } from '../src/training/engine/graph-builder.js';
 import type { TrainingProgress } from '../src/training/job-types.js';
 import { RANKING_METRICS } from '../src/training/metrics.js';
@@ -44,7 +44,7 @@ const QUERY_TOKENS = 6;
 const ITEM_TOKENS = 24;
 const PYTORCH = { pairsPerSecond: 1800, epochSeconds: 11, evalSeconds: 0.44 };
 
-function syntheticData(): { data: TrainingData; tok: TokenizedData; encode: (text: string) => number[] } {
+function syntheticData(): { data: TrainingData; tok: TokenizedData; encode: TokenEncoder } {
   const rnd = seededRandom(2024);
   const id = () => 1 + Math.floor(rnd() * (VOCAB - 1));
   const seq = (n: number) => Array.from({ length: n }, id);
@@ -52,7 +52,7 @@ function syntheticData(): { data: TrainingData; tok: TokenizedData; encode: (tex
   const pkids = items.map((_, i) => `item-${i}`);
   // Texts are the ids themselves, so that evaluation's encode() gives back the same sequences.
   const text = (ids: number[]) => ids.join(' ');
-  const encode = (t: string) => (t === '' ? [] : t.split(' ').map(Number));
+  const encode: TokenEncoder = (t, max) => clip(t === '' ? [] : t.split(' ').map(Number), max);
   const trainQueries = Array.from({ length: PAIRS }, () => seq(QUERY_TOKENS));
   const pairs = trainQueries.map((_, q) => ({ q, i: Math.floor(rnd() * ITEMS), weight: 1 + Math.floor(rnd() * 5) }));
   const data: TrainingData = {

@@ -1,15 +1,20 @@
 /**
  * The composition root: builds every long-lived part once, wires them through constructors and
- * starts them in order (store, keys, catalog, runtimes + controller, gateway, HTTP). Nothing else
- * in the code base constructs these parts or reads the environment.
+ * starts them in order (store, keys, catalog, runtimes, gateway, the leader lease, HTTP). The
+ * controller and the training job manager run only while this instance holds the lease
+ * (src/cluster, docs/cluster.md); alone, it holds it from the start. Nothing else in the code base
+ * constructs these parts or reads the environment.
  */
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ChunkingService } from './chunking/index.js';
 import { buildApp, engineArtifacts, importFileLimits, Metrics, startMetricsServer, type ReplicaLister } from './api/index.js';
-import { ensureAdminClient, issuerFor, loadOrCreateKeys, TokenService } from './auth/index.js';
+import { ensureAdminClient, issuerFor, loadOrCreateStoredKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
+import { ClusterMembers, EndpointFollower, LeaseLeadership, PublishingEndpoints } from './cluster/index.js';
 import { dataPaths, loadConfig, type Config, type ConfigFlags } from './config/index.js';
 import { Autoscaler, Controller } from './controller/index.js';
 import { systemClock, type Clock } from './domain/index.js';
@@ -49,9 +54,11 @@ export interface RunServerOptions {
 
 /**
  * Starts modeld: loads the config (file, env, flags), prepares the data directory, opens and
- * migrates the store, creates the admin client on first start (its credentials written to
- * `<dataDir>/admin-credentials.json`), installs the shipped pre-trained model, starts the
- * runtimes (which adopt replicas that survived a previous server) and the controller, and listens.
+ * migrates the store, installs the shipped pre-trained model, asks for the leader lease (the
+ * leader starts the runtimes, which adopt replicas that survived a previous server, the
+ * controller and the training jobs, and creates the admin client on first start, its credentials
+ * written to `<dataDir>/admin-credentials.json`; a follower serves the endpoints the leader
+ * publishes), and listens.
  * Once listening it logs `modeld listening on <url>` (JSON), or on a terminal writes the start-up
  * summary (URL, docs, data dir, credentials file, regions; logging/terminal.ts).
  * Rejects with a ModeldError when the config is invalid or a port is taken.
@@ -87,10 +94,10 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
   try {
     await store.migrate();
 
-    const keys = await loadOrCreateKeys(paths.keys, clock);
+    // In the store, so that every instance sharing it signs and verifies alike; key files of an
+    // earlier modeld are imported once.
+    const keys = await loadOrCreateStoredKeys(store, { importDir: paths.keys, clock });
     const tokens = new TokenService({ keys, store, auth: config.auth, issuer: issuerFor(config), clock });
-    const admin = await ensureAdminClient(store, paths, clock);
-    if (admin.created) logger.info({ file: admin.file }, `first start: admin client credentials written to ${admin.file} (mode 0600)`);
 
     await ensureShippedPretrained(paths.models);
     const pretrained = new PretrainedCache(paths.models, clock);
@@ -99,14 +106,31 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
 
     const metrics = new Metrics();
     const registry = new EndpointRegistry({ clock });
+    // Several instances may share the store (docs/cluster.md): the leader's controller publishes
+    // to this gateway and to the store, and the followers' gateways follow what it published.
+    const instanceId = config.cluster.instanceId ?? `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+    const clusterLog = logger.child({ part: 'cluster', instanceId });
+    const publishing = new PublishingEndpoints({ local: registry, store, clock, logger: clusterLog });
+    const follower = new EndpointFollower({ store, local: registry, intervalMs: config.cluster.syncIntervalMs, logger: clusterLog });
+    let leadership: LeaseLeadership | undefined;
+    const members = new ClusterMembers({
+      store,
+      instanceId,
+      url: '',
+      local: registry,
+      heartbeatMs: config.cluster.syncIntervalMs,
+      isLeader: () => leadership?.isLeader ?? false,
+      clock,
+      logger: clusterLog,
+    });
     const runtimes = await buildRuntimes(config, paths, logger, (artifact, ttlSeconds) => tokens.issueArtifactToken(artifact, ttlSeconds));
     const controller = new Controller({
       store,
       runtimes: (region) => runtimes.get(region),
       regions: [...runtimes.keys()],
       resolveArtifact: resolveArtifactFor({ store, artifactsRoot: paths.artifacts, pretrained }),
-      endpoints: registry,
-      load: registry,
+      endpoints: publishing,
+      load: members,
       autoscaler: new Autoscaler({ clock, settings: config.autoscale }).decide,
       settings: config.controller,
       clock,
@@ -114,18 +138,16 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       intraOpThreads: config.runner.intraOpThreads,
       metrics,
     });
-    stack.push(async () => {
-      await controller.stop();
-    });
-    await controller.start();
 
-    // Training jobs: picked up again from the store (QUEUED and RUNNING ones resume from their checkpoints).
+    // Training jobs: picked up again from the store (QUEUED and RUNNING ones resume from their checkpoints) by the leader.
     const training = new TrainingJobManager({
       store,
       clock,
       trainingDir: paths.training,
+      modelsDir: paths.models,
       dataRoots: config.training.dataRoots,
       concurrency: config.training.concurrency,
+      rescanIntervalMs: config.cluster.renewIntervalMs,
       importArtifact: async (dir, meta) => {
         const imported = await importArtifact(dir, paths.artifacts, meta);
         return { artifactId: imported.artifactId, vectorSize: imported.vectorSize };
@@ -133,8 +155,6 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       logger: logger.child({ part: 'training' }),
       metrics,
     });
-    stack.push(() => training.stop());
-    await training.start();
 
     const systemDeployments = new PretrainedDeployments({ store, pretrained, controller, clock, region: defaultRegion(config) });
     const gateway = new Gateway({
@@ -157,7 +177,45 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       logger: logger.child({ part: 'chunking' }),
     });
     stack.push(() => chunking.stop());
-    await chunking.start();
+    await chunking.start({ resume: false });
+
+    // Exactly one instance runs the controller and the training jobs: the lease holder. One
+    // instance alone leads from its first attempt, before it serves.
+    let closing = false;
+    leadership = new LeaseLeadership({
+      store,
+      instanceId,
+      ttlMs: config.cluster.leaseTtlMs,
+      renewIntervalMs: config.cluster.renewIntervalMs,
+      logger: clusterLog,
+      lead: async () => {
+        await follower.stop();
+        publishing.reset();
+        await controller.start();
+        await training.start();
+        await chunking.resume();
+      },
+      follow: async () => {
+        // A leader that lost its lease stops at once: its training workers are killed (they
+        // resume from their checkpoints on the new leader), its controller stops taking work.
+        await training.stop(closing ? {} : { graceMs: 0 });
+        await controller.stop();
+        if (!closing) await follower.start();
+      },
+    });
+    stack.push(async () => {
+      closing = true;
+      await leadership?.stop();
+      await follower.stop();
+    });
+    await leadership.start();
+    if (!config.publicUrl && config.store.kind === 'postgres') {
+      clusterLog.info({}, 'cluster: no publicUrl set; with several instances set it (MODELD_PUBLIC_URL) to the URL clients use, so that every instance issues and accepts the same tokens');
+    }
+    if (leadership.isLeader) {
+      const admin = await ensureAdminClient(store, paths, clock);
+      if (admin.created) logger.info({ file: admin.file }, `first start: admin client credentials written to ${admin.file} (mode 0600)`);
+    }
 
     const app = await buildApp({
       config,
@@ -176,6 +234,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       artifactRoots: { artifacts: paths.artifacts, models: paths.models },
       chunking,
       replicas: replicaLister(runtimes, registry),
+      cluster: { instanceId, leader: () => leadership?.holder ?? null, heartbeatMs: config.cluster.syncIntervalMs },
     });
     stack.push(async () => {
       await app.close();
@@ -196,6 +255,9 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    members.url = url;
+    stack.push(() => members.stop());
+    await members.start();
     if (logFormat === 'text' && config.logLevel !== 'silent') {
       destination.write(
         startupSummary({
@@ -231,12 +293,20 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
           await metricsServer?.close();
           await chunking.stop();
           await gateway.close();
-          // Workers stop after their current step; their jobs stay RUNNING and resume at the next start.
-          await training.stop();
-          await controller.stop();
-          // Replicas on this machine stop with the server; pods of a Kubernetes region outlive it
-          // (a rollout of modeld itself must not take every deployment down): the next start adopts them.
-          for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: runtime.kind === 'process' && !closeOptions.keepReplicas });
+          // Steps down (workers stop after their current step, their jobs stay RUNNING and resume
+          // on the next leader; the controller stops) and releases the lease for another instance.
+          closing = true;
+          const wasLeader = leadership?.isLeader ?? false;
+          await leadership?.stop();
+          await follower.stop();
+          await publishing.flush();
+          const others = members.liveOthers().length;
+          await members.stop();
+          // Replicas on this machine stop with the server, unless another instance sharing the
+          // store goes on (it adopts them); pods of a Kubernetes region outlive it (a rollout of
+          // modeld itself must not take every deployment down): the next start adopts them.
+          const stopReplicas = wasLeader && others === 0 && !closeOptions.keepReplicas;
+          for (const runtime of runtimes.values()) await runtime.stop({ stopReplicas: runtime.kind === 'process' && stopReplicas });
           await store.close();
           logger.info('modeld stopped');
         })();

@@ -12,7 +12,7 @@ import type { Store } from '../store/index.js';
 import type { Metrics } from './metrics.js';
 import { makeGuard } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
-import { registerAdminRoutes } from './routes/admin.js';
+import { registerAdminRoutes, type ClusterSelf } from './routes/admin.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerDeploymentRoutes, type DeploymentNotifier } from './routes/deployments.js';
 import { registerModelRoutes, type ModelArtifacts, type PretrainedCatalog, type TrainingJobsPort } from './routes/models.js';
@@ -91,6 +91,8 @@ export interface AppDeps {
   deploymentHistory?: { intervalMs?: number; capacity?: number } | false;
   /** Folder of the built web console served at `/console/` (default `<repo>/web/dist`). */
   consoleDir?: string;
+  /** This instance and the lease holder, for `GET /admin/cluster` (docs/cluster.md). */
+  cluster?: ClusterSelf;
 }
 
 
@@ -186,7 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   registerOpsRoutes(app, { store: deps.store, metrics: deps.metrics, metricsAccess: deps.config.metrics.access, authenticator: deps.authenticator });
   registerAuthRoutes(app, { tokens: deps.tokens });
   if (deps.artifactRoots) registerInternalArtifactRoutes(app, { tokens: deps.tokens, roots: deps.artifactRoots });
-  registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock });
+  registerAdminRoutes(app, { store: deps.store, authenticator: deps.authenticator, clock: deps.clock, ...(deps.cluster && { cluster: deps.cluster }) });
   const uploads = new UploadStore(dataPaths(deps.config).uploads);
   const quotas = new CustomerQuotas(deps.config, deps.store, uploads);
   registerQuotaRoutes(app, { store: deps.store, clock: deps.clock, guard, authenticator: deps.authenticator, quotas });

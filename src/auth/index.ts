@@ -1,5 +1,5 @@
 export type { Authenticator } from './types.js';
-export { KeyRing, loadOrCreateKeys, addSigningKey, writeFileAtomic, SIGNING_ALG, type SigningKey, type PublicJwk } from './keys.js';
+export { KeyRing, loadOrCreateKeys, loadOrCreateStoredKeys, addSigningKey, writeFileAtomic, SIGNING_ALG, type SigningKey, type PublicJwk } from './keys.js';
 export { newSecret, hashSecret, verifySecret, SCRYPT_PARAMS } from './secrets.js';
 export {
   TokenService,

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { calculateJwkThumbprint, compactVerify, CompactSign, importJWK } from 'jose';
-import { addSigningKey, loadOrCreateKeys } from './keys.js';
+import { openSqliteStore } from '../store/index.js';
+import { addSigningKey, loadOrCreateKeys, loadOrCreateStoredKeys } from './keys.js';
 
 const root = await mkdtemp(path.join(os.tmpdir(), 'modeld-keys-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -71,4 +72,54 @@ test('loose permissions are tightened on load; a corrupt or mismatched key file 
   await assert.rejects(loadOrCreateKeys(dir), (err: Error) => err.message.includes(file) && /thumbprint/.test(err.message));
   await writeFile(file, '{not json', { mode: 0o600 });
   await assert.rejects(loadOrCreateKeys(dir), (err: Error) => err.message.includes(file));
+});
+
+test('keys in the store: generated once, read back by every later call and by another handle on the same file', async () => {
+  const file = path.join(root, `store-${n++}.sqlite`);
+  const a = openSqliteStore(file);
+  const b = openSqliteStore(file);
+  try {
+    await a.migrate();
+    await b.migrate();
+    // Two servers starting together on an empty store end with the same ring.
+    const [ra, rb] = await Promise.all([loadOrCreateStoredKeys(a), loadOrCreateStoredKeys(b)]);
+    assert.equal(ra.keys.length, 1);
+    assert.deepEqual(ra.jwks(), rb.jwks());
+    assert.deepEqual((await loadOrCreateStoredKeys(a)).jwks(), ra.jwks(), 'a restart keeps the key');
+    // What one signs, the other verifies.
+    const jws = await new CompactSign(new TextEncoder().encode('hello')).setProtectedHeader({ alg: 'RS256', kid: ra.signingKey.kid }).sign(ra.signingKey.privateKey);
+    const verified = await compactVerify(jws, await importJWK(rb.get(ra.signingKey.kid)!.publicJwk, 'RS256'));
+    assert.equal(new TextDecoder().decode(verified.payload), 'hello');
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test("keys in the store: an upgraded server's key files are imported, so its earlier tokens still verify", async () => {
+  const dir = freshDir();
+  const first = await loadOrCreateKeys(dir, clockAt(1000));
+  const second = await addSigningKey(dir, clockAt(2000));
+  const store = openSqliteStore(':memory:');
+  try {
+    await store.migrate();
+    const ring = await loadOrCreateStoredKeys(store, { importDir: dir });
+    assert.deepEqual(ring.keys.map((k) => k.kid), second.keys.map((k) => k.kid));
+    assert.equal(ring.signingKey.kid, second.signingKey.kid, 'the newest file key still signs');
+    assert.ok(ring.get(first.signingKey.kid));
+    assert.equal((await store.listSigningKeys()).length, 2);
+  } finally {
+    await store.close();
+  }
+});
+
+test('keys in the store: a damaged row is an error naming it', async () => {
+  const store = openSqliteStore(':memory:');
+  try {
+    await store.migrate();
+    await store.insertSigningKey({ seq: 1, kid: 'not-the-thumbprint', createdAt: new Date(0).toISOString(), privateJwk: { kty: 'RSA' } });
+    await assert.rejects(loadOrCreateStoredKeys(store), /signing key signing_keys row 1 is unreadable/);
+  } finally {
+    await store.close();
+  }
 });

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { isoAt, systemClock, type Clock } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
+import type { Store } from '../store/index.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
@@ -95,6 +96,35 @@ export async function addSigningKey(keysDir: string, clock: Clock = systemClock)
   return new KeyRing([created, ...others]);
 }
 
+/**
+ * The key ring every instance sharing `store` signs and verifies with: the keys live in the
+ * store (signing_keys), so a token one instance issued is accepted by all of them. When the store
+ * has none yet, the key files of `importDir` (where a modeld before the cluster work kept its
+ * keys) are copied in, so tokens issued before the upgrade keep verifying; with no files either,
+ * a first RS256 key is generated. Two instances starting together on an empty store agree: each
+ * insert names its seq, the loser's insert writes nothing, and both read the winner's keys back.
+ */
+export async function loadOrCreateStoredKeys(
+  store: Pick<Store, 'listSigningKeys' | 'insertSigningKey'>,
+  options: { importDir?: string; clock?: Clock } = {},
+): Promise<KeyRing> {
+  let stored = await store.listSigningKeys();
+  if (stored.length === 0) {
+    const local = options.importDir ? await readKeys(options.importDir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err))) : [];
+    const keys = local.length > 0 ? local : [await generateKey(options.clock ?? systemClock)];
+    for (const [i, key] of keys.entries()) {
+      const written = await store.insertSigningKey({ seq: i + 1, kid: key.kid, createdAt: key.createdAt, privateJwk: key.privateKey.export({ format: 'jwk' }) as Record<string, unknown> });
+      if (!written) break; // another instance got there first: its keys are read below
+    }
+    stored = await store.listSigningKeys();
+  }
+  const keys: SigningKey[] = [];
+  for (const row of stored) {
+    keys.push(await parseKeyFile(`signing_keys row ${row.seq}`, JSON.stringify({ kid: row.kid, alg: SIGNING_ALG, createdAt: row.createdAt, privateJwk: row.privateJwk })));
+  }
+  return new KeyRing(keys);
+}
+
 async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode is filtered by the umask and ignored for an existing dir; set it explicitly.
@@ -124,7 +154,7 @@ async function parseKeyFile(file: string, text: string): Promise<SigningKey> {
     if (key.kid !== parsed.kid) throw new Error(`kid ${parsed.kid} does not match the key's thumbprint ${key.kid}`);
     return key;
   } catch (err) {
-    throw new ModeldError('MODELD_ERR_INTERNAL', `signing key file ${file} is unreadable: ${(err as Error).message}`, { cause: err });
+    throw new ModeldError('MODELD_ERR_INTERNAL', `signing key ${file} is unreadable: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -136,9 +166,14 @@ async function toSigningKey(privateKey: KeyObject, createdAt: string): Promise<S
   return { kid, createdAt, privateKey, publicKey, publicJwk: { kty: 'RSA', kid, alg: SIGNING_ALG, use: 'sig', n, e } };
 }
 
-async function writeNewKey(keysDir: string, clock: Clock): Promise<SigningKey> {
+async function generateKey(clock: Clock): Promise<SigningKey> {
   const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
-  const key = await toSigningKey(privateKey, isoAt(clock.now()));
+  return toSigningKey(privateKey, isoAt(clock.now()));
+}
+
+async function writeNewKey(keysDir: string, clock: Clock): Promise<SigningKey> {
+  const key = await generateKey(clock);
+  const privateKey = key.privateKey;
   const body: KeyFile = { kid: key.kid, alg: SIGNING_ALG, createdAt: key.createdAt, privateJwk: privateKey.export({ format: 'jwk' }) as JWK };
   await writeFileAtomic(path.join(keysDir, `${key.kid}.json`), `${JSON.stringify(body, null, 2)}\n`);
   return key;

@@ -69,14 +69,29 @@ export class ChunkingService {
     return this.#deps.config.chunking.maxInputBytes * 2 + 64 * 1024;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts taking jobs and sweeping expired ones. `resume` (default true) also queues the jobs a
+   * stopped server left SUBMITTED or RUNNING; with several instances only the leader resumes, when
+   * it is elected (`resume()`), since the others' jobs are still running where they were accepted.
+   */
+  async start(options: { resume?: boolean } = {}): Promise<void> {
     await this.#deps.store.deleteExpiredChunkingJobs(isoAt(this.#clock.now()));
-    const pending = await this.#deps.store.listChunkingJobs(['SUBMITTED', 'RUNNING']);
-    for (const job of pending) this.#queue.push(job.id);
+    if (options.resume ?? true) await this.resume();
     this.#sweep = setInterval(() => {
       this.#deps.store.deleteExpiredChunkingJobs(isoAt(this.#clock.now())).catch((err: unknown) => this.#deps.logger?.warn({ err }, 'chunking: expiry sweep failed'));
     }, SWEEP_INTERVAL_MS);
     this.#sweep.unref();
+    this.#pump();
+  }
+
+  /**
+   * Queues every job left SUBMITTED or RUNNING that does not run here. After a leader's takeover a
+   * job that a live instance is still running may run a second time; the result is the same and
+   * the last write wins.
+   */
+  async resume(): Promise<void> {
+    const pending = await this.#deps.store.listChunkingJobs(['SUBMITTED', 'RUNNING']);
+    for (const job of pending) if (!this.#running.has(job.id) && !this.#queue.includes(job.id)) this.#queue.push(job.id);
     this.#pump();
   }
 

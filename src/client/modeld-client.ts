@@ -6,6 +6,7 @@ import type {
   ClassifyOptions,
   ClientCredentials,
   ClientInfo,
+  ClusterView,
   CreateDeploymentRequest,
   Customer,
   CustomerQuotas,
@@ -22,8 +23,8 @@ import type {
   QuotaOverrides,
   Replica,
   TokenClaims,
-  TokenizationResponse,
   TokenResponse,
+  TokenizationResponse,
   TrainModelRequest,
   Upload,
   UseCase,
@@ -473,6 +474,11 @@ export class ModeldClient {
   /** Disables a client: its secret and every token it holds stop working at once (idempotent). */
   async disableClient(customerId: string, clientId: string, options: RequestOptions = {}): Promise<ClientInfo> {
     return this.#send('DELETE', `/admin/customers/${enc(customerId)}/clients/${enc(clientId)}`, options);
+  }
+
+  /** The modeld instances sharing the server's store and which one leads (scope modeld.admin). */
+  async getCluster(options: RequestOptions = {}): Promise<ClusterView> {
+    return this.#send('GET', '/admin/cluster', options);
   }
 
   async createCustomer(name: string, options: RequestOptions = {}): Promise<Customer> {

@@ -357,6 +357,15 @@ export interface Customer {
   createdAt: string;
 }
 
+/** `GET /admin/cluster`: the modeld instances sharing one store (docs/cluster.md). */
+export interface ClusterView {
+  /** The instance that answered. */
+  self: string;
+  /** The instance holding the leader lease (controller and training jobs), null when none. */
+  leader: string | null;
+  instances: Array<{ id: string; url: string; startedAt: string; seenAt: string; live: boolean; leader: boolean; inflight: number }>;
+}
+
 /** `POST /admin/customers/{id}/clients` 200 body; the secret is shown this once. */
 export interface ClientCredentials {
   clientId: string;

@@ -61,6 +61,7 @@ export function defaultConfig(): Config {
     gateway: { requestTimeoutMs: 30_000, retries: 2, maxInflightPerReplica: 8, maxCallsPerReplica: 2, runnerTransport: 'frames', fastEmbeddingRoute: true, maxQueuePerDeployment: 256, maxQueueSharePerCustomer: 0.5 },
     autoscale: { targetConcurrencyPerReplica: 4, scaleDownStabilizationMs: 300_000, tolerance: 0.1 },
     training: { dataRoots: [], concurrency: 1 },
+    cluster: { leaseTtlMs: 5000, renewIntervalMs: 1000, syncIntervalMs: 500 },
     chunking: { resultTtlMs: 3_600_000, maxInputBytes: 1024 * 1024, concurrency: 2, regexTimeoutMs: 10_000 },
     importRoots: [],
     quotas: { deployments: 10, replicas: 24, models: 50, trainingJobs: 4, uploadFiles: 200, uploadBytes: 4 * 1024 * 1024 * 1024 },

@@ -38,6 +38,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env, cwd 
   if (env.MODELD_LOG_LEVEL) fromEnv.logLevel = env.MODELD_LOG_LEVEL;
   if (env.MODELD_LOG_FORMAT) fromEnv.logFormat = env.MODELD_LOG_FORMAT;
   if (env.MODELD_DATABASE_URL) fromEnv.store = { kind: 'postgres', postgresUrl: env.MODELD_DATABASE_URL };
+  // The Kubernetes manifests set it from the pod's name (downward API).
+  if (env.MODELD_PUBLIC_URL) fromEnv.publicUrl = env.MODELD_PUBLIC_URL;
+  if (env.MODELD_INSTANCE_ID) fromEnv.cluster = { instanceId: env.MODELD_INSTANCE_ID };
   merged = deepMerge(merged, fromEnv);
 
   const fromFlags: Record<string, unknown> = {};
@@ -69,6 +72,13 @@ export function compileConfig(raw: unknown, cwd = process.cwd()): Readonly<Confi
     throw new ModeldError('MODELD_ERR_VALIDATION', 'config store.postgresUrl: required when store.kind is postgres', {
       details: { field: 'store.postgresUrl' },
     });
+  }
+  if (config.cluster.renewIntervalMs * 2 >= config.cluster.leaseTtlMs) {
+    throw new ModeldError(
+      'MODELD_ERR_VALIDATION',
+      `config cluster.renewIntervalMs: must be less than half of cluster.leaseTtlMs (${config.cluster.leaseTtlMs}), got ${config.cluster.renewIntervalMs}`,
+      { details: { field: 'cluster.renewIntervalMs' } },
+    );
   }
   if (Object.keys(config.regions).length === 0) {
     throw new ModeldError('MODELD_ERR_VALIDATION', 'config regions: at least one region is required', { details: { field: 'regions' } });

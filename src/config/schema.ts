@@ -271,6 +271,23 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Several instances on one store (src/cluster, docs/cluster.md). Every instance takes part;
+     * one alone simply always leads.
+     */
+    cluster: Type.Object(
+      {
+        /** This instance's name in the lease and the instances table (default: host name, pid and a random suffix). */
+        instanceId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' })),
+        /** How long a renewal holds the leader's lease: a dead leader is replaced within this plus one renewal. */
+        leaseTtlMs: Type.Integer({ minimum: 1000 }),
+        /** How often every instance asks for the lease (the leader renews it); less than half of leaseTtlMs. */
+        renewIntervalMs: Type.Integer({ minimum: 100 }),
+        /** How often a follower reads the endpoints the leader published, and every instance reports its load. */
+        syncIntervalMs: Type.Integer({ minimum: 50 }),
+      },
+      { additionalProperties: false },
+    ),
     /** The Async Chunking API (src/chunking, docs/api.md "Async chunking"). */
     chunking: Type.Object(
       {

@@ -50,13 +50,23 @@ test('Unigram: metaspace pieces, best segmentation, </s> appended', () => {
   assert.equal(odd.slice(0, -1).join('').replace('\u2581', ''), 'qzxv');
 });
 
+test('Unigram: a character the vocabulary lacks takes unk_id (its text kept as the token), as the library and the Rust crate give', () => {
+  const json = JSON.parse(tokenizerJson('unigram'));
+  const tok = HfTokenizer.fromJson(json, null, 512);
+  const text = 'the `quoted` license';
+  const { ids, tokens } = tok.encode(text);
+  assert.ok(ids.includes(json.model.unk_id), JSON.stringify(tokens));
+  assert.ok(tokens.some((t) => t.includes('`')), JSON.stringify(tokens));
+  assert.deepEqual(ids, new Tokenizer(json, {}).encode(text).ids);
+});
+
 for (const kind of ['wordpiece', 'wordlevel', 'bpe', 'unigram'] as const) {
   test(`${kind}: truncation keeps the special tokens and never exceeds maxTokens`, () => {
     const full = load(kind, 512);
     const cut = load(kind, 8);
     // The fixture vocabularies know ASCII letters, digits and common punctuation; this machine's
-    // text may hold other characters (a backquote in a package's copyright file), which the
-    // unigram fixture, having no unk token, refuses: they are not what this test is about.
+    // text may hold other characters (a backquote in a package's copyright file), which become
+    // unknown pieces: they are not what this test is about.
     for (const text of sampleSentences(20, { seed: 11, minWords: 12, maxWords: 30 }).map((t) => t.replace(/[^A-Za-z0-9 .,;:()'"-]/g, ' '))) {
       const a = full.encode(text);
       const b = cut.encode(text);

@@ -16,7 +16,7 @@ export interface TextTokenizer {
 }
 
 interface TokenizerJson {
-  model?: { type?: string; unk_token?: string; vocab?: unknown };
+  model?: { type?: string; unk_token?: string; unk_id?: number | null; vocab?: unknown };
   normalizer?: { type?: string } | null;
   pre_tokenizer?: { type?: string } | null;
   post_processor?: unknown;
@@ -65,7 +65,10 @@ export class HfTokenizer implements TextTokenizer {
       this.#idOf.set(t.content, t.id);
       if (t.normalized && this.#tok.normalizer) this.#idOf.set(this.#tok.normalizer(t.content) as unknown as string, t.id);
     }
-    this.#unkId = this.#unkToken === undefined ? undefined : this.#idOf.get(this.#unkToken);
+    // Unigram names its unknown piece by id (`unk_id`): an unknown character keeps its text as the
+    // token and takes that id, as the Rust `tokenizers` crate and transformers.js do.
+    const unkIdOfModel = typeof json.model?.unk_id === 'number' ? json.model.unk_id : undefined;
+    this.#unkId = this.#unkToken === undefined ? unkIdOfModel : this.#idOf.get(this.#unkToken);
     const pp = this.#tok.post_processor;
     this.#specialCount = pp ? pp([], null, true).tokens.length : 0;
     const plainConfig = !config.remove_space && !config.do_lowercase_and_remove_accent;

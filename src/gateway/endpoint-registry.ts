@@ -159,6 +159,11 @@ export class EndpointRegistry implements EndpointSink, LoadSource {
     if (e) e.failed = true;
   }
 
+  /** Every deployment the registry knows (published, or with requests). */
+  deploymentIds(): string[] {
+    return [...this.#slots.keys()];
+  }
+
   /** Every URL currently published by some deployment. */
   publishedUrls(): Set<string> {
     const urls = new Set<string>();

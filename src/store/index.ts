@@ -3,7 +3,20 @@
  * directly), then `await store.migrate()` before use, and `await store.close()` at shutdown.
  * docs/store.md describes the tables, the migrations and what the contract guarantees.
  */
-export type { Store, StatusWrite, ModelPatch, DeploymentSpecPatch, TrainingJobRecord, QuotaLimits, ChunkingJobRecord, ChunkingJobPatch } from './types.js';
+export type {
+  Store,
+  StatusWrite,
+  ModelPatch,
+  DeploymentSpecPatch,
+  TrainingJobRecord,
+  QuotaLimits,
+  ChunkingJobRecord,
+  ChunkingJobPatch,
+  LeaseState,
+  StoredSigningKey,
+  InstanceRecord,
+  ServingEndpointsRecord,
+} from './types.js';
 export type { TrainingJobPatch } from './columns.js';
 export type { Migration } from './migrations/types.js';
 export { sqliteMigrations } from './migrations/sqlite.js';

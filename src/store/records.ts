@@ -1,6 +1,6 @@
 import { ModeldError } from '../errors/index.js';
 import type { ClientRecord, Customer, DeploymentRecord, EventRecord, ModelRecord } from '../domain/index.js';
-import type { ChunkingJobRecord, TrainingJobRecord } from './types.js';
+import type { ChunkingJobRecord, InstanceRecord, LeaseState, ServingEndpointsRecord, StoredSigningKey, TrainingJobRecord } from './types.js';
 
 /**
  * Rows to records, shared by both dialects: the column names are the same in SQLite and
@@ -133,4 +133,33 @@ export function eventPage(options: { afterId?: number; limit?: number } = {}): {
     throw new ModeldError('MODELD_ERR_VALIDATION', `limit: must be a positive integer, got ${limit}`, { details: { field: 'limit' } });
   }
   return { afterId, limit: Math.min(limit, EVENT_PAGE.maxLimit) };
+}
+
+/** `asker`: who called; `held` says whether that is the holder of a live lease. */
+export function leaseFromRow(r: Row, asker: string): LeaseState {
+  return { name: r.name as string, holder: r.holder as string, epoch: Number(r.epoch), expiresAt: Number(r.expires_at), held: r.holder === asker };
+}
+
+export function signingKeyFromRow(r: Row, json: JsonDecoder): StoredSigningKey {
+  return { seq: Number(r.seq), kid: r.kid as string, createdAt: r.created_at as string, privateJwk: json(r.private_jwk) as Record<string, unknown> };
+}
+
+export function instanceFromRow(r: Row, json: JsonDecoder): InstanceRecord {
+  return {
+    id: r.id as string,
+    url: r.url as string,
+    startedAt: r.started_at as string,
+    seenAt: r.seen_at as string,
+    load: json(r.load) as Record<string, unknown>,
+  };
+}
+
+export function servingEndpointsFromRow(r: Row, json: JsonDecoder): ServingEndpointsRecord {
+  return {
+    deploymentId: r.deployment_id as string,
+    revision: Number(r.revision),
+    model: json(r.model),
+    endpoints: json(r.endpoints) as unknown[],
+    updatedAt: r.updated_at as string,
+  };
 }

@@ -51,6 +51,50 @@ export interface ChunkingJobRecord {
   expiresAt: string;
 }
 
+/**
+ * A named lease (cluster.md): at most one holder at a time, until `expiresAt` by the database's
+ * clock (ms since the epoch). `epoch` grows by one each time the lease changes hands, so that an
+ * instance can tell "I still hold it" from "I hold it again". `held`: the caller holds it now.
+ */
+export interface LeaseState {
+  name: string;
+  holder: string;
+  epoch: number;
+  expiresAt: number;
+  held: boolean;
+}
+
+/** One signing key as stored (private JWK): every instance of a cluster signs and verifies with the same keys. */
+export interface StoredSigningKey {
+  /** 1, 2, 3...: the order keys were added; two instances adding the same seq at once, one wins. */
+  seq: number;
+  kid: string;
+  createdAt: string;
+  privateJwk: Record<string, unknown>;
+}
+
+/** One running modeld instance as it last reported itself (cluster.md). */
+export interface InstanceRecord {
+  id: string;
+  /** Where it serves the API (for operators; nothing dials it). */
+  url: string;
+  startedAt: string;
+  /** Its last heartbeat (its own clock). */
+  seenAt: string;
+  /** What its gateway measures per deployment: `{ [deploymentId]: DeploymentLoad }`. */
+  load: Record<string, unknown>;
+}
+
+/** The replicas of one deployment that may take requests, as the leader's controller last published them. */
+export interface ServingEndpointsRecord {
+  deploymentId: string;
+  /** Grows by one on every put; followers apply a record once per revision. */
+  revision: number;
+  model: unknown;
+  endpoints: unknown[];
+  updatedAt: string;
+}
+
 export type ChunkingJobPatch = Partial<Pick<ChunkingJobRecord, 'status' | 'result' | 'error' | 'expiresAt'>>;
 
 export type ModelPatch = Partial<
@@ -197,4 +241,32 @@ export interface Store {
    * MODELD_ERR_CUSTOMER_NOT_FOUND for an unknown customer.
    */
   setQuotaOverrides(customerId: string, overrides: QuotaOverrides | null, at: string): Promise<void>;
+
+  // Several instances on one database (src/cluster, docs/cluster.md).
+
+  /**
+   * Takes the lease for `holder` for `ttlMs` from now by the database's clock when it is free,
+   * expired or already `holder`'s (a renewal); otherwise leaves it. Atomic: of two instances
+   * asking at once, one gets it. Answers the lease as it is after the call.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseState>;
+  /** Gives the lease up if `holder` holds it (another instance may take it at once). */
+  releaseLease(name: string, holder: string): Promise<void>;
+
+  /** Every signing key, oldest (lowest seq) first. */
+  listSigningKeys(): Promise<StoredSigningKey[]>;
+  /** Adds a key; false (nothing written) when its seq or kid is taken: the caller reads the keys again. */
+  insertSigningKey(key: StoredSigningKey): Promise<boolean>;
+
+  /** Creates or replaces the instance's row (its heartbeat). */
+  putInstance(instance: InstanceRecord): Promise<void>;
+  listInstances(): Promise<InstanceRecord[]>;
+  deleteInstance(id: string): Promise<void>;
+  /** Removes instances not seen since `before` (crashed ones); returns how many. */
+  deleteInstancesSeenBefore(before: string): Promise<number>;
+
+  /** Replaces the deployment's published endpoints; returns the new revision. */
+  putServingEndpoints(deploymentId: string, model: unknown, endpoints: unknown[], at: string): Promise<number>;
+  deleteServingEndpoints(deploymentId: string): Promise<void>;
+  listServingEndpoints(): Promise<ServingEndpointsRecord[]>;
 }

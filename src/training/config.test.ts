@@ -80,10 +80,9 @@ test('wrong types and ranges are 400s naming the key path', () => {
   refused({ trainer_config: 'mlp_general' }, `${K}dataset_config`, /required/);
   refused({ ...base, dataset_config: 'mlp_unknown' }, `${K}dataset_config`, /must be one of mlp_general, .*got "mlp_unknown"/);
   refused({ ...base, trainer_config: 3 }, `${K}trainer_config`, /got 3/);
-  // Lucidworks' transformer-RNN trainers: refused naming their base model (not trained here).
-  refused({ ...base, trainer_config: 'e5_small_v2_rnn' }, `${K}trainer_config`, /e5_small_v2_rnn is a transformer-RNN trainer on the pre-trained model e5-small-v2's tokenizer.*modeld models install e5-small-v2/);
-  refused({ ...base, trainer_config: 'snowflake_arctic_embed_m_v1_5_rnn' }, `${K}trainer_config`, /model snowflake-arctic-embed-m-v1.5's/);
-  refused({ ...base, trainer_config: 'made_up_rnn' }, `${K}trainer_config`, /must be one of mlp_general, .*got "made_up_rnn"/);
+  // A *_rnn name that is no catalogue model's transformer-RNN trainer.
+  refused({ ...base, trainer_config: 'made_up_rnn' }, `${K}trainer_config`, /must be one of mlp_general, .*e5_small_v2_rnn.*got "made_up_rnn"/);
+  refused({ ...base, dataset_config: 'e5_small_v2_rnn' }, `${K}dataset_config`, /must be one of mlp_general, .*got "e5_small_v2_rnn"/);
   refused({ ...base, 'trainer_config.encoder_config.rnn_units_list': [128, 100] }, `${K}trainer_config.encoder_config.rnn_units_list[1]`, /must be one of 16, 32, 64, 128, 256, 512, got 100/);
   refused({ ...base, 'trainer_config.encoder_config.rnn_names_list': ['gru', 'rnn'] }, `${K}trainer_config.encoder_config.rnn_names_list[1]`, /gru, lstm/);
   refused({ ...base, 'trainer_config.encoder_config.rnn_units_list': [128, 128] }, `${K}trainer_config.encoder_config.rnn_units_list`, /2 unit counts for 1 layers.*same length/);
@@ -112,4 +111,35 @@ test('pre-trained text processors are refused with what they need, never replace
   }
   assert.equal(compileTrainingConfig('x', { ...base, 'trainer_config.text_processor_config': 'word_custom' }).textProcessor, 'word_custom');
   assert.equal(compileTrainingConfig('x', { ...base, 'dataset_config': 'mlp_classification', 'dataset_config.metrics_config.monitor_metric': 'f1@3' }).monitorMetric.name, 'f1');
+});
+
+test('transformer-RNN trainers name their base model; its tokenizer is the text processor; the dataset family gives the trainer defaults', () => {
+  const c = compileTrainingConfig('ecommerce-rnn', { ...base, trainer_config: 'e5_small_v2_rnn' });
+  assert.equal(c.trainerConfig, 'e5_small_v2_rnn');
+  assert.equal(c.baseModel, 'e5-small-v2');
+  assert.equal(c.baseModelField, 'body.config.trainer_config');
+  assert.equal(c.textProcessor, null);
+  assert.equal(c.flat['trainer_config/text_processor_config'], 'e5_small_v2');
+  assert.equal(c.trainerFamily, 'ecommerce');
+  assert.equal(c.encoder.embTrainable, true, 'ecommerce dataset: embeddings fine-tuned');
+  assert.equal(c.monitorPatience, 16);
+  const g = compileTrainingConfig('general-rnn', { dataset_config: 'mlp_general', trainer_config: 'snowflake_arctic_embed_m_v1_5_rnn' });
+  assert.equal(g.baseModel, 'snowflake-arctic-embed-m-v1.5');
+  assert.equal(g.encoder.embTrainable, false, 'general dataset: embeddings frozen');
+  assert.equal(g.monitorPatience, 8);
+  // The stored flat config compiles to the same config.
+  assert.deepEqual(compileTrainingConfig('ecommerce-rnn', c.flat).flat, c.flat);
+  // The text processor may name the base too, in either spelling, and alone picks it with an mlp trainer.
+  for (const tp of ['e5_small_v2', 'e5-small-v2']) {
+    assert.equal(compileTrainingConfig('x', { ...base, trainer_config: 'e5_small_v2_rnn', 'trainer_config/text_processor_config': tp }).baseModel, 'e5-small-v2');
+  }
+  const viaTp = compileTrainingConfig('x', { ...base, 'trainer_config.text_processor_config': 'gte_small' });
+  assert.equal(viaTp.baseModel, 'gte-small');
+  assert.equal(viaTp.trainerConfig, 'mlp_ecommerce');
+  assert.equal(viaTp.baseModelField, 'body.config.trainer_config.text_processor_config');
+  assert.equal(viaTp.flat['trainer_config/text_processor_config'], 'gte_small');
+  // A base's embeddings belong to its vocabulary: another processor or another base is a contradiction.
+  const K = 'body.config.';
+  refused({ ...base, trainer_config: 'e5_small_v2_rnn', 'trainer_config/text_processor_config': 'word_en' }, `${K}trainer_config/text_processor_config`, /e5_small_v2_rnn tokenizes with e5-small-v2's tokenizer.*give e5_small_v2 or leave/);
+  refused({ ...base, trainer_config: 'e5_small_v2_rnn', 'trainer_config/text_processor_config': 'gte_small' }, `${K}trainer_config/text_processor_config`, /got "gte_small"/);
 });

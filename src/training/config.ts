@@ -1,6 +1,6 @@
 import { PRETRAINED_CATALOGUE } from '../domain/index.js';
 import { ModeldError } from '../errors/index.js';
-import { TEXT_PROCESSOR_NAMES, assertTextProcessorTrainable, type TextProcessorName } from './text-processors.js';
+import { TEXT_PROCESSOR_NAMES, assertTextProcessorTrainable, type LearnedTextProcessorName, type TextProcessorName } from './text-processors.js';
 
 /**
  * The training config of M2 (`body.config`), compiled once: every key defaulted and checked,
@@ -95,12 +95,24 @@ export interface EncoderConfig {
 export interface TrainingConfig {
   modelType: string;
   datasetConfig: ConfigName;
-  trainerConfig: ConfigName;
+  /** A `CONFIG_NAMES` name, or a transformer-RNN trainer (`e5_small_v2_rnn`): then `baseModel` is set. */
+  trainerConfig: string;
   /** The family of `dataset_config`: it picks the column and metric defaults. */
   datasetFamily: TrainingFamily;
-  /** The family of `trainer_config`: it picks `emb_trainable` and `monitor_patience` defaults. */
+  /** The family of `trainer_config` (a transformer-RNN trainer takes the dataset's): it picks `emb_trainable` and `monitor_patience` defaults. */
   trainerFamily: TrainingFamily;
-  textProcessor: TextProcessorName;
+  /** A learned text processor; null when the base model's tokenizer is the text processor. */
+  textProcessor: LearnedTextProcessorName | null;
+  /**
+   * The pre-trained catalogue model (`e5-small-v2`) whose tokenizer is the text processor and whose
+   * input token embeddings initialise the encoder's embedding layer (its width becomes the base's
+   * hidden size); null for a learned vocabulary. Set by a transformer-RNN `trainer_config`
+   * (`e5_small_v2_rnn`) or by a `text_processor_config` naming the model (`e5_small_v2`). It must be
+   * installed under `<dataDir>/models/<name>/`: M2 checks it, the run reads it.
+   */
+  baseModel: string | null;
+  /** The config key (`body.config.trainer_config` or the text processor key) that named `baseModel`. */
+  baseModelField: string | null;
   encoder: EncoderConfig;
   numEpochs: number;
   monitorPatience: number;
@@ -129,32 +141,69 @@ function describe(value: unknown): string {
   return `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
 }
 
-/** The catalogue name a Lucidworks transformer-RNN trainer config is built on (`e5_small_v2_rnn` -> e5-small-v2), or null. */
-function transformerRnnBase(value: string): string | null {
-  if (!value.endsWith('_rnn')) return null;
-  const stem = value.slice(0, -'_rnn'.length);
-  return PRETRAINED_CATALOGUE.find((e) => e.name.replace(/[-.]/g, '_') === stem)?.name ?? null;
+/** The config-value spelling of a catalogue name: `-` and `.` become `_` (e5-small-v2 -> e5_small_v2). */
+export function baseModelKey(name: string): string {
+  return name.replace(/[-.]/g, '_');
 }
 
-function configName(raw: Record<string, unknown>, key: string): ConfigName {
+/** The Lucidworks transformer-RNN trainer config built on a catalogue model (e5-small-v2 -> e5_small_v2_rnn). */
+export function transformerRnnTrainerName(baseModel: string): string {
+  return `${baseModelKey(baseModel)}_rnn`;
+}
+
+/** The catalogue name a transformer-RNN trainer config is built on (`e5_small_v2_rnn` -> e5-small-v2), or null. */
+export function transformerRnnBase(value: string): string | null {
+  if (!value.endsWith('_rnn')) return null;
+  const stem = value.slice(0, -'_rnn'.length);
+  return PRETRAINED_CATALOGUE.find((e) => baseModelKey(e.name) === stem)?.name ?? null;
+}
+
+/**
+ * The catalogue name a `text_processor_config` value names as a base model's tokenizer: the
+ * config spelling (`e5_small_v2`) or the catalogue name itself (`e5-small-v2`); null otherwise.
+ */
+export function textProcessorBase(value: string): string | null {
+  return PRETRAINED_CATALOGUE.find((e) => e.name === value || baseModelKey(e.name) === value)?.name ?? null;
+}
+
+/**
+ * The sentence of the 400 for a base model that is not installed: names the model and the
+ * command that installs it. `field` is the config key that named it (`body.config.trainer_config`),
+ * `namedAs` the value it was named by (default the trainer name, `e5_small_v2_rnn`).
+ * Thrown by M2 before anything is written, and by a training run whose base disappeared since.
+ */
+export function baseModelNotInstalled(baseModel: string, field = `${FIELD}.${CONFIG_KEYS.trainer}`, namedAs = transformerRnnTrainerName(baseModel)): ModeldError {
+  const entry = PRETRAINED_CATALOGUE.find((e) => e.name === baseModel);
+  const source = entry ? ` (a Hugging Face export of ${entry.source}: tokenizer.json, config.json, onnx/model.onnx)` : '';
+  return new ModeldError(
+    'MODELD_ERR_TRAINING_CONFIG',
+    `${field}: ${namedAs} starts from the pre-trained model ${baseModel}'s tokenizer and token embeddings, and ${baseModel} is not installed on this server; an operator installs it${source} with \`modeld models install ${baseModel} <folder>\` on the server machine, then submit the model again`,
+    { details: { field, baseModel, install: `modeld models install ${baseModel} <folder>` } },
+  );
+}
+
+/** `baseModelNotInstalled` for a compiled config with a base model: names the key and the value that asked for it. */
+export function baseModelNotInstalledFor(config: Pick<TrainingConfig, 'baseModel' | 'baseModelField' | 'trainerConfig'>): ModeldError {
+  const base = config.baseModel!;
+  const byTrainer = config.baseModelField === `${FIELD}.${CONFIG_KEYS.trainer}`;
+  return baseModelNotInstalled(base, config.baseModelField ?? undefined, byTrainer ? config.trainerConfig : baseModelKey(base));
+}
+
+/** The accepted `trainer_config` / `dataset_config` value, and for a transformer-RNN trainer its base model. */
+function configName(raw: Record<string, unknown>, key: string): { name: string; family: TrainingFamily | null; base: string | null } {
   const value = raw[key];
   const names = Object.keys(CONFIG_NAMES);
-  if (value === undefined) throw bad(key, `required; one of ${names.join(', ')}`);
+  const trainers = key === CONFIG_KEYS.trainer ? `, or a transformer-RNN trainer on an installed pre-trained model (${PRETRAINED_CATALOGUE.map((e) => transformerRnnTrainerName(e.name)).join(', ')})` : '';
+  if (value === undefined) throw bad(key, `required; one of ${names.join(', ')}${trainers}`);
   const base = key === CONFIG_KEYS.trainer && typeof value === 'string' ? transformerRnnBase(value) : null;
-  if (base) {
-    // Lucidworks' transformer-RNN trainers (e5_small_v2_rnn, gte_small_rnn, ...) start from a
-    // pre-trained model's tokenizer and token embeddings; modeld does not train them (issue 13,
-    // point 6): say so and name the base model, rather than "must be one of".
-    throw bad(
-      key,
-      `${value} is a transformer-RNN trainer on the pre-trained model ${base}'s tokenizer and token embeddings, which this server does not train; use one of ${names.join(', ')}, or serve ${base} itself (\`modeld models install ${base} <folder>\`)`,
-      { allowed: names, baseModel: base },
-    );
-  }
+  // Lucidworks' transformer-RNN trainers (e5_small_v2_rnn, gte_small_rnn, ...) start from a
+  // pre-trained model's tokenizer and token embeddings; whether that model is installed is for
+  // the caller to check (M2 and the run), the compiler does no I/O.
+  if (base) return { name: value as string, family: null, base };
   if (typeof value !== 'string' || !Object.hasOwn(CONFIG_NAMES, value)) {
-    throw bad(key, `must be one of ${names.join(', ')}, got ${describe(value)}`, { allowed: names });
+    throw bad(key, `must be one of ${names.join(', ')}${trainers}, got ${describe(value)}`, { allowed: names });
   }
-  return value as ConfigName;
+  return { name: value, family: CONFIG_NAMES[value as ConfigName], base: null };
 }
 
 function integer(raw: Record<string, unknown>, key: string, min: number, max: number, fallback: number): number {
@@ -208,10 +257,13 @@ export function compileTrainingConfig(modelType: string, rawConfig: unknown): Tr
   const raw = rawConfig as Record<string, unknown>;
   const K = CONFIG_KEYS;
 
-  const datasetConfig = configName(raw, K.dataset);
-  const trainerConfig = configName(raw, K.trainer);
-  const datasetFamily: TrainingFamily = CONFIG_NAMES[datasetConfig];
-  const trainerFamily: TrainingFamily = CONFIG_NAMES[trainerConfig];
+  const dataset = configName(raw, K.dataset);
+  const trainer = configName(raw, K.trainer);
+  const datasetConfig = dataset.name as ConfigName;
+  const trainerConfig = trainer.name;
+  const datasetFamily: TrainingFamily = dataset.family!;
+  // A transformer-RNN trainer names no family: it takes the dataset's (emb_trainable, patience).
+  const trainerFamily: TrainingFamily = trainer.family ?? datasetFamily;
   const dDefaults = FAMILY_DEFAULTS[datasetFamily];
   const tDefaults = FAMILY_DEFAULTS[trainerFamily];
 
@@ -219,12 +271,33 @@ export function compileTrainingConfig(modelType: string, rawConfig: unknown): Tr
     throw bad(TEXT_PROCESSOR_DOTTED, `conflicts with ${K.textProcessor}; give the text processor once`);
   }
   const tpKey = raw[K.textProcessor] !== undefined ? K.textProcessor : raw[TEXT_PROCESSOR_DOTTED] !== undefined ? TEXT_PROCESSOR_DOTTED : K.textProcessor;
-  const tpValue = raw[tpKey] ?? 'word_en';
-  if (typeof tpValue !== 'string' || !(TEXT_PROCESSOR_NAMES as readonly string[]).includes(tpValue)) {
-    throw bad(tpKey, `must be one of ${TEXT_PROCESSOR_NAMES.join(', ')}, got ${describe(tpValue)}`, { allowed: [...TEXT_PROCESSOR_NAMES] });
+  // The text processor: a learned one, or a base model's tokenizer (named by the trainer, or here
+  // by the model's name in either spelling). Both naming different bases, or a learned processor
+  // with a transformer-RNN trainer, is a contradiction: the embeddings belong to one vocabulary.
+  const tpRaw = raw[tpKey];
+  const tpBase = typeof tpRaw === 'string' ? textProcessorBase(tpRaw) : null;
+  const baseModel = trainer.base ?? tpBase;
+  let textProcessor: LearnedTextProcessorName | null = null;
+  if (trainer.base && tpRaw !== undefined && tpBase !== trainer.base) {
+    throw bad(
+      tpKey,
+      `${trainerConfig} tokenizes with ${trainer.base}'s tokenizer (its token embeddings belong to that vocabulary); give ${baseModelKey(trainer.base)} or leave ${tpKey} out, got ${describe(tpRaw)}`,
+      { allowed: [baseModelKey(trainer.base), trainer.base] },
+    );
   }
-  const textProcessor = tpValue as TextProcessorName;
-  assertTextProcessorTrainable(textProcessor, `${FIELD}.${tpKey}`);
+  if (baseModel === null) {
+    const tpValue = tpRaw ?? 'word_en';
+    if (typeof tpValue !== 'string' || !(TEXT_PROCESSOR_NAMES as readonly string[]).includes(tpValue)) {
+      throw bad(tpKey, `must be one of ${TEXT_PROCESSOR_NAMES.join(', ')}, or an installed pre-trained model's tokenizer (e.g. e5_small_v2), got ${describe(tpValue)}`, {
+        allowed: [...TEXT_PROCESSOR_NAMES],
+      });
+    }
+    const name = tpValue as TextProcessorName;
+    assertTextProcessorTrainable(name, `${FIELD}.${tpKey}`);
+    textProcessor = name;
+  }
+  /** Which key named the base model: what a "not installed" refusal points at. */
+  const baseModelField = baseModel === null ? null : `${FIELD}.${trainer.base ? K.trainer : tpKey}`;
 
   const namesRaw = list(raw, K.rnnNames);
   const rnnNames: RnnName[] = (namesRaw ?? ['gru']).map((v, i) => {
@@ -277,7 +350,7 @@ export function compileTrainingConfig(modelType: string, rawConfig: unknown): Tr
   const known: Record<string, unknown> = {
     [K.dataset]: datasetConfig,
     [K.trainer]: trainerConfig,
-    [K.textProcessor]: textProcessor,
+    [K.textProcessor]: baseModel ? baseModelKey(baseModel) : textProcessor,
     [K.rnnNames]: [...rnnNames],
     [K.rnnUnits]: [...rnnUnits],
     [K.embSpdp]: spdp,
@@ -305,6 +378,8 @@ export function compileTrainingConfig(modelType: string, rawConfig: unknown): Tr
     datasetFamily,
     trainerFamily,
     textProcessor,
+    baseModel,
+    baseModelField,
     encoder: { rnnNames, rnnUnits, embSpdp: spdp, embTrainable: trainable },
     numEpochs,
     monitorPatience,

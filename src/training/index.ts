@@ -3,10 +3,19 @@
  * (`resolveDataUri`, `checkDataFile`, `readRows`, `loadTrainingData`), the learned text
  * processors (`learnTextProcessor`) and the evaluation metrics (`evaluateRankings`,
  * `buildTrainingMetrics`). One run start to finish is `runTrainingJob` (job.ts) over the engine
- * (engine/); the job layer that runs runs in worker processes is jobs/. docs/training.md.
+ * (engine/); the job layer that runs runs in worker processes is jobs/. base-model.ts (the
+ * tokenizer and token embeddings of a transformer-RNN trainer's base) is imported by the run
+ * only, not exported here: it loads onnx-proto, which the server's start need not pay for.
+ * docs/training.md.
  */
 export {
   compileTrainingConfig,
+  baseModelNotInstalled,
+  baseModelNotInstalledFor,
+  baseModelKey,
+  transformerRnnBase,
+  transformerRnnTrainerName,
+  textProcessorBase,
   CONFIG_KEYS,
   CONFIG_NAMES,
   FAMILY_DEFAULTS,

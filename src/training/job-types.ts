@@ -30,6 +30,12 @@ export interface TrainingJobInput {
   threads?: number;
   /** Largest data file accepted, bytes. */
   maxDataBytes?: number;
+  /**
+   * The installed pre-trained models (`<dataDir>/models`): a config with a base model
+   * (`trainer_config: "e5_small_v2_rnn"`) reads its tokenizer and token embeddings from
+   * `<modelsDir>/<name>/`. Without it such a config fails.
+   */
+  modelsDir?: string;
 }
 
 export type TrainingPhase = 'loading-data' | 'learning-vocabulary' | 'training' | 'exporting';

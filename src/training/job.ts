@@ -1,8 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
-import { compileTrainingConfig } from './config.js';
-import { loadTrainingData, vocabularyTexts } from './data.js';
-import { autoBatchSize, checkpointDirOf, exportArtifact, tokenize, trainEncoder, type EncoderShape } from './engine/index.js';
+import { loadBaseModel } from './base-model.js';
+import { baseModelNotInstalledFor, compileTrainingConfig, type TrainingConfig } from './config.js';
+import { loadTrainingData, vocabularyTexts, type TrainingData } from './data.js';
+import { autoBatchSize, checkpointDirOf, clip, exportArtifact, tokenize, trainEncoder, type EncoderShape, type TokenEncoder } from './engine/index.js';
 import type { TrainingJobHooks, TrainingJobInput, TrainingJobResult } from './job-types.js';
 import { buildTrainingMetrics, CLASSIFICATION_METRICS, RANKING_METRICS } from './metrics.js';
 import { learnTextProcessor } from './text-processors.js';
@@ -24,6 +25,70 @@ export function lengthCovering(lengths: readonly number[], share: number, cap: n
   return Math.max(1, Math.min(cap, at));
 }
 
+/** What a run tokenizes with, and what the artifact ships to tokenize the same way. */
+interface RunTextProcessor {
+  encode: TokenEncoder;
+  vocabSize: number;
+  /** Longest sequence worth measuring (the length caps are lower). */
+  maxTokens: number;
+  /** Shortest unrolled length: a base tokenizer's special tokens + 1. */
+  minTokens: number;
+  /** A base model's token embeddings [vocabSize x embDim]; absent for a learned vocabulary. */
+  initialEmbedding?: Float32Array;
+  embDim: number;
+  tokenizerJson: unknown;
+  tokenizerConfig: string | null;
+  describe: string;
+}
+
+/**
+ * The text processor of a run: a vocabulary learned from the data (phase `learning-vocabulary`),
+ * or the installed base model's tokenizer and token embeddings (`<modelsDir>/<baseModel>/`), whose
+ * tokenizer.json and tokenizer_config.json the artifact ships verbatim. With a base, a text
+ * truncated at n tokens is exactly what the runner feeds a model whose maxTokens is n (the
+ * tokenizer's own truncation: special tokens kept).
+ */
+async function textProcessorOf(config: TrainingConfig, data: TrainingData, input: TrainingJobInput, onProgress: TrainingJobHooks['onProgress']): Promise<RunTextProcessor> {
+  if (config.baseModel === null) {
+    const name = config.textProcessor!;
+    onProgress?.({ kind: 'phase', phase: 'learning-vocabulary', message: `learning the ${name} vocabulary` });
+    const processor = learnTextProcessor(name, vocabularyTexts(data));
+    return {
+      encode: (text, max) => clip(processor.encode(text), max),
+      vocabSize: processor.vocabSize,
+      maxTokens: Number.MAX_SAFE_INTEGER,
+      minTokens: 1,
+      embDim: EMBEDDING_DIM,
+      tokenizerJson: processor.toTokenizerJson(),
+      tokenizerConfig: null,
+      describe: `vocabulary ${processor.vocabSize}`,
+    };
+  }
+  // Same phase: the base's vocabulary is read instead of learned.
+  onProgress?.({ kind: 'phase', phase: 'learning-vocabulary', message: `reading the tokenizer and token embeddings of ${config.baseModel}` });
+  if (!input.modelsDir) throw new Error(`${config.baseModel}: the run was given no models directory to read the base model from`);
+  const base = await loadBaseModel(input.modelsDir, config.baseModel, () => baseModelNotInstalledFor(config));
+  const tokenizers = new Map<number, ReturnType<typeof base.tokenizer>>();
+  const tokenizerAt = (max: number) => {
+    const n = Math.min(max, base.maxTokens);
+    let t = tokenizers.get(n);
+    if (t === undefined) tokenizers.set(n, (t = base.tokenizer(n)));
+    return t;
+  };
+  const e = base.embeddings;
+  return {
+    encode: (text, max) => clip(tokenizerAt(max).encode(text).ids, max),
+    vocabSize: e.rows,
+    maxTokens: base.maxTokens,
+    minTokens: tokenizerAt(base.maxTokens).specialTokenCount + 1,
+    initialEmbedding: e.values,
+    embDim: e.dim,
+    tokenizerJson: base.tokenizerJson,
+    tokenizerConfig: base.tokenizerConfig,
+    describe: `${base.name}'s tokenizer (${base.vocabSize} ids) and token embeddings ${e.initializer} [${e.rows}, ${e.dim}]`,
+  };
+}
+
 /**
  * One training run, start to finish: compile the config, read and split the data, learn the
  * vocabulary, train (resuming from `workDir/checkpoint` when it holds this run's checkpoint),
@@ -43,38 +108,33 @@ export async function runTrainingJob(input: TrainingJobInput, hooks: TrainingJob
   });
   signal?.throwIfAborted();
 
-  onProgress?.({ kind: 'phase', phase: 'learning-vocabulary', message: `learning the ${config.textProcessor} vocabulary` });
-  const processor = learnTextProcessor(config.textProcessor as Parameters<typeof learnTextProcessor>[0], vocabularyTexts(data));
-  const encode = (text: string) => processor.encode(text);
-  // Unrolled lengths: enough for 95 % of the queries and items, within the caps.
-  const queryTokens = lengthCovering(
-    data.train.map((p) => encode(p.query).length),
-    0.95,
-    MAX_QUERY_TOKENS,
-  );
-  const itemTokens = lengthCovering(
-    data.index.map((it) => encode(it.text).length),
-    0.95,
-    MAX_ITEM_TOKENS,
-  );
+  const text = await textProcessorOf(config, data, input, onProgress);
+  const { encode, vocabSize } = text;
+  // Unrolled lengths: enough for 95 % of the queries and items, within the caps (and above a
+  // base tokenizer's special tokens, which every sequence carries).
+  const queryLengths = data.train.map((p) => encode(p.query, text.maxTokens).length);
+  const itemLengths = data.index.map((it) => encode(it.text, text.maxTokens).length);
+  const queryTokens = Math.max(text.minTokens, lengthCovering(queryLengths, 0.95, MAX_QUERY_TOKENS));
+  const itemTokens = Math.max(text.minTokens, lengthCovering(itemLengths, 0.95, MAX_ITEM_TOKENS));
   const tok = tokenize(data, encode, queryTokens, itemTokens);
   signal?.throwIfAborted();
 
   const shape: EncoderShape = {
-    vocabSize: processor.vocabSize,
-    embDim: EMBEDDING_DIM,
+    vocabSize,
+    embDim: text.initialEmbedding ? text.embDim : EMBEDDING_DIM,
     layers: config.encoder.rnnNames.map((cell, l) => ({ cell, units: config.encoder.rnnUnits[l]! })),
   };
   const batchSize = Math.min(config.trnBatchSize ?? autoBatchSize(tok.pairs.length), Math.max(2, tok.pairs.length));
   onProgress?.({
     kind: 'phase',
     phase: 'training',
-    message: `${tok.pairs.length} training pairs, ${data.index.length} items, vocabulary ${processor.vocabSize}, batch ${batchSize}, queries ${queryTokens} / items ${itemTokens} tokens`,
+    message: `${tok.pairs.length} training pairs, ${data.index.length} items, ${text.describe}, batch ${batchSize}, queries ${queryTokens} / items ${itemTokens} tokens`,
   });
   const metricNames = config.datasetFamily === 'classification' ? CLASSIFICATION_METRICS : RANKING_METRICS;
   const trained = await trainEncoder(data, tok, encode, {
     shape,
     embTrainable: config.encoder.embTrainable,
+    ...(text.initialEmbedding && { initialEmbedding: text.initialEmbedding }),
     embDropout: config.encoder.embSpdp,
     numEpochs: config.numEpochs,
     patience: config.monitorPatience,
@@ -110,7 +170,8 @@ export async function runTrainingJob(input: TrainingJobInput, hooks: TrainingJob
     modelType: input.modelType,
     shape,
     weights: trained.best,
-    tokenizerJson: processor.toTokenizerJson(),
+    tokenizerJson: text.tokenizerJson,
+    tokenizerConfig: text.tokenizerConfig,
     maxTokens: itemTokens,
     config: flat,
     metrics: metrics as unknown as Record<string, unknown>,

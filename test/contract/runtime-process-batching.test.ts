@@ -116,7 +116,10 @@ test('dynamic batching at concurrency 16 with one-text requests (bigru)', async 
   assert.ok(off && on);
   t.diagnostic(`speed-up: ${(on.perSecond / off.perSecond).toFixed(2)}x`);
   assert.equal(off.meanBatch, 1);
-  assert.ok(on.meanBatch > 2, `batching formed batches of ${on.meanBatch.toFixed(2)} on average`);
+  // Unbatched is exactly 1. How far above 1 the batched mean gets depends on how many requests
+  // the load generator keeps outstanding, which a busy machine lowers (5.9-6.1 alone here, 1.5-1.6
+  // beside other test runs): 1.2 says batches formed without failing on a crowded machine.
+  assert.ok(on.meanBatch > 1.2, `batching formed batches of ${on.meanBatch.toFixed(2)} on average`);
   // Throughput is reported, not asserted: on a shared machine a timed comparison fails by chance
   // (bench/predict measures it).
 });

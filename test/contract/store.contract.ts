@@ -910,6 +910,81 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         }
       });
     });
+    group('cluster: leases, signing keys, instances, serving endpoints', (ctx) => {
+      it('a lease has one holder until it expires or is released; renewals keep the epoch, a change of holder bumps it', async () => {
+        const name = `lease-${randomUUID()}`;
+        const a = await ctx.store.acquireLease(name, 'a', 400);
+        assert.equal(a.held, true);
+        assert.equal(a.holder, 'a');
+        const b = await ctx.store.acquireLease(name, 'b', 400);
+        assert.deepEqual({ held: b.held, holder: b.holder, epoch: b.epoch }, { held: false, holder: 'a', epoch: a.epoch });
+        const renewed = await ctx.store.acquireLease(name, 'a', 400);
+        assert.equal(renewed.held, true);
+        assert.equal(renewed.epoch, a.epoch);
+        assert.ok(renewed.expiresAt >= a.expiresAt);
+        await new Promise((r) => setTimeout(r, 450));
+        const taken = await ctx.store.acquireLease(name, 'b', 400);
+        assert.deepEqual({ held: taken.held, holder: taken.holder, epoch: taken.epoch }, { held: true, holder: 'b', epoch: a.epoch + 1 });
+        assert.equal((await ctx.store.acquireLease(name, 'a', 400)).held, false, 'the old holder does not get it back while b holds it');
+        await ctx.store.releaseLease(name, 'a');
+        assert.equal((await ctx.store.acquireLease(name, 'a', 400)).held, false, "releasing someone else's lease does nothing");
+        await ctx.store.releaseLease(name, 'b');
+        const again = await ctx.store.acquireLease(name, 'a', 400);
+        assert.deepEqual({ held: again.held, epoch: again.epoch }, { held: true, epoch: a.epoch + 2 });
+      });
+
+      it('of two handles (two servers) asking for a free lease at once, exactly one gets it', async () => {
+        const second = await ctx.opened.reopen();
+        try {
+          for (let round = 0; round < 10; round++) {
+            const name = `race-${randomUUID()}`;
+            const results = await Promise.all([ctx.store.acquireLease(name, 'x', 10_000), second.acquireLease(name, 'y', 10_000)]);
+            assert.equal(results.filter((r) => r.held).length, 1, JSON.stringify(results));
+            assert.equal(results[0]!.holder, results[1]!.holder);
+          }
+        } finally {
+          await second.close();
+        }
+      });
+
+      it('signing keys: ordered by seq; a taken seq or kid writes nothing', async () => {
+        const before = await ctx.store.listSigningKeys();
+        const seq = before.length + 1;
+        const key = { seq, kid: `kid-${randomUUID()}`, createdAt: t(1), privateJwk: { kty: 'RSA', n: 'abc', d: 'secret' } };
+        assert.equal(await ctx.store.insertSigningKey(key), true);
+        assert.equal(await ctx.store.insertSigningKey({ ...key, kid: `kid-${randomUUID()}` }), false, 'seq taken');
+        assert.equal(await ctx.store.insertSigningKey({ ...key, seq: seq + 1 }), false, 'kid taken');
+        const after = await ctx.store.listSigningKeys();
+        assert.deepEqual(after.at(-1), key);
+        assert.deepEqual(after.map((k) => k.seq), [...before.map((k) => k.seq), seq]);
+      });
+
+      it('instances: upserted by id, listed, pruned when not seen since', async () => {
+        const id = `instance-${randomUUID()}`;
+        const row = { id, url: 'http://10.0.0.1:8080', startedAt: t(1), seenAt: t(2), load: { d1: { inflight: 3, meanConcurrency: 1.5 } } };
+        await ctx.store.putInstance(row);
+        await ctx.store.putInstance({ ...row, seenAt: t(10), load: {} });
+        assert.deepEqual((await ctx.store.listInstances()).find((i) => i.id === id), { ...row, seenAt: t(10), load: {} });
+        const other = { ...row, id: `instance-${randomUUID()}`, seenAt: t(4) };
+        await ctx.store.putInstance(other);
+        assert.equal(await ctx.store.deleteInstancesSeenBefore(t(5)), 1);
+        assert.deepEqual((await ctx.store.listInstances()).map((i) => i.id).filter((x) => x === id || x === other.id), [id]);
+        await ctx.store.deleteInstance(id);
+        assert.equal((await ctx.store.listInstances()).some((i) => i.id === id), false);
+      });
+
+      it('serving endpoints: each put bumps the revision; delete removes them', async () => {
+        const dep = `dep-${randomUUID()}`;
+        const model = { modelId: 'm', vectorSize: 8, tricky: TRICKY_JSON };
+        const first = await ctx.store.putServingEndpoints(dep, model, [{ replicaId: 'r1', url: 'unix:/x', generation: 1 }], t(1));
+        const second = await ctx.store.putServingEndpoints(dep, model, [], t(2));
+        assert.equal(second, first + 1);
+        const listed = (await ctx.store.listServingEndpoints()).find((e) => e.deploymentId === dep);
+        assert.deepEqual(listed, { deploymentId: dep, revision: second, model, endpoints: [], updatedAt: t(2) });
+        await ctx.store.deleteServingEndpoints(dep);
+        assert.equal((await ctx.store.listServingEndpoints()).some((e) => e.deploymentId === dep), false);
+      });
+    });
     group('async chunking jobs', (ctx) => {
       const job = (customerId: string, over: Partial<ChunkingJobRecord> = {}): ChunkingJobRecord => ({
         id: randomUUID(),

@@ -101,8 +101,13 @@ describe('deploy/kubernetes', () => {
     assert.equal(mounts['/tmp'], 'tmp', 'tsx and the runner write only under /tmp besides the data dir');
     assert.equal(env.MODELD_DATABASE_URL.valueFrom.secretKeyRef.name, find('Secret')!.metadata.name);
     assert.equal(pod.serviceAccountName, find('ServiceAccount')!.metadata.name);
-    assert.equal(d.spec.replicas, 1, 'one instance until several can share a database under a lease');
-    assert.equal(d.spec.strategy.type, 'Recreate');
+    assert.equal(d.spec.replicas, 2, 'two instances under the leader lease');
+    assert.equal(d.spec.strategy.type, 'RollingUpdate');
+    assert.equal(d.spec.strategy.rollingUpdate.maxUnavailable, 0, 'a rolling update never takes both away');
+    assert.equal(env.MODELD_INSTANCE_ID.valueFrom.fieldRef.fieldPath, 'metadata.name', 'the lease names the pod');
+    assert.match(env.MODELD_PUBLIC_URL.value, /^http:\/\/modeld\.modeld\.svc:8080$/, 'one token issuer for every instance');
+    assert.deepEqual(find('PersistentVolumeClaim')!.spec.accessModes, ['ReadWriteMany'], 'both instances mount the data volume');
+    assert.equal(find('PodDisruptionBudget')!.spec.minAvailable, 1);
   });
 
   test('the ConfigMap’s config passes modeld’s own schema and names the replicas namespace the Role is in', () => {

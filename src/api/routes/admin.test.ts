@@ -64,7 +64,7 @@ before(async () => {
   });
   registerErrorHandling(app);
   registerAuthRoutes(app, { tokens });
-  registerAdminRoutes(app, { store, authenticator: tokens, clock });
+  registerAdminRoutes(app, { store, authenticator: tokens, clock, cluster: { instanceId: 'me', leader: () => 'me', heartbeatMs: 1000 } });
   await app.ready();
   adminAuth = await bearer(admin.clientId, admin.clientSecret);
 });
@@ -252,5 +252,27 @@ describe('clients', () => {
     const body = spec.paths['/admin/customers/{id}/clients']?.post?.requestBody?.content['application/json']?.schema;
     assert.deepEqual(body?.required, ['scopes']);
     assert.ok(spec.paths['/admin/customers/{id}/clients/{clientId}']?.delete);
+  });
+});
+
+describe('GET /admin/cluster', () => {
+  test('lists the instances with who leads and who is live; only with the admin scope', async () => {
+    await store.putInstance({ id: 'me', url: 'http://10.0.0.1:8080', startedAt: new Date(T0 - 60_000).toISOString(), seenAt: new Date(now).toISOString(), load: { d1: { inflight: 2 }, d2: { inflight: 3 } } });
+    await store.putInstance({ id: 'gone', url: 'http://10.0.0.2:8080', startedAt: new Date(T0 - 50_000).toISOString(), seenAt: new Date(now - 3001).toISOString(), load: {} });
+    const res = await app.inject({ method: 'GET', url: '/admin/cluster', headers: adminAuth });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {
+      self: 'me',
+      leader: 'me',
+      instances: [
+        { id: 'me', url: 'http://10.0.0.1:8080', startedAt: new Date(T0 - 60_000).toISOString(), seenAt: new Date(now).toISOString(), live: true, leader: true, inflight: 5 },
+        { id: 'gone', url: 'http://10.0.0.2:8080', startedAt: new Date(T0 - 50_000).toISOString(), seenAt: new Date(now - 3001).toISOString(), live: false, leader: false, inflight: 0 },
+      ],
+    });
+    const created = await app.inject({ method: 'POST', url: `/admin/customers/${(await createCustomer('c')).id}/clients`, headers: adminAuth, payload: { scopes: ['machinelearning.model'] } });
+    const other = created.json() as { clientId: string; clientSecret: string };
+    const refused = await app.inject({ method: 'GET', url: '/admin/cluster', headers: await bearer(other.clientId, other.clientSecret) });
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal((await app.inject({ method: 'GET', url: '/admin/cluster' })).statusCode, 401);
   });
 });

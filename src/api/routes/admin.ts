@@ -10,10 +10,21 @@ import { makeGuard } from '../plugins/auth.js';
 import { errorResponses } from '../schemas.js';
 import { requireJsonBody } from './shared.js';
 
+/** What this instance knows of the cluster it is part of (src/cluster). */
+export interface ClusterSelf {
+  instanceId: string;
+  /** The lease holder at this instance's last attempt (null before the first, or when nobody holds it). */
+  leader(): string | null;
+  /** How often every instance reports itself (its heartbeat): an instance unheard of for three is gone. */
+  heartbeatMs: number;
+}
+
 export interface AdminRoutesDeps {
   store: Store;
   authenticator: Authenticator;
   clock: Clock;
+  /** When given, `GET /admin/cluster` lists the instances sharing the store. */
+  cluster?: ClusterSelf;
 }
 
 
@@ -43,6 +54,28 @@ const CreatedClientBody = Type.Object(
     customerId: Type.String(),
     scopes: Type.Array(Type.String()),
     createdAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+
+const ClusterBody = Type.Object(
+  {
+    self: Type.String({ description: 'The instance that answered' }),
+    leader: Type.Union([Type.String(), Type.Null()], { description: 'The instance holding the leader lease (runs the controller and the training jobs)' }),
+    instances: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          url: Type.String(),
+          startedAt: Type.String({ format: 'date-time' }),
+          seenAt: Type.String({ format: 'date-time', description: 'Its last heartbeat' }),
+          live: Type.Boolean({ description: 'Heard from within the last three heartbeats' }),
+          leader: Type.Boolean(),
+          inflight: Type.Integer({ description: 'Requests in flight in its gateway at its last heartbeat, all deployments' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -93,6 +126,31 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       return renderCustomer(customer);
     },
   );
+
+  const cluster = deps.cluster;
+  if (cluster) {
+    r.get(
+      '/admin/cluster',
+      {
+        onRequest: admin,
+        schema: { ...base, summary: 'The modeld instances sharing this store, and which one leads', response: { 200: ClusterBody, ...errorResponses(401, 403) } },
+      },
+      async () => {
+        const leader = cluster.leader();
+        const liveSince = deps.clock.now() - 3 * cluster.heartbeatMs;
+        const instances = (await deps.store.listInstances()).map((i) => ({
+          id: i.id,
+          url: i.url,
+          startedAt: i.startedAt,
+          seenAt: i.seenAt,
+          live: Date.parse(i.seenAt) >= liveSince,
+          leader: i.id === leader,
+          inflight: Object.values(i.load).reduce<number>((n, l) => n + (Number((l as { inflight?: unknown }).inflight) || 0), 0),
+        }));
+        return { self: cluster.instanceId, leader, instances };
+      },
+    );
+  }
 
   r.get(
     '/admin/customers',

@@ -6,7 +6,7 @@ import { ModeldError, invalidField, quotaExceeded } from '../../errors/index.js'
 import { defaultConfig, type Config } from '../../config/index.js';
 import type { Store, TrainingJobRecord } from '../../store/index.js';
 import type { ModelImportMeta } from '../../engines/index.js';
-import { checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
+import { baseModelNotInstalledFor, checkDataFile, compileTrainingConfig, resolveDataUri } from '../../training/index.js';
 import { initialProgress } from '../../training/jobs/index.js';
 import { resolveImportSource } from '../artifact-source.js';
 import { ImportSlots } from '../import-slots.js';
@@ -347,6 +347,12 @@ export function registerModelRoutes(app: ModeldApp, deps: ModelRouteDeps): void 
       throw invalidField('body.trainingDataCredentials', 'not supported: modeld reads training data from file:// URIs (upload the files first), never with credentials');
     }
     const compiled = compileTrainingConfig(body.modelType, body.config);
+    // A transformer-RNN trainer (e5_small_v2_rnn) starts from an installed pre-trained model's
+    // tokenizer and token embeddings: refuse now, naming the model and how to install it, rather
+    // than queue a job that can only fail.
+    if (compiled.baseModel !== null && !(await deps.pretrained.list()).some((p) => p.id === compiled.baseModel)) {
+      throw baseModelNotInstalledFor(compiled);
+    }
     const data = body.trainingData;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw invalidField('body.trainingData', 'required: {"catalog": "file:///...", "signals": "file:///..."}');

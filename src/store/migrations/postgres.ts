@@ -143,4 +143,36 @@ CREATE INDEX chunking_jobs_status ON chunking_jobs(status, created_at);
 CREATE INDEX chunking_jobs_expires ON chunking_jobs(expires_at);
 `,
   },
+  {
+    version: 5,
+    name: 'cluster: leases, shared signing keys, instances, published endpoints',
+    sql: `
+CREATE TABLE leases (
+  name text PRIMARY KEY,
+  holder text NOT NULL,
+  epoch bigint NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE TABLE signing_keys (
+  seq integer PRIMARY KEY,
+  kid text NOT NULL UNIQUE,
+  created_at text NOT NULL,
+  private_jwk jsonb NOT NULL
+);
+CREATE TABLE instances (
+  id text PRIMARY KEY,
+  url text NOT NULL,
+  started_at text NOT NULL,
+  seen_at text NOT NULL,
+  load jsonb NOT NULL
+);
+CREATE TABLE serving_endpoints (
+  deployment_id text PRIMARY KEY,
+  revision bigint NOT NULL,
+  model jsonb NOT NULL,
+  endpoints jsonb NOT NULL,
+  updated_at text NOT NULL
+);
+`,
+  },
 ];

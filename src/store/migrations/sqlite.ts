@@ -136,4 +136,36 @@ CREATE INDEX chunking_jobs_status ON chunking_jobs(status, created_at);
 CREATE INDEX chunking_jobs_expires ON chunking_jobs(expires_at);
 `,
   },
+  {
+    version: 5,
+    name: 'cluster: leases, shared signing keys, instances, published endpoints',
+    sql: `
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE signing_keys (
+  seq INTEGER PRIMARY KEY,
+  kid TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  private_jwk TEXT NOT NULL
+) STRICT;
+CREATE TABLE instances (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  seen_at TEXT NOT NULL,
+  load TEXT NOT NULL
+) STRICT;
+CREATE TABLE serving_endpoints (
+  deployment_id TEXT PRIMARY KEY,
+  revision INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  endpoints TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+) STRICT;
+`,
+  },
 ];

@@ -13,10 +13,22 @@ import {
   eventPage,
   modelFromRow,
   trainingJobFromRow,
-  type Row,
-} from '../records.js';
+  type Row, instanceFromRow, leaseFromRow, servingEndpointsFromRow, signingKeyFromRow } from '../records.js';
 import { customerNotFound, newerSchemaError, rethrowWrite, throwIfOverQuota, type Violation } from '../store-errors.js';
-import type { ChunkingJobPatch, ChunkingJobRecord, DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
+import type {
+  ChunkingJobPatch,
+  ChunkingJobRecord,
+  DeploymentSpecPatch,
+  InstanceRecord,
+  LeaseState,
+  ModelPatch,
+  QuotaLimits,
+  ServingEndpointsRecord,
+  StatusWrite,
+  Store,
+  StoredSigningKey,
+  TrainingJobRecord,
+} from '../types.js';
 
 /**
  * Session advisory lock (two-int4 key space, apart from appendEvent's int8 keys) held while
@@ -536,6 +548,85 @@ export class PostgresStore implements Store {
       if (violation(err) === 'foreign-key') throw customerNotFound(customerId, err);
       throw err;
     }
+  }
+
+  // Cluster: several instances on this database (src/cluster).
+
+  /**
+   * One statement: the row lock of the upsert serializes two instances asking at once, and the
+   * second re-checks the WHERE on the first's row (held, not expired: nothing changes). Time is
+   * the database server's, so instances on hosts with different clocks agree on expiry.
+   */
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseState> {
+    const r =
+      (await this.#one(
+        `WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
+         INSERT INTO leases (name, holder, epoch, expires_at) SELECT $1, $2, 1, ms + $3 FROM clock
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+           epoch = CASE WHEN leases.holder = excluded.holder THEN leases.epoch ELSE leases.epoch + 1 END,
+           expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= (SELECT ms FROM clock)
+         RETURNING *`,
+        [name, holder, ttlMs],
+      )) ?? (await this.#one('SELECT * FROM leases WHERE name = $1', [name]))!;
+    return leaseFromRow(r, holder);
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.#pool.query(`UPDATE leases SET holder = '', expires_at = 0 WHERE name = $1 AND holder = $2`, [name, holder]);
+  }
+
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    return (await this.#all('SELECT * FROM signing_keys ORDER BY seq')).map((r) => signingKeyFromRow(r, decodeJson));
+  }
+
+  async insertSigningKey(k: StoredSigningKey): Promise<boolean> {
+    const result = await this.#pool.query('INSERT INTO signing_keys (seq, kid, created_at, private_jwk) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING', [
+      k.seq,
+      k.kid,
+      k.createdAt,
+      encodeJson('privateJwk', k.privateJwk),
+    ]);
+    return result.rowCount === 1;
+  }
+
+  async putInstance(i: InstanceRecord): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO instances (id, url, started_at, seen_at, load) VALUES ($1, $2, $3, $4, $5::jsonb)
+       ON CONFLICT (id) DO UPDATE SET url = excluded.url, started_at = excluded.started_at, seen_at = excluded.seen_at, load = excluded.load`,
+      [i.id, i.url, i.startedAt, i.seenAt, encodeJson('load', i.load)],
+    );
+  }
+
+  async listInstances(): Promise<InstanceRecord[]> {
+    return (await this.#all('SELECT * FROM instances ORDER BY started_at, id')).map((r) => instanceFromRow(r, decodeJson));
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    await this.#pool.query('DELETE FROM instances WHERE id = $1', [id]);
+  }
+
+  async deleteInstancesSeenBefore(before: string): Promise<number> {
+    return (await this.#pool.query('DELETE FROM instances WHERE seen_at < $1', [before])).rowCount ?? 0;
+  }
+
+  async putServingEndpoints(deploymentId: string, model: unknown, endpoints: unknown[], at: string): Promise<number> {
+    const r = (await this.#one(
+      `INSERT INTO serving_endpoints (deployment_id, revision, model, endpoints, updated_at) VALUES ($1, 1, $2::jsonb, $3::jsonb, $4)
+       ON CONFLICT (deployment_id) DO UPDATE SET revision = serving_endpoints.revision + 1, model = excluded.model,
+         endpoints = excluded.endpoints, updated_at = excluded.updated_at
+       RETURNING revision`,
+      [deploymentId, encodeJson('model', model), encodeJson('endpoints', endpoints), at],
+    ))!;
+    return Number(r.revision);
+  }
+
+  async deleteServingEndpoints(deploymentId: string): Promise<void> {
+    await this.#pool.query('DELETE FROM serving_endpoints WHERE deployment_id = $1', [deploymentId]);
+  }
+
+  async listServingEndpoints(): Promise<ServingEndpointsRecord[]> {
+    return (await this.#all('SELECT * FROM serving_endpoints ORDER BY deployment_id')).map((r) => servingEndpointsFromRow(r, decodeJson));
   }
 
   /** One statement, one snapshot: the three counts agree with each other. */

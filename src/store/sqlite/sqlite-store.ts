@@ -13,10 +13,22 @@ import {
   eventPage,
   modelFromRow,
   trainingJobFromRow,
-  type Row,
-} from '../records.js';
+  type Row, instanceFromRow, leaseFromRow, servingEndpointsFromRow, signingKeyFromRow } from '../records.js';
 import { customerNotFound, newerSchemaError, rethrowWrite, throwIfOverQuota, type Violation } from '../store-errors.js';
-import type { ChunkingJobPatch, ChunkingJobRecord, DeploymentSpecPatch, ModelPatch, QuotaLimits, StatusWrite, Store, TrainingJobRecord } from '../types.js';
+import type {
+  ChunkingJobPatch,
+  ChunkingJobRecord,
+  DeploymentSpecPatch,
+  InstanceRecord,
+  LeaseState,
+  ModelPatch,
+  QuotaLimits,
+  ServingEndpointsRecord,
+  StatusWrite,
+  Store,
+  StoredSigningKey,
+  TrainingJobRecord,
+} from '../types.js';
 
 /** How long a writer waits for another connection's write lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -508,6 +520,86 @@ export class SqliteStore implements Store {
       if (violation(err) === 'foreign-key') throw customerNotFound(customerId, err);
       throw err;
     }
+  }
+
+  // Cluster (one SQLite file serves one instance, but the methods behave as on PostgreSQL; the
+  // lease's clock is this process's, the only one that opens the file).
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<LeaseState> {
+    const now = Date.now();
+    const r =
+      this.#one(
+        `INSERT INTO leases (name, holder, epoch, expires_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,
+           epoch = CASE WHEN leases.holder = excluded.holder THEN leases.epoch ELSE leases.epoch + 1 END,
+           expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
+         RETURNING *`,
+        name,
+        holder,
+        now + ttlMs,
+        now,
+      ) ?? this.#one('SELECT * FROM leases WHERE name = ?', name)!;
+    return leaseFromRow(r, holder);
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.#sql(`UPDATE leases SET holder = '', expires_at = 0 WHERE name = ? AND holder = ?`).run(name, holder);
+  }
+
+  async listSigningKeys(): Promise<StoredSigningKey[]> {
+    return this.#all('SELECT * FROM signing_keys ORDER BY seq').map((r) => signingKeyFromRow(r, decodeJson));
+  }
+
+  async insertSigningKey(k: StoredSigningKey): Promise<boolean> {
+    const info = this.#sql('INSERT INTO signing_keys (seq, kid, created_at, private_jwk) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(
+      k.seq,
+      k.kid,
+      k.createdAt,
+      encodeJson('privateJwk', k.privateJwk),
+    );
+    return info.changes === 1;
+  }
+
+  async putInstance(i: InstanceRecord): Promise<void> {
+    this.#sql(
+      `INSERT INTO instances (id, url, started_at, seen_at, load) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET url = excluded.url, started_at = excluded.started_at, seen_at = excluded.seen_at, load = excluded.load`,
+    ).run(i.id, i.url, i.startedAt, i.seenAt, encodeJson('load', i.load));
+  }
+
+  async listInstances(): Promise<InstanceRecord[]> {
+    return this.#all('SELECT * FROM instances ORDER BY started_at, id').map((r) => instanceFromRow(r, decodeJson));
+  }
+
+  async deleteInstance(id: string): Promise<void> {
+    this.#sql('DELETE FROM instances WHERE id = ?').run(id);
+  }
+
+  async deleteInstancesSeenBefore(before: string): Promise<number> {
+    return this.#sql('DELETE FROM instances WHERE seen_at < ?').run(before).changes;
+  }
+
+  async putServingEndpoints(deploymentId: string, model: unknown, endpoints: unknown[], at: string): Promise<number> {
+    const r = this.#one(
+      `INSERT INTO serving_endpoints (deployment_id, revision, model, endpoints, updated_at) VALUES (?, 1, ?, ?, ?)
+       ON CONFLICT (deployment_id) DO UPDATE SET revision = serving_endpoints.revision + 1, model = excluded.model,
+         endpoints = excluded.endpoints, updated_at = excluded.updated_at
+       RETURNING revision`,
+      deploymentId,
+      encodeJson('model', model),
+      encodeJson('endpoints', endpoints),
+      at,
+    )!;
+    return Number(r.revision);
+  }
+
+  async deleteServingEndpoints(deploymentId: string): Promise<void> {
+    this.#sql('DELETE FROM serving_endpoints WHERE deployment_id = ?').run(deploymentId);
+  }
+
+  async listServingEndpoints(): Promise<ServingEndpointsRecord[]> {
+    return this.#all('SELECT * FROM serving_endpoints ORDER BY deployment_id').map((r) => servingEndpointsFromRow(r, decodeJson));
   }
 
   #usage(customerId: string): StoredQuotaUsage {

@@ -9,8 +9,10 @@ export interface ExportInput {
   modelType: string;
   shape: EncoderShape;
   weights: EncoderWeights;
-  /** The text processor's tokenizer.json document. */
+  /** The text processor's tokenizer.json: a document (written as JSON), or a base model's file text (written verbatim). */
   tokenizerJson: unknown;
+  /** A base model's tokenizer_config.json text, shipped beside tokenizer.json (the runner reads it with it). */
+  tokenizerConfig?: string | null;
   /** Inputs are truncated to this many tokens when served. */
   maxTokens: number;
   config: Record<string, unknown>;
@@ -20,14 +22,20 @@ export interface ExportInput {
 /**
  * Writes a trained encoder as a modeld artifact into `dir` (replacing what is there): `model.onnx`
  * (the encoder graph with the weights baked in: `input_ids`, `attention_mask` int64 [batch, seq]
- * -> `vector` [batch, 2H], L2-normalized), `tokenizer.json`, and `manifest.json` with the training
+ * -> `vector` [batch, 2H], L2-normalized), `tokenizer.json` (and a base model's
+ * `tokenizer_config.json`), and `manifest.json` with the training
  * config and metrics. The same runner that serves imported models serves it.
  */
 export async function exportArtifact(dir: string, x: ExportInput): Promise<ArtifactManifest> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'model.onnx'), buildEncoderGraph(x.shape, x.weights));
-  await writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(x.tokenizerJson));
+  await writeFile(path.join(dir, 'tokenizer.json'), typeof x.tokenizerJson === 'string' ? x.tokenizerJson : JSON.stringify(x.tokenizerJson));
+  const files = ['model.onnx', 'tokenizer.json'];
+  if (x.tokenizerConfig != null) {
+    await writeFile(path.join(dir, 'tokenizer_config.json'), x.tokenizerConfig);
+    files.push('tokenizer_config.json');
+  }
   return writeManifest(
     dir,
     {
@@ -47,6 +55,6 @@ export async function exportArtifact(dir: string, x: ExportInput): Promise<Artif
       normalize: true,
       training: { config: x.config, metrics: x.metrics },
     },
-    ['model.onnx', 'tokenizer.json'],
+    files,
   );
 }

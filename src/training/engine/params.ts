@@ -45,7 +45,12 @@ export class EncoderParams {
   /** Every recurrent layer's W, R and B, back to back, with their moments: the tensors are views into these. */
   readonly dense: { value: Float32Array; m: Float32Array; v: Float32Array };
 
-  constructor(readonly shape: EncoderShape, seed: number) {
+  /**
+   * Random initialization from `seed`; `initialEmbedding` ([vocabSize x embDim], a base model's
+   * token embeddings) replaces the random embedding, row 0 included (padding positions never reach
+   * a state, and row 0 is never updated). Throws RangeError when its size is not the shape's.
+   */
+  constructor(readonly shape: EncoderShape, seed: number, initialEmbedding?: Float32Array) {
     const rnd = seededRandom(seed);
     const uniform = (n: number, a: number) => {
       const out = new Float32Array(n);
@@ -53,7 +58,12 @@ export class EncoderParams {
       return out;
     };
     const emb = uniform(shape.vocabSize * shape.embDim, 0.5);
-    emb.fill(0, 0, shape.embDim);
+    if (initialEmbedding) {
+      if (initialEmbedding.length !== emb.length) throw new RangeError(`initial embedding has ${initialEmbedding.length} values, the shape needs ${shape.vocabSize} x ${shape.embDim}`);
+      emb.set(initialEmbedding);
+    } else {
+      emb.fill(0, 0, shape.embDim);
+    }
     this.embedding = new Param('embedding', [shape.vocabSize, shape.embDim], emb);
     const size = shape.layers.reduce((n, _, l) => {
       const dims = layerWeightDims(shape, l);

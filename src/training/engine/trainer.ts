@@ -20,8 +20,17 @@ import { ADAM_DEFAULTS, AdamUpdater, EncoderParams, loadCheckpoint, saveCheckpoi
  * and an onnxruntime Adam graph updates the weights (lazily the embedding rows the batch used).
  */
 
+/**
+ * A text's token ids as the served model sees them when it truncates at `maxTokens` (a learned
+ * processor: the first `maxTokens` ids, see `clip`; a base model's tokenizer: its own truncation,
+ * special tokens kept). Never empty.
+ */
+export type TokenEncoder = (text: string, maxTokens: number) => number[];
+
 export interface TrainerOptions {
   shape: EncoderShape;
+  /** The embedding's starting values ([vocabSize x embDim], a base model's token embeddings); random from `seed` when absent. */
+  initialEmbedding?: Float32Array;
   embTrainable: boolean;
   /** Spatial dropout on the embeddings (whole channels of a sequence), 0..1. */
   embDropout: number;
@@ -88,10 +97,10 @@ export interface TokenizedData {
   pairs: Array<{ q: number; i: number; weight: number }>;
 }
 
-export function tokenize(data: TrainingData, encode: (text: string) => number[], queryTokens: number, itemTokens: number): TokenizedData {
+export function tokenize(data: TrainingData, encode: TokenEncoder, queryTokens: number, itemTokens: number): TokenizedData {
   const pkids = data.index.map((it) => it.pkid);
   const itemIndex = new Map(pkids.map((p, i) => [p, i]));
-  const items = data.index.map((it) => clip(encode(it.text), itemTokens));
+  const items = data.index.map((it) => encode(it.text, itemTokens));
   const queries: string[] = [];
   const queryIndex = new Map<string, number>();
   const pairs: TokenizedData['pairs'] = [];
@@ -104,7 +113,7 @@ export function tokenize(data: TrainingData, encode: (text: string) => number[],
     }
     pairs.push({ q, i: itemIndex.get(p.pkid)!, weight: p.weight });
   }
-  return { items, pkids, queries, queryIds: queries.map((q) => clip(encode(q), queryTokens)), pairs };
+  return { items, pkids, queries, queryIds: queries.map((q) => encode(q, queryTokens)), pairs };
 }
 
 /** Automatic batch size: 128, or smaller for small data (at least ten steps an epoch, at least 8 pairs a batch). */
@@ -114,7 +123,7 @@ export function autoBatchSize(pairs: number): number {
   return Math.min(b, Math.max(2, pairs));
 }
 
-export async function trainEncoder(data: TrainingData, tok: TokenizedData, encode: (text: string) => number[], o: TrainerOptions): Promise<TrainerResult> {
+export async function trainEncoder(data: TrainingData, tok: TokenizedData, encode: TokenEncoder, o: TrainerOptions): Promise<TrainerResult> {
   const { shape } = o;
   const E = shape.embDim;
   const Tq = o.queryTokens;
@@ -123,11 +132,11 @@ export async function trainEncoder(data: TrainingData, tok: TokenizedData, encod
   const scale = o.scale ?? 20;
   const clipNorm = o.clipNorm ?? 5;
   const progressEvery = (o.progressEverySeconds ?? 2) * 1000;
-  const key = JSON.stringify({ shape, e: o.embTrainable, d: o.embDropout, b: o.batchSize, Tq, Ti, seed: o.seed, pairs: tok.pairs.length, items: tok.items.length });
+  const key = JSON.stringify({ shape, e: o.embTrainable, d: o.embDropout, b: o.batchSize, Tq, Ti, seed: o.seed, pairs: tok.pairs.length, items: tok.items.length, ...(o.initialEmbedding && { init: 'base' }) });
 
   const checkpoint = await loadCheckpoint<CheckpointState>(o.checkpointDir, shape).catch(() => null);
   const resumed = checkpoint !== null && checkpoint.state.key === key ? checkpoint : null;
-  const params = resumed?.params ?? new EncoderParams(shape, o.seed);
+  const params = resumed?.params ?? new EncoderParams(shape, o.seed, o.initialEmbedding);
   let best: EncoderWeights | null = resumed?.best ?? null;
   const state: CheckpointState = resumed?.state ?? { key, epoch: 0, adamStep: 0, evaluations: [], losses: [], bestEpoch: 0, seconds: 0, trainSeconds: 0, pairsTrained: 0 };
   if (resumed) o.onProgress?.({ kind: 'resumed', fromEpoch: state.epoch });
@@ -143,7 +152,7 @@ export async function trainEncoder(data: TrainingData, tok: TokenizedData, encod
   const trnRel = relevanceByQuery(data.train);
   const valQueries = [...valRel.keys()];
   const trnQueries = sampleQueries([...trnRel.keys()], o.trainEvalQueries ?? 1000, o.seed + 1);
-  const evalIds = (qs: string[]) => qs.map((q) => clip(encode(q), Ti));
+  const evalIds = (qs: string[]) => qs.map((q) => encode(q, Ti));
   const valIds = evalIds(valQueries);
   const trnIds = evalIds(trnQueries);
   const dim = vectorSizeOf(shape);

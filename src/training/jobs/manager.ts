@@ -29,6 +29,11 @@ export interface TrainingJobManagerOptions {
   clock: Clock;
   /** `<dataDir>/training`: one directory per job (`<trainingDir>/<jobId>`). */
   trainingDir: string;
+  /**
+   * The installed pre-trained models a run with a base model (`e5_small_v2_rnn`) reads; default
+   * `<trainingDir>/../models`, where dataPaths puts `<dataDir>/models` beside `<dataDir>/training`.
+   */
+  modelsDir?: string;
   /** The server's `training.dataRoots`, handed to every run. */
   dataRoots: readonly string[];
   /** Jobs running at once (config `training.concurrency`). */
@@ -50,6 +55,13 @@ export interface TrainingJobManagerOptions {
   stopGraceMs?: number;
   /** Largest data file a run reads, bytes (default: the data reader's). */
   maxDataBytes?: number;
+  /**
+   * With several instances on one store (docs/cluster.md): how often the manager, which runs on
+   * the leader only, reads the store for jobs another instance queued (its `notify` reached no
+   * manager) and for running jobs another instance cancelled (their workers are killed). 0 or
+   * absent: never (one instance: notify and cancel arrive here directly).
+   */
+  rescanIntervalMs?: number;
 }
 
 const TERMINAL: ReadonlySet<TrainingJobRecord['state']> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -102,12 +114,14 @@ interface Running {
  * A model is never left TRAINING without a job that will run: `start()` fails such models.
  */
 export class TrainingJobManager {
-  readonly #o: Required<Omit<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics'>> & Pick<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics'>;
+  readonly #o: Required<Omit<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics' | 'rescanIntervalMs'>> & Pick<TrainingJobManagerOptions, 'maxDataBytes' | 'metrics' | 'rescanIntervalMs'>;
   readonly #log: JobLogger;
   readonly #queue = new FairQueue();
   readonly #running = new Map<string, Running>();
   #started = false;
   #stopping = false;
+  #rescan: NodeJS.Timeout | null = null;
+  #rescanning = false;
 
   constructor(options: TrainingJobManagerOptions) {
     this.#o = {
@@ -117,6 +131,7 @@ export class TrainingJobManager {
       progressIntervalMs: 1000,
       stopGraceMs: 5000,
       ...options,
+      modelsDir: options.modelsDir ?? path.join(path.dirname(options.trainingDir), 'models'),
     };
     this.#log = this.#o.logger;
   }
@@ -151,6 +166,36 @@ export class TrainingJobManager {
     for (const job of open) this.#queue.push({ jobId: job.id, customerId: job.customerId, resumed: job.state === 'RUNNING' });
     if (open.length > 0) this.#log.info({ jobs: open.map((j) => j.id) }, 'training jobs picked up after a restart');
     this.#pump();
+    const every = this.#o.rescanIntervalMs ?? 0;
+    if (every > 0) {
+      this.#rescan = setInterval(() => void this.rescan(), every);
+      this.#rescan.unref();
+    }
+  }
+
+  /**
+   * Reads the store for what other instances did: QUEUED jobs this manager does not know yet
+   * join the queue, and a running job whose record says CANCELLED (its model was deleted through
+   * another instance) has its worker killed and its directory removed.
+   */
+  async rescan(): Promise<void> {
+    if (!this.#started || this.#stopping || this.#rescanning) return;
+    this.#rescanning = true;
+    try {
+      for (const job of await this.#o.store.listTrainingJobs(['QUEUED'])) this.notify(job.id, job.customerId);
+      for (const r of [...this.#running.values()]) {
+        const job = await this.#o.store.getTrainingJob(r.jobId);
+        if (r.cancelled || (job && job.state !== 'CANCELLED')) continue;
+        r.cancelled = true;
+        if (r.pid !== null) signalGroup(r.pid, 'SIGKILL');
+        this.#log.info({ jobId: r.jobId }, 'training job cancelled by another instance');
+        void r.done.then(() => rm(r.dir, { recursive: true, force: true }));
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'training: rescan of the store failed');
+    } finally {
+      this.#rescanning = false;
+    }
   }
 
   /** Tells the manager a job of `customerId` was written QUEUED (by M2). Ignored before start() and after stop(); start() finds it then. */
@@ -189,11 +234,16 @@ export class TrainingJobManager {
   /**
    * Server shutdown: no new job starts; running workers get SIGTERM (they stop after the current
    * step, their last epoch's checkpoint on disk), then SIGKILL after `stopGraceMs`. Their jobs stay
-   * RUNNING in the store and resume at the next start(). Idempotent.
+   * RUNNING in the store and resume at the next start(). Idempotent. `graceMs` 0 (a leader that
+   * lost its lease: another instance may resume the jobs soon) kills them at once; each resumes
+   * from its last finished epoch's checkpoint.
    */
-  async stop(): Promise<void> {
+  async stop(options: { graceMs?: number } = {}): Promise<void> {
     if (!this.#started) return;
+    const graceMs = options.graceMs ?? this.#o.stopGraceMs;
     this.#stopping = true;
+    if (this.#rescan) clearInterval(this.#rescan);
+    this.#rescan = null;
     this.#queue.clear();
     const all = [...this.#running.values()];
     for (const r of all) {
@@ -204,7 +254,7 @@ export class TrainingJobManager {
       all.map(async (r) => {
         const timer = setTimeout(() => {
           if (r.pid !== null) signalGroup(r.pid, 'SIGKILL');
-        }, this.#o.stopGraceMs);
+        }, graceMs);
         await r.done;
         clearTimeout(timer);
       }),
@@ -297,6 +347,7 @@ export class TrainingJobManager {
       config: model.config ?? {},
       trainingData: { catalog: model.trainingData?.catalog ?? '', signals: model.trainingData?.signals ?? '' },
       dataRoots: [...this.#o.dataRoots],
+      modelsDir: this.#o.modelsDir,
       workDir: r.dir,
       threads: this.threadsPerJob,
       ...(this.#o.maxDataBytes !== undefined && { maxDataBytes: this.#o.maxDataBytes }),

@@ -276,6 +276,9 @@ export class FakeApiServer {
     const bookmarks = q.get('allowWatchBookmarks') === 'true';
     const timeoutSeconds = Number(q.get('timeoutSeconds') ?? 1800);
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // The real API server answers a watch's headers at once; a client waits for them before it
+    // counts the watch as started.
+    res.flushHeaders();
     this.#watches.add(res);
     const send = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
     const relevant = (c: { kind: string; namespace: string; object: KubeObject }) => c.kind === info.kind && (!scoped || !info.namespaced || c.namespace === ns);
