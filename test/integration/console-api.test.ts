@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { ModeldClient, ModeldClientError } from '../../src/client/index.js';
 import { compileTrainingConfig } from '../../src/training/config.js';
-import { CONFIG_KEYS, CONFIG_NAMES, validateConfig } from '../../web/src/training-keys.js';
+import { CONFIG_KEYS, CONFIG_NAMES, familiesOf, validateConfig } from '../../web/src/training-keys.js';
 import { startConsoleServer, type ConsoleServer } from '../fixtures/console.js';
 import { makeModeldArtifact } from '../fixtures/models.js';
 
@@ -19,15 +19,18 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 
 describe("the console's training keys agree with the server", () => {
   test('every default, for every dataset and trainer config, is what the server compiles', () => {
+    // The mlp configs, and transformer-RNN trainers (a base model's tokenizer; the dataset's family).
     for (const dataset of Object.keys(CONFIG_NAMES)) {
-      for (const trainer of Object.keys(CONFIG_NAMES)) {
-        const compiled = compileTrainingConfig('ecommerce-rnn', { dataset_config: dataset, trainer_config: trainer }).flat;
+      for (const trainer of [...Object.keys(CONFIG_NAMES), 'e5_small_v2_rnn', 'bge_small_rnn']) {
+        const given = { dataset_config: dataset, trainer_config: trainer };
+        const compiled = compileTrainingConfig('ecommerce-rnn', given).flat;
+        const fam = familiesOf(given);
         for (const k of CONFIG_KEYS) {
           if (k.key === 'dataset_config' || k.key === 'trainer_config') continue;
           assert.ok(k.key in compiled, `${k.key} is a key the server knows`);
-          assert.deepEqual(k.defaultFor(CONFIG_NAMES[dataset]!, CONFIG_NAMES[trainer]!), compiled[k.key], `${k.key} for ${dataset}/${trainer}`);
+          assert.deepEqual(k.defaultFor(fam.dataset, fam.trainer, given), compiled[k.key], `${k.key} for ${dataset}/${trainer}`);
         }
-        assert.deepEqual(validateConfig({ dataset_config: dataset, trainer_config: trainer }), {});
+        assert.deepEqual(validateConfig(given), {});
       }
     }
   });
@@ -49,6 +52,13 @@ describe("the console's training keys agree with the server", () => {
       ['dataset_config.metrics_config.monitor_metric', 'ndcg@7'],
       ['dataset_config.metrics_config.monitor_metric', 'f1@5'],
     ];
+    const transformer = { ...base, trainer_config: 'e5_small_v2_rnn' };
+    assert.ok(validateConfig({ ...transformer, 'trainer_config/text_processor_config': 'word_en' })['trainer_config/text_processor_config']);
+    assert.throws(
+      () => compileTrainingConfig('ecommerce-rnn', { ...transformer, 'trainer_config/text_processor_config': 'word_en' }),
+      (e: { details?: { field?: string } }) => e.details?.field === 'body.config.trainer_config/text_processor_config',
+    );
+    assert.ok(validateConfig({ ...base, trainer_config: 'nope' }).trainer_config);
     for (const [key, value] of bad) {
       const config = { ...base, [key]: value };
       assert.ok(validateConfig(config)[key], `the console refuses ${key}=${JSON.stringify(value)}`);

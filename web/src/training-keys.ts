@@ -23,6 +23,20 @@ const MAX_LAYERS = 4;
 const MONITOR = /^(hit|map|mrr|ndcg|recall|f1)@(1|3|5|10)$/;
 const TEXT_PROCESSORS = ['word_en', 'word_custom', 'bpe_custom'];
 
+/**
+ * A transformer-RNN trainer (`e5_small_v2_rnn`): an RNN encoder on an installed pre-trained
+ * model's tokenizer and token embeddings. The server checks that the name is a catalogue model's
+ * and that it is installed; it takes the dataset's family for its defaults.
+ */
+export function isTransformerTrainer(value: unknown): value is string {
+  return typeof value === 'string' && !(value in CONFIG_NAMES) && /^[a-z0-9_]+_rnn$/.test(value);
+}
+
+/** The config spelling of a pre-trained model id (e5-small-v2 -> e5_small_v2). */
+export function baseKey(id: string): string {
+  return id.replace(/[-.]/g, '_');
+}
+
 export type KeyKind = 'choice' | 'integer' | 'number' | 'boolean' | 'column' | 'list';
 
 export interface ConfigKey {
@@ -34,8 +48,13 @@ export interface ConfigKey {
   choices?: readonly string[];
   /** Column keys that may be null (no such column). */
   nullable?: boolean;
-  /** The default for a dataset family and a trainer family (undefined: required, no default). */
-  defaultFor: (dataset: Family, trainer: Family) => unknown;
+  /** The default for a dataset family and a trainer family (undefined: required, no default); `given` is the config so far. */
+  defaultFor: (dataset: Family, trainer: Family, given?: Record<string, unknown>) => unknown;
+  /**
+   * Choices that depend on the config so far and on the pre-trained models installed on the
+   * server (their ids): the transformer-RNN trainers, the base model's tokenizer.
+   */
+  choicesFor?: (given: Record<string, unknown>, installedPretrained: readonly string[]) => readonly string[];
   /** Checks a value (already parsed from the form); returns the message, or null when valid. */
   check: (value: unknown, all: Record<string, unknown>) => string | null;
 }
@@ -66,9 +85,11 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     label: 'Trainer config',
     kind: 'choice',
     choices: Object.keys(CONFIG_NAMES),
-    doc: 'Trainer family: picks emb_trainable and monitor_patience defaults.',
+    choicesFor: (_given, installed) => [...Object.keys(CONFIG_NAMES), ...installed.map((id) => `${baseKey(id)}_rnn`)],
+    doc: 'Trainer family: picks emb_trainable and monitor_patience defaults. <model>_rnn trains on an installed pre-trained model\'s tokenizer and token embeddings.',
     defaultFor: () => undefined,
-    check: (v) => (typeof v === 'string' && v in CONFIG_NAMES ? null : `must be one of ${Object.keys(CONFIG_NAMES).join(', ')}`),
+    check: (v) =>
+      (typeof v === 'string' && v in CONFIG_NAMES) || isTransformerTrainer(v) ? null : `must be one of ${Object.keys(CONFIG_NAMES).join(', ')}, or <installed pre-trained model>_rnn`,
   },
   {
     key: 'trainer_config.num_epochs',
@@ -100,9 +121,17 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     label: 'Text processor',
     kind: 'choice',
     choices: TEXT_PROCESSORS,
-    doc: 'Tokenization learned from your data (word_en: 30,000 words; word_custom: 100,000; bpe_custom: 10,000 BPE pieces).',
-    defaultFor: () => 'word_en',
-    check: (v) => (typeof v === 'string' && TEXT_PROCESSORS.includes(v) ? null : `must be one of ${TEXT_PROCESSORS.join(', ')}`),
+    choicesFor: (given) => (isTransformerTrainer(given.trainer_config) ? [given.trainer_config.slice(0, -'_rnn'.length)] : TEXT_PROCESSORS),
+    doc: "Tokenization learned from your data (word_en: 30,000 words; word_custom: 100,000; bpe_custom: 10,000 BPE pieces); a <model>_rnn trainer uses its base model's tokenizer.",
+    defaultFor: (_d, _t, given) => (isTransformerTrainer(given?.trainer_config) ? given.trainer_config.slice(0, -'_rnn'.length) : 'word_en'),
+    check: (v, all) => {
+      const trainer = all.trainer_config;
+      if (isTransformerTrainer(trainer)) {
+        const base = trainer.slice(0, -'_rnn'.length);
+        return v === base ? null : `${trainer} tokenizes with its base model's tokenizer: give ${base} or leave it empty`;
+      }
+      return typeof v === 'string' && TEXT_PROCESSORS.includes(v) ? null : `must be one of ${TEXT_PROCESSORS.join(', ')}`;
+    },
   },
   {
     key: 'trainer_config.encoder_config.rnn_names_list',
@@ -214,17 +243,16 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
 
 /** Families of a (possibly incomplete) config, ecommerce when unset. */
 export function familiesOf(config: Record<string, unknown>): { dataset: Family; trainer: Family } {
-  return {
-    dataset: CONFIG_NAMES[config.dataset_config as string] ?? 'ecommerce',
-    trainer: CONFIG_NAMES[config.trainer_config as string] ?? 'ecommerce',
-  };
+  const dataset = CONFIG_NAMES[config.dataset_config as string] ?? 'ecommerce';
+  // A transformer-RNN trainer names no family: it takes the dataset's.
+  return { dataset, trainer: CONFIG_NAMES[config.trainer_config as string] ?? (isTransformerTrainer(config.trainer_config) ? dataset : 'ecommerce') };
 }
 
 /** Every key with its effective value: the given one, else the default for the config's families. */
 export function effectiveConfig(given: Record<string, unknown>): Record<string, unknown> {
   const { dataset, trainer } = familiesOf(given);
   const out: Record<string, unknown> = {};
-  for (const k of CONFIG_KEYS) out[k.key] = k.key in given ? given[k.key] : k.defaultFor(dataset, trainer);
+  for (const k of CONFIG_KEYS) out[k.key] = k.key in given ? given[k.key] : k.defaultFor(dataset, trainer, given);
   return out;
 }
 

@@ -12,6 +12,8 @@ const TYPES: Record<string, string> = { 'ecommerce-rnn': 'mlp_ecommerce', 'gener
 export function TrainPage(props: { session: Session }) {
   const { client } = props.session;
   const uploads = useAsync((signal) => client.listUploads({ signal }), []);
+  // Installed pre-trained models: each can be the base of a transformer-RNN trainer (<id>_rnn).
+  const pretrained = useAsync(async (signal) => (await client.listModels({ signal })).filter((m) => m.category === 'pre-trained (shared)').map((m) => m.id), []);
   const [name, setName] = useState('');
   const [modelType, setModelType] = useState('ecommerce-rnn');
   const [region, setRegion] = useState('local');
@@ -136,7 +138,8 @@ export function TrainPage(props: { session: Session }) {
               <tbody>
                 {CONFIG_KEYS.map((k) => {
                   const id = `cfg-${k.key.replace(/[^a-z0-9]/gi, '-')}`;
-                  const def = k.defaultFor(fam.dataset, fam.trainer);
+                  const def = k.defaultFor(fam.dataset, fam.trainer, given);
+                  const choices = k.choicesFor ? k.choicesFor(given, pretrained.data ?? []) : (k.choices ?? []);
                   const err = configErrors[k.key];
                   const text = texts[k.key] ?? (k.key === 'dataset_config' || k.key === 'trainer_config' ? String(given[k.key] ?? '') : '');
                   const set = (v: string) => setTexts((t) => ({ ...t, [k.key]: v }));
@@ -150,7 +153,7 @@ export function TrainPage(props: { session: Session }) {
                         {k.kind === 'choice' ? (
                           <select id={id} value={text} onChange={(e) => set(valueOf(e))} aria-invalid={!!err}>
                             {k.key !== 'dataset_config' && k.key !== 'trainer_config' && <option value="">(default)</option>}
-                            {k.choices!.map((c) => (
+                            {choices.map((c) => (
                               <option key={c}>{c}</option>
                             ))}
                           </select>
