@@ -298,6 +298,10 @@ describe('web console in Chromium', { skip: skip ?? false, timeout: 480_000 }, (
 
   test('admin: create a customer and a client (secret shown once), rotate it, and the old secret stops working', async () => {
     await nav(page, 'Admin').click();
+    const instance = page.getByTestId('instances-table').locator('tbody tr');
+    await instance.first().waitFor();
+    assert.equal(await instance.count(), 1);
+    assert.match(await instance.first().innerText(), /this one[\s\S]*live/);
     await page.getByLabel('New customer name').fill('acme');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.getByRole('button', { name: /acme/ }).waitFor();

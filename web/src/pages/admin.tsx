@@ -59,6 +59,7 @@ export function AdminPage(props: { session: Session }) {
         </section>
         {current && <Clients session={props.session} customerId={current} key={current} />}
       </div>
+      <Instances session={props.session} />
     </Page>
   );
 }
@@ -217,5 +218,51 @@ function Clients(props: { session: Session; customerId: string }) {
         )}
       </section>
     </div>
+  );
+}
+
+/** The modeld instances sharing this store, and which one leads (GET /admin/cluster). */
+function Instances(props: { session: Session }) {
+  const cluster = useAsync((signal) => props.session.client.getCluster({ signal }), [], 10_000);
+  return (
+    <section class="card">
+      <h2>Instances</h2>
+      <ErrorBox error={cluster.error} />
+      {cluster.data && (
+        <div class="table-wrap">
+          <table class="small" data-testid="instances-table">
+            <thead>
+              <tr>
+                <th scope="col">Instance</th>
+                <th scope="col">URL</th>
+                <th scope="col">Role</th>
+                <th scope="col">Live</th>
+                <th scope="col" class="num">
+                  In flight
+                </th>
+                <th scope="col">Started</th>
+                <th scope="col">Last seen</th>
+              </tr>
+            </thead>
+            <tbody>
+              {cluster.data.instances.map((i) => (
+                <tr key={i.id}>
+                  <td class="mono">
+                    {i.id}
+                    {i.id === cluster.data!.self && <span class="badge">this one</span>}
+                  </td>
+                  <td class="mono">{i.url}</td>
+                  <td>{i.leader ? <span class="badge ok">leader</span> : 'follower'}</td>
+                  <td>{i.live ? <span class="badge ok">live</span> : <span class="badge bad">gone</span>}</td>
+                  <td class="num">{i.inflight}</td>
+                  <td>{fmtTime(i.startedAt)}</td>
+                  <td>{fmtTime(i.seenAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }
