@@ -131,6 +131,8 @@ try {
     await shot('deployment', true);
     await go(`/deployments/${failed.id}`, (p) => p.getByTestId('failure').waitFor({ timeout: 120_000 }));
     await shot('deployment-failed');
+    await go('/uploads', (p) => p.getByTestId('quotas').waitFor());
+    await shot('uploads');
     await go(`/try?model=${dep.id}`, (p) => p.getByRole('button', { name: 'Embed' }).waitFor());
     await page.getByLabel('Texts (one per line)').fill(texts.join('\n'));
     await page.getByRole('button', { name: 'Embed' }).click();

@@ -260,6 +260,18 @@ describe('web console in Chromium', { skip: skip ?? false, timeout: 480_000 }, (
     await page.locator('ol.timeline li.warning', { hasText: 'ModelLoadFailed' }).first().waitFor();
   });
 
+  test('uploads: the files and folders with the quotas; delete one with confirmation', async () => {
+    await nav(page, 'Uploads').click();
+    const table = page.getByTestId('uploads-table');
+    await table.locator('tr', { hasText: 'signals.csv' }).waitFor();
+    await table.locator('tr', { hasText: 'doomed/' }).waitFor();
+    assert.match(await page.getByTestId('quotas').innerText(), /uploadFiles\s*\d+ of 200/);
+    await table.locator('tr', { hasText: 'signals.csv' }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete signals.csv?' }).getByRole('button', { name: 'Delete' }).click();
+    await table.locator('tr', { hasText: 'signals.csv' }).waitFor({ state: 'detached' });
+    assert.equal((await s.api.listUploads()).some((u) => u.name === 'signals.csv'), false);
+  });
+
   test("the deployment page charts the last hour and PATCH changes replicas; an invalid PATCH shows the API's message", async () => {
     await page.goto(`${s.url}/console/deployments/${deploymentId}`);
     // A reload forgets the session: the console asks to sign in again, then shows the page asked for.

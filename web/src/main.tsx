@@ -10,6 +10,7 @@ import { ModelsPage } from './pages/models.js';
 import { SignIn } from './pages/signin.js';
 import { TrainPage } from './pages/train.js';
 import { TryPage } from './pages/try.js';
+import { UploadsPage } from './pages/uploads.js';
 import { match, navigate, useLocation } from './router.js';
 import { can, type Session } from './session.js';
 import { Link, Page } from './ui.js';
@@ -19,6 +20,7 @@ function Nav(props: { session: Session; path: string; onSignOut: () => void }) {
   const items: Array<[string, string, boolean]> = [
     ['/models', 'Models', can.models(s)],
     ['/deployments', 'Deployments', can.models(s)],
+    ['/uploads', 'Uploads', can.models(s)],
     ['/try', 'Try it', can.predict(s)],
     ['/admin', 'Admin', can.admin(s)],
   ];
@@ -61,6 +63,7 @@ function Routes(props: { session: Session; path: string; query: URLSearchParams 
   if ((m = match('/models/:id', path))) return <ModelPage session={session} id={m.id!} />;
   if (match('/deployments', path)) return <DeploymentsPage session={session} />;
   if ((m = match('/deployments/:id', path))) return <DeploymentPage session={session} id={m.id!} />;
+  if (match('/uploads', path)) return <UploadsPage session={session} />;
   if (match('/try', path)) return <TryPage session={session} initialModel={query.get('model') ?? ''} />;
   if (match('/admin', path)) return <AdminPage session={session} />;
   return (
