@@ -25,6 +25,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY src ./src
 COPY tsconfig.json ./
+# The web console (/console), bundled by esbuild (a dependency) into web/dist at build time.
+COPY web ./web
+COPY scripts/build-console.mjs ./scripts/build-console.mjs
+RUN node scripts/build-console.mjs
 
 RUN groupadd --system --gid 10001 modeld \
  && useradd --system --uid 10001 --gid modeld --home-dir /var/lib/modeld --shell /usr/sbin/nologin modeld \

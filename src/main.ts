@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ChunkingService } from './chunking/index.js';
-import { buildApp, engineArtifacts, importFileLimits, Metrics, startMetricsServer } from './api/index.js';
+import { buildApp, engineArtifacts, importFileLimits, Metrics, startMetricsServer, type ReplicaLister } from './api/index.js';
 import { ensureAdminClient, issuerFor, loadOrCreateStoredKeys, TokenService } from './auth/index.js';
 import { PretrainedCache, PretrainedDeployments, resolveArtifactFor } from './catalog/index.js';
 import { ClusterMembers, EndpointFollower, LeaseLeadership, PublishingEndpoints } from './cluster/index.js';
@@ -233,6 +233,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       training,
       artifactRoots: { artifacts: paths.artifacts, models: paths.models },
       chunking,
+      replicas: replicaLister(runtimes, registry),
       cluster: { instanceId, leader: () => leadership?.holder ?? null, heartbeatMs: config.cluster.syncIntervalMs },
     });
     stack.push(async () => {
@@ -374,6 +375,35 @@ async function buildRuntimes(
     }
   }
   return runtimes;
+}
+
+/**
+ * The console's replicas table (GET .../deployments/{id}/replicas): what every region's runtime
+ * observes of the deployment, joined by replica id with the gateway's endpoint (in flight, served).
+ */
+function replicaLister(runtimes: Map<string, Runtime>, registry: EndpointRegistry): ReplicaLister {
+  return async (deploymentId) => {
+    const endpoints = new Map((registry.get(deploymentId)?.endpoints ?? []).map((e) => [e.replicaId, e]));
+    const observed = (await Promise.all([...runtimes.values()].map((r) => r.listReplicas(deploymentId)))).flat();
+    return observed.map((r) => {
+      const e = endpoints.get(r.replicaId);
+      return {
+        replicaId: r.replicaId,
+        generation: r.generation,
+        phase: r.phase,
+        pid: r.pid,
+        pod: r.podName ?? null,
+        startedAt: r.startedAt,
+        readyAt: r.readyAt,
+        exitCode: r.exitCode,
+        inflight: e?.inflight ?? 0,
+        served: e?.served ?? 0,
+        routed: e !== undefined && !e.failed,
+        lastError: r.lastError,
+        waitingReason: r.waitingReason ?? null,
+      };
+    });
+  };
 }
 
 /** Pre-trained models are served from the first region that runs on this machine. */

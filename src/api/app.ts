@@ -22,6 +22,9 @@ import { registerPredictionRoutes } from './routes/predictions.js';
 import { registerAsyncChunkingRoutes } from './routes/async-chunking.js';
 import type { ChunkingService } from '../chunking/index.js';
 import { registerUploadRoutes } from './routes/uploads.js';
+import { registerConsoleRoutes } from './routes/console.js';
+import { registerDeploymentInsightRoutes, type ReplicaLister } from './routes/deployment-insights.js';
+import { DeploymentHistory } from './deployment-history.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
 import { registerInternalArtifactRoutes, type ArtifactRoots } from './routes/internal-artifacts.js';
 import { CustomerQuotas } from './quotas.js';
@@ -75,6 +78,19 @@ export interface AppDeps {
   artifactRoots?: ArtifactRoots;
   /** The Async Chunking API (`/ai/async-chunking/...`); registered only when given. */
   chunking?: ChunkingService;
+  /**
+   * A deployment's replicas as the runtimes see them, with the gateway's per-replica load (the
+   * extension `GET .../deployments/{id}/replicas`, registered only when given; built by main.ts).
+   */
+  replicas?: ReplicaLister;
+  /**
+   * The per-deployment history behind `GET .../deployments/{id}/metrics` (DeploymentHistory,
+   * sampled from `metrics` while the app is open): sample interval (default 10 s) and samples kept
+   * (default 360); `false` leaves the route out.
+   */
+  deploymentHistory?: { intervalMs?: number; capacity?: number } | false;
+  /** Folder of the built web console served at `/console/` (default `<repo>/web/dist`). */
+  consoleDir?: string;
   /** This instance and the lease holder, for `GET /admin/cluster` (docs/cluster.md). */
   cluster?: ClusterSelf;
 }
@@ -189,6 +205,13 @@ export async function buildApp(deps: AppDeps): Promise<ModeldApp> {
   });
   registerUploadRoutes(app, { config: deps.config, clock: deps.clock, guard, uploads, quotas });
   registerDeploymentRoutes(app, { config: deps.config, store: deps.store, clock: deps.clock, guard, controller: deps.controller, quotas });
+  const history = deps.deploymentHistory === false ? undefined : new DeploymentHistory({ registry: deps.metrics.registry, clock: deps.clock, ...deps.deploymentHistory });
+  if (history) {
+    app.addHook('onReady', async () => history.start());
+    app.addHook('onClose', async () => history.stop());
+  }
+  registerDeploymentInsightRoutes(app, { store: deps.store, guard, ...(deps.replicas && { replicas: deps.replicas }), ...(history && { history }) });
+  registerConsoleRoutes(app, deps.consoleDir === undefined ? {} : { dir: deps.consoleDir });
   if (deps.gateway) {
     registerPredictionRoutes(app, { gateway: deps.gateway, guard });
     if (deps.chunking) registerAsyncChunkingRoutes(app, { chunking: deps.chunking, guard });

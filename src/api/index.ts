@@ -11,3 +11,6 @@ export { TRAINING_MODEL_TYPES, IMPORTABLE_MODEL_TYPES } from './routes/models.js
 export { UploadStore, UPLOAD_NAME, MAX_UPLOAD_DEPTH, checkUploadPath, type UploadInfo, type UploadFolderInfo } from './uploads.js';
 export type { DeploymentNotifier } from './routes/deployments.js';
 export { engineArtifacts, importFileLimits, pretrainedCatalog } from './engine-ports.js';
+export { DeploymentHistory, type DeploymentSample } from './deployment-history.js';
+export type { ReplicaLister, ReplicaView } from './routes/deployment-insights.js';
+export { CONSOLE_CSP } from './routes/console.js';

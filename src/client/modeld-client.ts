@@ -5,12 +5,14 @@ import type {
   ClassificationResponse,
   ClassifyOptions,
   ClientCredentials,
+  ClientInfo,
   ClusterView,
   CreateDeploymentRequest,
   Customer,
   CustomerQuotas,
   Deployment,
   DeploymentEvent,
+  DeploymentMetrics,
   EmbedOptions,
   EmbeddingResponse,
   EventsQuery,
@@ -19,6 +21,7 @@ import type {
   ModelEvent,
   PatchDeploymentRequest,
   QuotaOverrides,
+  Replica,
   TokenClaims,
   TokenResponse,
   TokenizationResponse,
@@ -49,6 +52,12 @@ export interface ModeldClientOptions {
   tokenRefreshMarginMs?: number;
   /** Milliseconds since the epoch; injected by tests. Default Date.now. */
   now?: () => number;
+  /**
+   * How the token request carries the client's credentials: `basic` (HTTP Basic, the default)
+   * or `post` (client_id and client_secret in the form body, RFC 6749 2.3.1). Browsers use
+   * `post`: a refused Basic attempt is answered with a challenge that makes them show a login dialog.
+   */
+  clientAuth?: 'basic' | 'post';
 }
 
 export interface RequestOptions {
@@ -109,6 +118,9 @@ export class ModeldClient {
   readonly #timeoutMs: number;
   readonly #refreshMarginMs: number;
   readonly #now: () => number;
+  readonly #clientAuth: 'basic' | 'post';
+  /** Uploads of Blobs go through XMLHttpRequest where it exists and no fetch was injected. */
+  readonly #xhr: boolean;
   #token: CachedToken | null = null;
   #pendingToken: Promise<CachedToken> | null = null;
 
@@ -122,6 +134,8 @@ export class ModeldClient {
     this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#refreshMarginMs = options.tokenRefreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS;
     this.#now = options.now ?? Date.now;
+    this.#xhr = options.fetch === undefined;
+    this.#clientAuth = options.clientAuth ?? 'basic';
   }
 
   // ---- auth ------------------------------------------------------------------------------
@@ -133,11 +147,17 @@ export class ModeldClient {
   async issueToken(scopes: readonly string[] | undefined = this.#scopes, options: RequestOptions = {}): Promise<TokenResponse> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (scopes && scopes.length > 0) form.set('scope', scopes.join(' '));
-    const basic = base64Utf8(`${formEncode(this.#clientId)}:${formEncode(this.#clientSecret)}`);
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    if (this.#clientAuth === 'post') {
+      form.set('client_id', this.#clientId);
+      form.set('client_secret', this.#clientSecret);
+    } else {
+      headers.authorization = `Basic ${base64Utf8(`${formEncode(this.#clientId)}:${formEncode(this.#clientSecret)}`)}`;
+    }
     const url = `${this.baseUrl}/oauth2/token`;
     const response = await this.#fetchOnce(url, {
       method: 'POST',
-      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers,
       body: form.toString(),
       signal: options.signal,
     });
@@ -274,6 +294,16 @@ export class ModeldClient {
       if (length !== null) headers['content-length'] = String(length);
       let response: Response;
       try {
+        // Browsers stream a fetch body only over HTTP/2, so in a browser a Blob goes through
+        // XMLHttpRequest, whose upload events give the progress.
+        if (isBlob(source) && browserXhr() && this.#xhr) {
+          response = await xhrPut(url, headers, source, signal, options.onProgress, touch, this.baseUrl);
+          if (response.status === 401 && attempt === 0 && replayable) {
+            if (this.#token === token) this.#token = null;
+            continue;
+          }
+          return await readBody<Upload>(response, url);
+        }
         response = await this.#fetchOnce(
           url,
           {
@@ -340,6 +370,16 @@ export class ModeldClient {
       ...options,
       query: { afterId: query.afterId, limit: query.limit },
     });
+  }
+
+  /** Extension: the deployment's replicas now (phase, pid or pod, requests in flight). */
+  async listReplicas(deploymentId: string, options: RequestOptions = {}): Promise<Replica[]> {
+    return this.#send('GET', await this.#customerPath(`/deployments/${enc(deploymentId)}/replicas`, options), options);
+  }
+
+  /** Extension: calls per second, latency p50/p99 and replica counts over the last hour, oldest sample first. */
+  async getDeploymentMetrics(deploymentId: string, options: RequestOptions = {}): Promise<DeploymentMetrics> {
+    return this.#send('GET', await this.#customerPath(`/deployments/${enc(deploymentId)}/metrics`, options), options);
   }
 
   /**
@@ -420,6 +460,20 @@ export class ModeldClient {
   /** Replaces a customer's quota overrides (`{}` removes them all); answers as getCustomerQuotas. */
   async setCustomerQuotas(customerId: string, overrides: QuotaOverrides, options: RequestOptions = {}): Promise<AdminCustomerQuotas> {
     return this.#send('PUT', `/admin/customers/${enc(customerId)}/quotas`, { ...options, body: overrides });
+  }
+
+  async listCustomers(options: RequestOptions = {}): Promise<Customer[]> {
+    return this.#send('GET', '/admin/customers', options);
+  }
+
+  /** A customer's API clients, disabled ones included (never their secrets). */
+  async listClients(customerId: string, options: RequestOptions = {}): Promise<ClientInfo[]> {
+    return this.#send('GET', `/admin/customers/${enc(customerId)}/clients`, options);
+  }
+
+  /** Disables a client: its secret and every token it holds stop working at once (idempotent). */
+  async disableClient(customerId: string, clientId: string, options: RequestOptions = {}): Promise<ClientInfo> {
+    return this.#send('DELETE', `/admin/customers/${enc(customerId)}/clients/${enc(clientId)}`, options);
   }
 
   /** The modeld instances sharing the server's store and which one leads (scope modeld.admin). */
@@ -503,6 +557,69 @@ export class ModeldClient {
       throw errorFromTransport(signal?.aborted && isTimeoutReason(signal.reason) ? signal.reason : err, this.baseUrl);
     }
   }
+}
+
+/** The part of a browser's XMLHttpRequest that xhrPut uses (the Node typings have no DOM). */
+interface XhrLike {
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: Blob): void;
+  abort(): void;
+  readonly status: number;
+  readonly statusText: string;
+  readonly responseText: string;
+  upload: { onprogress: ((e: { loaded: number }) => void) | null };
+  onload: (() => void) | null;
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+}
+
+function browserXhr(): (new () => XhrLike) | undefined {
+  return (globalThis as { XMLHttpRequest?: new () => XhrLike }).XMLHttpRequest;
+}
+
+/**
+ * PUT of a Blob with XMLHttpRequest (browsers): reports upload progress and answers a Response.
+ * `content-length` is set by the browser itself. Transport failures and aborts throw as fetch's do.
+ */
+function xhrPut(
+  url: string,
+  headers: Record<string, string>,
+  body: Blob,
+  signal: AbortSignal,
+  onProgress: ((p: UploadProgress) => void) | undefined,
+  touch: () => void,
+  baseUrl: string,
+): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const Xhr = browserXhr();
+    if (!Xhr) throw new ModeldClientError(0, ClientErrorCodes.NETWORK, 'no XMLHttpRequest here');
+    const xhr = new Xhr();
+    xhr.open('PUT', url);
+    for (const [k, v] of Object.entries(headers)) if (k !== 'content-length') xhr.setRequestHeader(k, v);
+    onProgress?.({ sentBytes: 0, totalBytes: body.size });
+    xhr.upload.onprogress = (e) => {
+      touch();
+      onProgress?.({ sentBytes: e.loaded, totalBytes: body.size });
+    };
+    const onAbort = () => xhr.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal.removeEventListener('abort', onAbort);
+    xhr.onload = () => {
+      done();
+      resolve(new Response(xhr.responseText, { status: xhr.status, statusText: xhr.statusText }));
+    };
+    xhr.onerror = () => {
+      done();
+      reject(errorFromTransport(new TypeError('network error'), baseUrl));
+    };
+    xhr.onabort = () => {
+      done();
+      const reason: unknown = signal.reason;
+      reject(errorFromTransport(isTimeoutReason(reason) ? reason : new DOMException('aborted', 'AbortError'), baseUrl));
+    };
+    xhr.send(body);
+  });
 }
 
 /** Reads a 2xx JSON body (undefined when empty) or throws the error the body describes. */

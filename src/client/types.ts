@@ -227,6 +227,8 @@ export interface Deployment {
   deployedAt: string;
   createdBy: string;
   status?: DeploymentStatus;
+  /** Extension, present when set for this deployment. */
+  autoscaling?: DeploymentAutoscaling;
   updatedAt?: string;
   lastUsedAt?: string | null;
 }
@@ -241,11 +243,18 @@ export interface CreateDeploymentRequest {
 }
 
 /** PATCH body: only the fields given change. */
+/** Extension: the autoscaler's aim for one deployment (null: the server's default). */
+export interface DeploymentAutoscaling {
+  /** Concurrent requests (in flight + queued) one replica should carry. */
+  targetConcurrencyPerReplica: number;
+}
+
 export interface PatchDeploymentRequest {
   minReplicas?: number;
   maxReplicas?: number;
   config?: Record<string, unknown>;
   modelId?: string;
+  autoscaling?: DeploymentAutoscaling | null;
 }
 
 /** One event of a deployment (what the server did and why). Ids grow; page with `afterId`. */
@@ -364,4 +373,54 @@ export interface ClientCredentials {
   customerId: string;
   scopes: string[];
   createdAt?: string;
+}
+
+/** A customer's API client as the admin API lists it (never its secret). */
+export interface ClientInfo {
+  clientId: string;
+  customerId: string;
+  scopes: string[];
+  createdAt: string;
+  /** When it was disabled (its secret and tokens stopped working), null while active. */
+  disabledAt: string | null;
+}
+
+/** One replica of a deployment (extension `GET .../deployments/{id}/replicas`). */
+export interface Replica {
+  replicaId: string;
+  generation: number;
+  /** `starting`, `ready`, `draining` or `exited`. */
+  phase: string;
+  /** The runner process id (process regions), else null. */
+  pid: number | null;
+  /** The pod name (Kubernetes regions), else null. */
+  pod: string | null;
+  startedAt: string;
+  readyAt: string | null;
+  exitCode: number | null;
+  /** Requests sent to it and not answered yet. */
+  inflight: number;
+  /** Requests it answered since the gateway first published it. */
+  served: number;
+  /** Whether the gateway routes requests to it now. */
+  routed: boolean;
+  lastError: string | null;
+  waitingReason: string | null;
+}
+
+/** One sample of a deployment's serving figures (extension `GET .../deployments/{id}/metrics`). */
+export interface DeploymentMetricsSample {
+  at: string;
+  requestsPerSecond: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  readyReplicas: number | null;
+  desiredReplicas: number | null;
+}
+
+export interface DeploymentMetrics {
+  intervalSeconds: number;
+  /** Samples kept at most (360 x 10 s: the last hour). */
+  capacity: number;
+  samples: DeploymentMetricsSample[];
 }

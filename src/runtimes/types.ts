@@ -61,6 +61,8 @@ export interface ObservedReplica {
    * deadline fails the deployment.
    */
   waitingReason?: string | null;
+  /** The pod's name (Kubernetes runtime); absent for process replicas. */
+  podName?: string | null;
 }
 
 export interface Runtime {

@@ -128,6 +128,17 @@ describe('POST token', () => {
     }
   });
 
+  test('a wrong secret sent in the form body (client_secret_post) is 401 invalid_client without a Basic challenge', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/oauth2/token',
+      headers: { 'content-type': FORM },
+      payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.id, client_secret: `${secret}x` }).toString(),
+    });
+    assertOAuthError(res, 401, 'invalid_client');
+    assert.equal(res.headers['www-authenticate'], undefined);
+  });
+
   test('grant types: unknown is unsupported_grant_type, missing is invalid_request', async () => {
     const auth = { authorization: basic(client.id, secret) };
     const unknown = await app.inject({ method: 'POST', url: '/oauth2/token', headers: { ...auth, 'content-type': FORM }, payload: 'grant_type=password' });

@@ -81,7 +81,11 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRoutesDeps): 
       if (e.status >= 500) request.log.error({ err }, 'token request failed');
       else request.log.info({ code: e.code, message: e.message }, 'token request rejected');
       const error = oauthErrorName(e);
-      if (error === OAuthErrors.INVALID_CLIENT) void reply.header('www-authenticate', 'Basic realm="modeld"');
+      // RFC 6749 5.2: a client that tried the Authorization header (or sent no credentials) gets
+      // the Basic challenge; one that authenticated in the form body (client_secret_post, as the
+      // web console does) does not, since a browser answers the challenge with its login dialog.
+      const bodyAuth = request.headers.authorization === undefined && typeof (request.body as { client_id?: unknown } | undefined)?.client_id === 'string';
+      if (error === OAuthErrors.INVALID_CLIENT && !bodyAuth) void reply.header('www-authenticate', 'Basic realm="modeld"');
       if (typeof e.details?.retryAfterSeconds === 'number') void reply.header('retry-after', String(e.details.retryAfterSeconds));
       void reply
         .header('cache-control', 'no-store')

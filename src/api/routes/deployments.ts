@@ -294,7 +294,7 @@ export function checkDeploymentConfig(config: Readonly<Config>, value: Record<st
   }
 }
 
-function deploymentNotFound(id: string): ModeldError {
+export function deploymentNotFound(id: string): ModeldError {
   return new ModeldError('MODELD_ERR_DEPLOYMENT_NOT_FOUND', `deployment ${id} not found`, { details: { deploymentId: id } });
 }
 

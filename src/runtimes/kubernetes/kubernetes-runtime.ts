@@ -280,6 +280,7 @@ export class KubernetesRuntime implements Runtime {
       loadFailed: verdict.loadFailed,
       inflight: 0,
       waitingReason: verdict.waitingReason,
+      podName: pod.metadata?.name ?? null,
     };
     if ((base.phase === 'ready' || base.phase === 'draining') && endpoint) {
       try {
