@@ -233,7 +233,7 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
       training,
       artifactRoots: { artifacts: paths.artifacts, models: paths.models },
       chunking,
-      replicas: replicaLister(runtimes, registry),
+      replicas: replicaLister(runtimes, registry, () => leadership?.isLeader ?? false),
       cluster: { instanceId, leader: () => leadership?.holder ?? null, heartbeatMs: config.cluster.syncIntervalMs },
     });
     stack.push(async () => {
@@ -378,12 +378,33 @@ async function buildRuntimes(
 }
 
 /**
- * The console's replicas table (GET .../deployments/{id}/replicas): what every region's runtime
- * observes of the deployment, joined by replica id with the gateway's endpoint (in flight, served).
+ * The console's replicas table (GET .../deployments/{id}/replicas): on the leader, what every
+ * region's runtime observes of the deployment, joined by replica id with this gateway's endpoint
+ * (in flight, served). A follower does not touch the runtimes (a Kubernetes runtime that starts
+ * claims pods, which only the leader may do): it lists the ready replicas the leader published,
+ * with its own gateway's counts.
  */
-function replicaLister(runtimes: Map<string, Runtime>, registry: EndpointRegistry): ReplicaLister {
+function replicaLister(runtimes: Map<string, Runtime>, registry: EndpointRegistry, isLeader: () => boolean): ReplicaLister {
   return async (deploymentId) => {
-    const endpoints = new Map((registry.get(deploymentId)?.endpoints ?? []).map((e) => [e.replicaId, e]));
+    const published = registry.get(deploymentId)?.endpoints ?? [];
+    if (!isLeader()) {
+      return published.map((e) => ({
+        replicaId: e.replicaId,
+        generation: e.generation,
+        phase: 'ready',
+        pid: null,
+        pod: null,
+        startedAt: null,
+        readyAt: null,
+        exitCode: null,
+        inflight: e.inflight,
+        served: e.served,
+        routed: !e.failed,
+        lastError: null,
+        waitingReason: null,
+      }));
+    }
+    const endpoints = new Map(published.map((e) => [e.replicaId, e]));
     const observed = (await Promise.all([...runtimes.values()].map((r) => r.listReplicas(deploymentId)))).flat();
     return observed.map((r) => {
       const e = endpoints.get(r.replicaId);

@@ -395,7 +395,8 @@ export interface Replica {
   pid: number | null;
   /** The pod name (Kubernetes regions), else null. */
   pod: string | null;
-  startedAt: string;
+  /** Null when a follower instance answered (it lists only the ready replicas the leader published). */
+  startedAt: string | null;
   readyAt: string | null;
   exitCode: number | null;
   /** Requests sent to it and not answered yet. */

@@ -17,7 +17,8 @@ export interface ReplicaView {
   pid: number | null;
   /** The pod name (Kubernetes regions), else null. */
   pod: string | null;
-  startedAt: string;
+  /** Null on a follower instance, which lists only what the leader published (docs/cluster.md). */
+  startedAt: string | null;
   readyAt: string | null;
   exitCode: number | null;
   /** Requests the gateway sent to this replica and that are not answered yet (0 when it is not published). */
@@ -49,7 +50,7 @@ const ReplicaSchema = Type.Object({
   phase: Type.String(),
   pid: Type.Union([Type.Integer(), Type.Null()]),
   pod: Type.Union([Type.String(), Type.Null()]),
-  startedAt: Type.String(),
+  startedAt: Type.Union([Type.String(), Type.Null()]),
   readyAt: Type.Union([Type.String(), Type.Null()]),
   exitCode: Type.Union([Type.Integer(), Type.Null()]),
   inflight: Type.Integer(),
