@@ -94,6 +94,18 @@ test('two instances on one PostgreSQL: one leads, both serve; SIGKILL of the lea
     await waitDeployed(b.url, tokB, `${base}/${d1.id}`, 2);
     const replicasBefore = runnerPids(dataDir);
     assert.equal(replicasBefore.length, 2);
+    // The leader lists the replicas its runtime observes; the follower, without touching the
+    // runtime, the ready ones the leader published.
+    type Replica = { replicaId: string; phase: string; pid: number | null };
+    const fromLeader = await api<Replica[]>(a.url, tokA, 'GET', `${base}/${d1.id}/replicas`);
+    assert.deepEqual(fromLeader.map((r) => r.pid).sort(), [...replicasBefore].sort());
+    // (It learns them within one sync interval of the leader's publish.)
+    let fromFollower: Replica[] = [];
+    for (let tries = 0; fromFollower.length < 2 && tries < 50; tries++) {
+      if (tries > 0) await sleep(100);
+      fromFollower = await api<Replica[]>(b.url, tokB, 'GET', `${base}/${d1.id}/replicas`);
+    }
+    assert.deepEqual(fromFollower.map((r) => [r.replicaId, r.phase, r.pid]).sort(), fromLeader.map((r) => [r.replicaId, 'ready', null]).sort());
 
     // Load through both instances; a request whose connection breaks is sent once more to the other instance.
     const agent = new Agent({ connections: 8 });
