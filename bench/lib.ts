@@ -92,14 +92,15 @@ export async function adminCredentials(dataDir: string): Promise<Admin> {
   return JSON.parse(await readFile(path.join(dataDir, 'admin-credentials.json'), 'utf8')) as Admin;
 }
 
-export async function token(url: string, admin: Admin): Promise<string> {
+/** An access token of the client (all its scopes, or only `scope`: space-separated). */
+export async function token(url: string, admin: Admin, scope?: string): Promise<string> {
   const r = await fetch(`${url}/oauth2/token`, {
     method: 'POST',
     headers: {
       authorization: `Basic ${Buffer.from(`${encodeURIComponent(admin.clientId)}:${encodeURIComponent(admin.clientSecret)}`).toString('base64')}`,
       'content-type': 'application/x-www-form-urlencoded',
     },
-    body: 'grant_type=client_credentials',
+    body: `grant_type=client_credentials${scope ? `&scope=${encodeURIComponent(scope)}` : ''}`,
   });
   if (!r.ok) throw new Error(`token: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { access_token: string }).access_token;

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { env, pipeline } from '@huggingface/transformers';
 import { catalogueEntry, PRETRAINED_CATALOGUE } from '../../src/domain/index.js';
 import { HfTokenizer, importArtifact, installPretrained, listPretrained, loadEngine, readManifest } from '../../src/engines/index.js';
+import { adminCredentials, token as scopedToken } from '../../bench/lib.js';
 import { runServer, type RunningServer } from '../../src/main.js';
 import { makeBertExport, makeTinyHfModel } from '../fixtures/models.js';
 import { makeTempDir } from '../fixtures/tmp.js';
@@ -159,17 +160,9 @@ describe('Fusion LWAI Vectorize against a running modeld', () => {
     await installPretrained(modelsDir, 'bge-small', await makeBertExport(path.join(tmp.dir, 'exports', 'bge'), 384, 22));
     await installPretrained(modelsDir, 'snowflake-arctic-embed-m-v1.5', await makeBertExport(path.join(tmp.dir, 'exports', 'arctic'), 768, 23));
     server = await runServer({ port: 0, dataDir: tmp.dir, logLevel: 'warn' });
-    const creds = JSON.parse(await readFile(path.join(tmp.dir, 'admin-credentials.json'), 'utf8')) as { clientId: string; clientSecret: string; customerId: string };
+    const creds = await adminCredentials(tmp.dir);
     customerId = creds.customerId;
-    const token = async (scope: string) => {
-      const r = await fetch(`${server.url}/oauth2/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${creds.clientId}:${creds.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: `grant_type=client_credentials&scope=${scope}`,
-      });
-      assert.equal(r.status, 200);
-      return `Bearer ${((await r.json()) as { access_token: string }).access_token}`;
-    };
+    const token = async (scope: string) => `Bearer ${await scopedToken(server.url, creds, scope)}`;
     predict = await token('machinelearning.predict');
     modelScope = await token('machinelearning.model');
   });

@@ -10,6 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PretrainedCache } from '../../src/catalog/index.js';
+import { adminCredentials, token as scopedToken } from '../../bench/lib.js';
 import { runServer, type RunningServer } from '../../src/main.js';
 import { systemClock } from '../../src/domain/index.js';
 import { installPretrained, loadEngine, readManifest } from '../../src/engines/index.js';
@@ -170,17 +171,9 @@ describe('a transformer-RNN model through a running server (runServer: its job m
     await installPretrained(modelsDir, 'e5-small-v2', await makeBertExport(path.join(tmp.dir, 'exports', 'e5'), 384, 29));
     reference = await loadBaseModel(modelsDir, 'e5-small-v2');
     server = await runServer({ port: 0, dataDir: tmp.dir, logLevel: 'warn' });
-    const creds = JSON.parse(await readFile(path.join(tmp.dir, 'admin-credentials.json'), 'utf8')) as { clientId: string; clientSecret: string; customerId: string };
+    const creds = await adminCredentials(tmp.dir);
     customerId = creds.customerId;
-    const token = async (scope: string) => {
-      const r = await fetch(`${server.url}/oauth2/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${creds.clientId}:${creds.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: `grant_type=client_credentials&scope=${scope}`,
-      });
-      assert.equal(r.status, 200);
-      return `Bearer ${((await r.json()) as { access_token: string }).access_token}`;
-    };
+    const token = async (scope: string) => `Bearer ${await scopedToken(server.url, creds, scope)}`;
     modelScope = await token('machinelearning.model');
     predict = await token('machinelearning.predict');
   });
