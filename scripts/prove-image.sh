@@ -60,11 +60,10 @@ podman rm -f "$name" >/dev/null 2>&1 || true
 podman volume rm -f modeld-proof-data >/dev/null 2>&1 || true
 podman volume create modeld-proof-data >/dev/null
 # The data volume belongs to the image's user, as fsGroup 10001 makes it in the manifests.
-podman unshare true 2>/dev/null || true
 podman run --rm -v modeld-proof-data:/var/lib/modeld --user 0 --entrypoint /bin/sh localhost/modeld:proof -c 'chown 10001:10001 /var/lib/modeld'
 podman run -d --name "$name" --read-only --tmpfs /tmp --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges \
   -v modeld-proof-data:/var/lib/modeld -p 127.0.0.1:18080:8080 localhost/modeld:proof >/dev/null
-trap 'podman logs "$name" 2>&1 | tail -20; podman rm -f "$name" >/dev/null 2>&1 || true' EXIT
+trap 'status=$?; [ $status -eq 0 ] || podman logs "$name" 2>&1 | tail -20; podman rm -f "$name" >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 1 120); do
   if curl -fsS http://127.0.0.1:18080/readyz >/dev/null 2>&1; then break; fi
   sleep 1
