@@ -3,7 +3,7 @@
  * can run here; the simulated kubelet runs each pod's init container and runner as real
  * processes), next to the same deployment on the process runtime in the same run (the anchor).
  *
- *   npm run bench:kube-deploy -- [--runs 3] [--replicas 2]
+ *   npm run bench:kube-deploy -- [--runs 3] [--replicas 2]      (BENCH_LOG=info: the server's log on stdout)
  *
  * Prints the median and each run, and the machine. The difference between the two is what the
  * pod path adds here: one more process per replica (the init container that fetches and checks

@@ -116,7 +116,6 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     const members = new ClusterMembers({
       store,
       instanceId,
-      url: '',
       local: registry,
       heartbeatMs: config.cluster.syncIntervalMs,
       isLeader: () => leadership?.isLeader ?? false,
@@ -255,9 +254,8 @@ export async function runServer(flags: ConfigFlags = {}, options: RunServerOptio
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    members.url = url;
     stack.push(() => members.stop());
-    await members.start();
+    await members.start(url);
     if (logFormat === 'text' && config.logLevel !== 'silent') {
       destination.write(
         startupSummary({

@@ -151,12 +151,12 @@ describe('ClusterMembers', () => {
   it("the leader's load of a deployment is the sum over every live instance's gateway", async () => {
     const load = (inflight: number) => ({ inflight, queued: 1, meanConcurrency: inflight + 0.5, peakConcurrency: inflight + 2, shed: 1, windowMs: 10_000 });
     const localOf = (l: ReturnType<typeof load> | null) => ({ loadOf: (id: string) => (id === 'd1' ? l : null), deploymentIds: () => ['d1'] });
-    const leader = new ClusterMembers({ store, instanceId: 'lead', url: 'http://a', local: localOf(load(2)), heartbeatMs: 50, isLeader: () => true });
-    const other = new ClusterMembers({ store, instanceId: 'other', url: 'http://b', local: localOf(load(3)), heartbeatMs: 50, isLeader: () => false });
-    const idle = new ClusterMembers({ store, instanceId: 'idle', url: 'http://c', local: localOf(null), heartbeatMs: 50, isLeader: () => false });
-    await other.start();
-    await idle.start();
-    await leader.start();
+    const leader = new ClusterMembers({ store, instanceId: 'lead', local: localOf(load(2)), heartbeatMs: 50, isLeader: () => true });
+    const other = new ClusterMembers({ store, instanceId: 'other', local: localOf(load(3)), heartbeatMs: 50, isLeader: () => false });
+    const idle = new ClusterMembers({ store, instanceId: 'idle', local: localOf(null), heartbeatMs: 50, isLeader: () => false });
+    await other.start('http://b');
+    await idle.start('http://c');
+    await leader.start('http://a');
     assert.deepEqual(leader.loadOf('d1'), { inflight: 5, queued: 2, meanConcurrency: 6, peakConcurrency: 9, shed: 2, windowMs: 10_000 });
     assert.equal(leader.loadOf('unknown'), null);
     assert.deepEqual(leader.liveOthers().map((i) => i.id).sort(), ['idle', 'other']);

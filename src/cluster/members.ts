@@ -11,8 +11,6 @@ export interface LocalLoad extends LoadSource {
 export interface ClusterMembersOptions {
   store: Pick<Store, 'putInstance' | 'listInstances' | 'deleteInstance' | 'deleteInstancesSeenBefore'>;
   instanceId: string;
-  /** Where this instance serves the API (shown to operators); settable until start() (known once it listens). */
-  url: string;
   local: LocalLoad;
   heartbeatMs: number;
   /** Whether this instance leads now (it then prunes instances that stopped reporting). */
@@ -30,7 +28,8 @@ export interface ClusterMembersOptions {
  */
 export class ClusterMembers implements LoadSource {
   readonly #o: ClusterMembersOptions;
-  url: string;
+  /** Where this instance serves the API (shown to operators), given to start() once it listens. */
+  #url = '';
   readonly #clock: Clock;
   readonly #startedAt: string;
   #others: InstanceRecord[] = [];
@@ -40,14 +39,15 @@ export class ClusterMembers implements LoadSource {
 
   constructor(options: ClusterMembersOptions) {
     this.#o = options;
-    this.url = options.url;
     this.#clock = options.clock ?? systemClock;
     this.#startedAt = isoAt(this.#clock.now());
   }
 
-  async start(): Promise<void> {
+  /** Starts reporting; `url`: where this instance serves the API. */
+  async start(url: string): Promise<void> {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#url = url;
     await this.heartbeat();
     this.#schedule();
   }
@@ -104,7 +104,7 @@ export class ClusterMembers implements LoadSource {
       if (l && (l.inflight > 0 || l.queued > 0 || l.meanConcurrency > 0 || l.shed > 0)) load[id] = l;
     }
     try {
-      await this.#o.store.putInstance({ id: this.#o.instanceId, url: this.url, startedAt: this.#startedAt, seenAt: isoAt(now), load });
+      await this.#o.store.putInstance({ id: this.#o.instanceId, url: this.#url, startedAt: this.#startedAt, seenAt: isoAt(now), load });
       this.#others = (await this.#o.store.listInstances()).filter((i) => i.id !== this.#o.instanceId);
       if (this.#o.isLeader()) await this.#o.store.deleteInstancesSeenBefore(isoAt(now - 60_000));
     } catch (err) {

@@ -45,7 +45,7 @@ after(async () => {
 });
 
 async function leaseHolder(db: pg.Client): Promise<string | null> {
-  const { rows } = await db.query<{ holder: string; expires_at: string }>("SELECT holder, expires_at FROM leases WHERE name = 'leader'");
+  const { rows } = await db.query<{ holder: string }>("SELECT holder FROM leases WHERE name = 'leader'");
   return rows[0]?.holder || null;
 }
 
